@@ -1,0 +1,42 @@
+# Two entry points on a fresh machine: `make demo` and `make test`. Both build .venv themselves and
+# are safe to run again (the install step is skipped while pyproject.toml is unchanged).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-dev
+
+.PHONY: demo test lint typecheck pytest graphviz clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+# The graphviz *system* package provides `dot`; install it where we may (root with apt-get), else say so.
+graphviz:
+	@command -v dot >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
+	      || echo "warning: could not install graphviz; rendering is skipped"; \
+	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
+
+demo: $(STAMP) graphviz
+	$(BIN)/python examples/ctr_7d.py
+
+lint: $(STAMP)
+	$(BIN)/ruff check lineage_sdk tests examples
+	$(BIN)/ruff format --check lineage_sdk tests examples
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict lineage_sdk
+
+pytest: $(STAMP) graphviz
+	$(BIN)/pytest -q
+
+test: lint typecheck pytest
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,241 @@
+"""The process-wide provider: the effective settings, their sinks and delivery.
+
+Built lazily from the environment on first use; :func:`configure` replaces it. A bad environment
+never breaks the host: the problem is logged once and lineage is switched off, unless the policy
+is ``raise``, in which case the ConfigError surfaces.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from .config import Settings, SinkTarget, parse_bool, parse_sinks, settings_from_env
+from .delivery import Delivery
+from .errors import ConfigError
+from .records import DataSource, Feature, Node, Record
+from .sinks import MemorySink, Sink, build_sink
+
+_log = logging.getLogger("lineage_sdk")
+
+#: Called with every exception the SDK swallows; its own tests make it re-raise.
+internal_error_hook: Any = None
+
+
+def report_internal_error(exc: BaseException, where: str) -> None:
+    """Log an SDK bug without letting it reach the host (see ``internal_error_hook``)."""
+    _counters["internal_errors"] += 1
+    if internal_error_hook is not None:
+        internal_error_hook(exc)
+    _log.warning("lineage-sdk internal error in %s: %r (the pipeline is unaffected)", where, exc)
+
+
+_counters = {"internal_errors": 0}
+
+
+class Runtime:
+    """One configuration in force: settings, sinks, delivery, and what was announced to them."""
+
+    def __init__(self, settings: Settings, sinks: Sequence[Sink]) -> None:
+        self.settings = settings
+        self.enabled = settings.enabled
+        self.sinks = tuple(sinks)
+        self.delivery = Delivery(
+            self.sinks,
+            on_error=settings.on_error,
+            async_delivery=settings.async_delivery,
+            queue_size=settings.queue_size,
+            flush_interval_s=settings.flush_interval_s,
+        )
+        # (kind, id) -> the record object last sent, so each declaration is sent once per
+        # configuration, and again only when it changes (a new git state, a redefinition).
+        self.announced: dict[tuple[str, str], object] = {}
+        self._registered_sent = False
+
+    def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
+        """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
+        out: list[Record] = []
+        if not self._registered_sent:
+            self._registered_sent = True
+            for node in list(_registered.values()):
+                out.extend(self._unsent(node))
+        for record in records:
+            out.extend(self._unsent(record))
+        return out
+
+    def _unsent(self, record: Record) -> list[Record]:
+        key = (record.kind, record.id)  # type: ignore[union-attr]
+        if self.announced.get(key) is record:
+            return []
+        self.announced[key] = record
+        return [record]
+
+    def memory_sink(self) -> MemorySink:
+        for sink in self.sinks:
+            if isinstance(sink, MemorySink):
+                return sink
+        raise LookupError("no memory sink is configured (LINEAGE_SINK has no 'memory')")
+
+
+_lock = threading.RLock()
+_current: Runtime | None = None
+_registered: dict[str, Node] = {}
+
+
+def _disabled(settings: Settings | None = None) -> Runtime:
+    return Runtime(settings or Settings(sinks=(), enabled=False), ())
+
+
+def _from_env() -> Runtime:
+    env = os.environ
+    try:
+        settings = settings_from_env(env, Path.cwd())
+        sinks = [build_sink(t) for t in settings.sinks]
+    except ConfigError as exc:
+        if env.get("LINEAGE_ON_ERROR", "").strip().lower() == "raise":
+            raise
+        _log.error("lineage-sdk is disabled: %s", exc)
+        return _disabled()
+    return Runtime(settings, sinks)
+
+
+def current() -> Runtime:
+    """The runtime in force, built from the environment on first use."""
+    rt = _current
+    if rt is None:
+        with _lock:
+            rt = _current
+            if rt is None:
+                rt = _install(_from_env())
+    return rt
+
+
+def _install(rt: Runtime) -> Runtime:
+    global _current
+    old, _current = _current, rt
+    if old is not None:
+        old.delivery.shutdown()
+    return rt
+
+
+_OPTIONS = {
+    "enabled": "LINEAGE_ENABLED",
+    "async_delivery": "LINEAGE_ASYNC",
+    "on_error": "LINEAGE_ON_ERROR",
+    "namespace": "LINEAGE_NAMESPACE",
+    "capture_git": "LINEAGE_CAPTURE_GIT",
+}
+
+
+def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> None:
+    """Configure lineage in code; what is given overrides the environment, the rest comes from it.
+
+    ``sinks`` is a ``LINEAGE_SINK`` string, or a list of such strings and sink objects.
+    Options: ``enabled``, ``async_delivery``, ``on_error`` (warn/ignore/raise), ``namespace``,
+    ``capture_git``, ``queue_size``, ``flush_interval_s``. The previous configuration is flushed
+    and closed. Raises ConfigError on a bad value.
+
+    Example::
+
+        lineage_sdk.configure("json:lineage.jsonl", on_error="raise")
+        lineage_sdk.configure([MemorySink()], async_delivery=False)
+    """
+    extra = set(options) - set(_OPTIONS) - {"queue_size", "flush_interval_s"}
+    if extra:
+        accepted = ", ".join([*_OPTIONS, "queue_size", "flush_interval_s"])
+        raise TypeError(f"configure() got unknown option(s) {sorted(extra)}; accepted: {accepted}")
+    env = dict(os.environ)
+    for key, variable in _OPTIONS.items():
+        if key in options and options[key] is not None:
+            value = options[key]
+            env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
+    if isinstance(sinks, str):
+        env["LINEAGE_SINK"] = sinks
+    cwd = Path.cwd()
+    settings = settings_from_env(env, cwd)
+    objects: list[Sink] = []
+    if sinks is not None and not isinstance(sinks, str):
+        targets: list[SinkTarget] = []
+        for item in sinks:
+            if isinstance(item, str):
+                parsed = parse_sinks(item, cwd, "configure(sinks=...)")
+                targets.extend(parsed)
+                objects.extend(build_sink(t) for t in parsed)
+            elif isinstance(item, Sink):
+                targets.append(SinkTarget("object", item.name))
+                objects.append(item)
+            else:
+                raise TypeError(
+                    f"configure(sinks=...) takes sink objects or LINEAGE_SINK strings, "
+                    f"got {type(item).__name__}"
+                )
+        settings = _evolve(settings, sinks=tuple(targets))
+    else:
+        objects = [build_sink(t) for t in settings.sinks]
+    if "queue_size" in options:
+        settings = _evolve(settings, queue_size=int(options["queue_size"]))
+    if "flush_interval_s" in options:
+        settings = _evolve(settings, flush_interval_s=float(options["flush_interval_s"]))
+    with _lock:
+        _install(Runtime(settings, objects))
+
+
+def _evolve(settings: Settings, **changes: Any) -> Settings:
+    import attrs
+
+    return attrs.evolve(settings, **changes)
+
+
+def reset() -> None:
+    """Drop the configuration in force; the next use reads the environment again."""
+    global _current
+    with _lock:
+        old, _current = _current, None
+        if old is not None:
+            old.delivery.shutdown()
+
+
+def register(*nodes: Node) -> None:
+    """Record nodes that no transformation touches, such as a source kept for reference.
+
+    Example::
+
+        register(DataSource("user_profiles_postgres_table", type="postgres_table"))
+    """
+    for node in nodes:
+        if not isinstance(node, (DataSource, Feature)):
+            raise TypeError(f"register() takes DataSource or Feature objects, got {node!r}")
+    with _lock:
+        for node in nodes:
+            _registered[node.id] = node
+    rt = current()
+    if not rt.enabled:
+        return
+    pending = [r for node in nodes for r in rt.pending_declarations([node])]
+    if pending:
+        rt.delivery.submit(pending)
+
+
+def flush(timeout: float | None = None) -> bool:
+    """Deliver everything pending; False if ``timeout`` seconds ran out first.
+
+    With policy ``raise`` a failure of batched delivery surfaces here as LineageSinkError.
+    """
+    return current().delivery.flush(timeout)
+
+
+def stats() -> dict[str, Any]:
+    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors."""
+    result = current().delivery.stats()
+    result["internal_errors"] = _counters["internal_errors"]
+    return result
+
+
+def env_flag(name: str, default: bool) -> bool:
+    """A boolean environment variable, parsed like the others (ConfigError when bad)."""
+    value = os.environ.get(name)
+    return default if value is None else parse_bool(value, name)

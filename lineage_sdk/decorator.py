@@ -1,0 +1,517 @@
+"""``@log_lineage``: declare what a function reads and produces; every call records a run.
+
+Declarations are checked when the decorator is applied (a bad id fails at import, naming the
+argument). Per call the decorator only takes timestamps, a run id and the cached code and git
+state, then hands one small batch of records to delivery; everything that could fail inside the
+SDK is caught and logged, so the user's return value or exception always passes through untouched.
+
+Example::
+
+    impressions = DataSource("raw_impressions_kafka_topic", type="kafka_topic")
+    clicks = DataSource("raw_clicks_kafka_topic", type="kafka_topic")
+    user_impressions = Feature("user_impressions_7d", value_type="int", entity="user")
+    user_clicks = Feature("user_clicks_7d", value_type="int", entity="user")
+
+    @log_lineage(inputs=[impressions, clicks],
+                 outputs={user_impressions: [impressions], user_clicks: [clicks]},
+                 name="calculate_user_counts_7d_job_v1.2", version="1.2",
+                 compute_framework="Spark")
+    def calculate_user_counts_7d(impressions_df, clicks_df): ...
+"""
+
+from __future__ import annotations
+
+import contextvars
+import importlib
+import inspect
+import os
+import platform
+import socket
+import time
+from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import wrapt
+
+from . import _runtime
+from ._version import __version__
+from .capture.code import CodeLocation, capture_code
+from .capture.git import code_reference
+from .errors import LineageSinkError
+from .records import (
+    DataSource,
+    Feature,
+    GitInfo,
+    Node,
+    Record,
+    Run,
+    Transformation,
+    _check_id,
+    check_metadata,
+)
+
+__all__ = ["current_run_id", "log_lineage"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+NodeLike = Node | str
+_ERROR_MESSAGE_LIMIT = 8192
+
+#: The run id of the decorated call in progress in this thread / task, if any.
+_current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+    "lineage_sdk_current_run", default=None
+)
+
+
+def current_run_id() -> str | None:
+    """The id of the decorated call in progress here (thread / asyncio task), or None."""
+    return _current_run.get()
+
+
+_HOST = socket.gethostname()
+_PYTHON = platform.python_version()
+
+
+def _uuid7() -> str:
+    """A time-ordered UUID (version 7), as OpenLineage recommends for run ids."""
+    ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | (rand & 0x3FFFFFFFFFFFFFFF)
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# --- declarations ----------------------------------------------------------------------------
+def _node_or_id(value: object, argument: str) -> NodeLike:
+    if isinstance(value, (DataSource, Feature)):
+        return value
+    if isinstance(value, str):
+        return _check_id(value, f"an id in {argument}")
+    raise TypeError(
+        f"{argument} takes DataSource / Feature objects or string ids, "
+        f"got {type(value).__name__}: {value!r}"
+    )
+
+
+def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:
+    if isinstance(value, (DataSource, Feature, str)):
+        return (_node_or_id(value, argument),)
+    if not isinstance(value, Iterable):
+        raise TypeError(f"{argument} must be a node, an id or a sequence of them, got {value!r}")
+    items = tuple(_node_or_id(v, argument) for v in value)
+    return tuple(dict.fromkeys(items))  # keep order, drop repeats
+
+
+def _id(node: NodeLike) -> str:
+    return node if isinstance(node, str) else node.id
+
+
+class _IO:
+    """Inputs, outputs and per-output derivation resolved to ids, plus the node objects seen."""
+
+    __slots__ = ("derivation", "inputs", "nodes", "outputs")
+
+    def __init__(self, inputs: object, outputs: object, static_inputs: bool = True) -> None:
+        ins = _node_list(inputs, "inputs")
+        input_ids = tuple(_id(n) for n in ins)
+        nodes = [n for n in ins if not isinstance(n, str)]
+        derivation: list[tuple[str, tuple[str, ...]]] = []
+        if isinstance(outputs, Mapping):
+            out_nodes: list[NodeLike] = []
+            for key, sources in outputs.items():
+                out = _node_or_id(key, "outputs")
+                src = _node_list(sources, f"outputs[{_id(out)!r}]")
+                missing = [_id(s) for s in src if _id(s) not in input_ids]
+                if missing and static_inputs:
+                    raise ValueError(
+                        f"outputs maps {_id(out)!r} to {missing}, which are not among inputs "
+                        f"{list(input_ids)}"
+                    )
+                out_nodes.append(out)
+                nodes.extend(s for s in src if not isinstance(s, str))
+                derivation.append((_id(out), tuple(_id(s) for s in src)))
+        else:
+            out_nodes = list(_node_list(outputs, "outputs"))
+            derivation = [(_id(o), input_ids) for o in out_nodes]
+        nodes.extend(o for o in out_nodes if not isinstance(o, str))
+        self.inputs = input_ids
+        self.outputs = tuple(dict.fromkeys(_id(o) for o in out_nodes))
+        self.derivation = tuple(derivation)
+        self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(nodes))
+
+
+class _Transformation:
+    """Everything about one decorated function that does not change per call."""
+
+    def __init__(  # noqa: PLR0917 - private, called once from log_lineage
+        self,
+        func: Callable[..., Any],
+        inputs: object,
+        outputs: object,
+        name: str | None,
+        version: str | None,
+        description: str | None,
+        compute_framework: str | None,
+        metadata: dict[str, Any],
+    ) -> None:
+        target = getattr(func, "__func__", func)
+        self.func = target
+        self.name = name or f"{target.__module__}.{target.__qualname__}"
+        self.version = version
+        self.description = description if description is not None else inspect.getdoc(target)
+        self.compute_framework = compute_framework
+        self.metadata = metadata
+        self._inputs = inputs
+        self._outputs = outputs
+        self.dynamic_inputs = inputs if callable(inputs) else None
+        self.dynamic_outputs = outputs if callable(outputs) else None
+        self.static = _IO(
+            () if self.dynamic_inputs else inputs,
+            () if self.dynamic_outputs else outputs,
+            static_inputs=self.dynamic_inputs is None,
+        )
+        self._location: CodeLocation | None = None
+        self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
+
+    def location(self) -> CodeLocation:
+        if self._location is None:  # first call: reading source is too slow for import time
+            self._location = capture_code(self.func)
+        return self._location
+
+    def declaration(
+        self, git: GitInfo | None, location: CodeLocation
+    ) -> tuple[str | None, Transformation]:
+        """The Transformation record and code reference, rebuilt only when the git state moves."""
+        cached = self._declared
+        if cached is not None and cached[0] is git:
+            return cached[1], cached[2]
+        ref = None
+        if git is not None and location.repository is not None:
+            ref = code_reference(git, location.repository.name, location.repo_path)
+        record = Transformation(
+            id=self.name,
+            version=self.version,
+            description=self.description,
+            compute_framework=self.compute_framework,
+            code_reference=ref,
+            metadata=self.metadata,
+        )
+        self._declared = (git, ref, record)
+        return ref, record
+
+    def io_for(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _IO:
+        if self.dynamic_inputs is None and self.dynamic_outputs is None:
+            return self.static
+        bound = inspect.signature(wrapped).bind(*args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        inputs = self.dynamic_inputs(arguments) if self.dynamic_inputs else self._inputs
+        outputs = self.dynamic_outputs(arguments) if self.dynamic_outputs else self._outputs
+        return _IO(inputs, outputs)
+
+    # --- per call ------------------------------------------------------------------------------
+    def begin(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> _Call | None:
+        """Start a run; None when lineage is off or the SDK failed (it never raises)."""
+        rt = _runtime.current()
+        if not rt.enabled:
+            return None
+        try:
+            io = self.io_for(wrapped, args, kwargs)
+        except Exception as exc:  # the user's inputs/outputs callable failed
+            _runtime._log.warning(
+                "lineage: resolving inputs/outputs of %s failed (%r); recording no nodes",
+                self.name,
+                exc,
+            )
+            io = _EMPTY_IO
+        return _Call(rt, io, _current_run.get())
+
+    def end(self, call: _Call, exc: BaseException | None) -> None:
+        """Record the run. Raises only LineageSinkError, and only in strict mode."""
+        ended_ns = time.time_ns()
+        duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
+        try:
+            rt = call.rt
+            location = self.location()
+            git = None
+            if rt.settings.capture_git and location.repository is not None:
+                git = location.repository.state()
+            ref, declared = self.declaration(git, location)
+            io = call.io
+            error_type = error_message = None
+            if exc is not None:
+                cls = type(exc)
+                error_type = f"{cls.__module__}.{cls.__qualname__}"
+                error_message = str(exc)[:_ERROR_MESSAGE_LIMIT]
+            run = Run(
+                run_id=call.run_id,
+                transformation=self.name,
+                status="failed" if exc is not None else "completed",
+                started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
+                ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
+                duration_s=float(duration),
+                inputs=io.inputs,
+                outputs=io.outputs,
+                derivation=io.derivation,
+                parent_run_id=call.parent,
+                version=self.version,
+                namespace=rt.settings.namespace,
+                error_type=error_type,
+                error_message=error_message,
+                code=location.code,
+                git=git,
+                code_reference=ref,
+                host=_HOST,
+                pid=os.getpid(),
+                python_version=_PYTHON,
+                sdk_version=__version__,
+            )
+            batch: list[Record] = rt.pending_declarations((*io.nodes, declared))
+            batch.append(run)
+        except Exception as internal:
+            _runtime.report_internal_error(internal, f"recording a run of {self.name}")
+            return
+        rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+
+
+_EMPTY_IO = _IO((), ())
+
+
+class _Call:
+    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns")
+
+    def __init__(self, rt: _runtime.Runtime, io: _IO, parent: str | None) -> None:
+        self.rt = rt
+        self.io = io
+        self.parent = parent
+        self.run_id = _uuid7()
+        self.started_ns = time.time_ns()
+        self.perf_ns = time.perf_counter_ns()
+
+
+def _finish_failed(tr: _Transformation, call: _Call, exc: BaseException) -> None:
+    """Record a failed run without ever replacing the user's exception."""
+    try:
+        tr.end(call, exc)
+    except LineageSinkError as sink_error:
+        _runtime._log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
+
+
+# --- wrappers, one per kind of callable, chosen once at decoration time ------------------------
+def _sync_wrapper(tr: _Transformation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = tr.begin(wrapped, args, kwargs)
+        if call is None:
+            return wrapped(*args, **kwargs)
+        token = _current_run.set(call.run_id)
+        try:
+            result = wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _current_run.reset(token)
+            _finish_failed(tr, call, exc)
+            raise
+        _current_run.reset(token)
+        tr.end(call, None)
+        return result
+
+    return wrapper
+
+
+def _async_wrapper(tr: _Transformation) -> Callable[..., Any]:
+    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = tr.begin(wrapped, args, kwargs)
+        if call is None:
+            return await wrapped(*args, **kwargs)
+        token = _current_run.set(call.run_id)
+        try:
+            result = await wrapped(*args, **kwargs)
+        except BaseException as exc:
+            _current_run.reset(token)
+            _finish_failed(tr, call, exc)
+            raise
+        _current_run.reset(token)
+        tr.end(call, None)
+        return result
+
+    return wrapper
+
+
+def _generator_wrapper(tr: _Transformation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = tr.begin(wrapped, args, kwargs)
+        generator = wrapped(*args, **kwargs)
+        if call is None:
+            return generator
+        return _traced_generator(tr, call, generator)
+
+    return wrapper
+
+
+def _traced_generator(tr: _Transformation, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
+    # Drive the generator by hand so that the run is "current" only while its body executes,
+    # never while the consumer runs between two items.
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = _current_run.set(call.run_id)
+        try:
+            item = gen.throw(thrown) if thrown is not None else gen.send(sent)
+        except StopIteration as stop:
+            _current_run.reset(token)
+            tr.end(call, None)
+            return stop.value
+        except BaseException as exc:
+            _current_run.reset(token)
+            _finish_failed(tr, call, exc)
+            raise
+        _current_run.reset(token)
+        try:
+            sent, thrown = (yield item), None
+        except GeneratorExit:  # the consumer closed us early: the run ends, successfully
+            token = _current_run.set(call.run_id)
+            try:
+                gen.close()
+            except BaseException as exc:
+                _current_run.reset(token)
+                _finish_failed(tr, call, exc)
+                raise
+            _current_run.reset(token)
+            tr.end(call, None)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+def _async_generator_wrapper(tr: _Transformation) -> Callable[..., Any]:
+    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
+        call = tr.begin(wrapped, args, kwargs)
+        agen = wrapped(*args, **kwargs)
+        if call is None:
+            return agen
+        return _traced_async_generator(tr, call, agen)
+
+    return wrapper
+
+
+async def _traced_async_generator(
+    tr: _Transformation, call: _Call, agen: AsyncGenerator[Any, Any]
+) -> AsyncGenerator[Any, Any]:
+    sent: Any = None
+    thrown: BaseException | None = None
+    while True:
+        token = _current_run.set(call.run_id)
+        try:
+            item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
+        except StopAsyncIteration:
+            _current_run.reset(token)
+            tr.end(call, None)
+            return
+        except BaseException as exc:
+            _current_run.reset(token)
+            _finish_failed(tr, call, exc)
+            raise
+        _current_run.reset(token)
+        try:
+            sent, thrown = (yield item), None
+        except GeneratorExit:
+            token = _current_run.set(call.run_id)
+            try:
+                await agen.aclose()
+            except BaseException as exc:
+                _current_run.reset(token)
+                _finish_failed(tr, call, exc)
+                raise
+            _current_run.reset(token)
+            tr.end(call, None)
+            raise
+        except BaseException as exc:
+            thrown = exc
+
+
+def _resolve(module: str, qualname: str) -> Any:
+    obj: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+    """The decorated function: a wrapt proxy that pickles by reference to its module and name.
+
+    A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
+    """
+
+    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+        return (_resolve, (self.__module__, self.__qualname__))
+
+
+def log_lineage(
+    inputs: Any = (),
+    outputs: Any = (),
+    *,
+    name: str | None = None,
+    version: str | None = None,
+    description: str | None = None,
+    compute_framework: str | None = None,
+    **metadata: Any,
+) -> Callable[[F], F]:
+    """Record the lineage of every call of the decorated function.
+
+    :param inputs: nodes (``DataSource``/``Feature``) or string ids of nodes defined elsewhere; or
+        a callable that receives the call's arguments (a dict by parameter name) and returns them.
+    :param outputs: likewise; or a mapping from each output to the inputs it derives from
+        (without it every output derives from every input).
+    :param name: the transformation's id (default ``module.qualname``).
+    :param version: free text, e.g. ``"1.2"``.
+    :param description: default: the function's docstring.
+    :param compute_framework: e.g. ``"Spark"``, ``"pandas"``.
+    :param metadata: any further JSON values, stored with the transformation.
+
+    Works on functions, methods, classmethods, staticmethods, async functions, generators and
+    async generators. Argument values are never recorded.
+
+    Example::
+
+        @log_lineage(inputs=[clicks, impressions], outputs=[ctr], compute_framework="pandas")
+        def calculate_user_ctr(clicks_df, impressions_df): ...
+    """
+    if name is not None:
+        _check_id(name, "name")
+    for argument, value in (
+        ("version", version),
+        ("description", description),
+        ("compute_framework", compute_framework),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"{argument} must be a string, got {type(value).__name__}")
+    checked_metadata = check_metadata(metadata, "log_lineage metadata")
+    # Check static declarations now, so a bad one fails at import rather than at the first call.
+    if not callable(inputs):
+        _node_list(inputs, "inputs")
+    if not callable(outputs):
+        _IO(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
+
+    def decorate(func: F) -> F:
+        target = getattr(func, "__func__", func)
+        if not callable(target):
+            raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        tr = _Transformation(
+            func, inputs, outputs, name, version, description, compute_framework, checked_metadata
+        )
+        if inspect.isasyncgenfunction(target):
+            wrapper = _async_generator_wrapper(tr)
+        elif inspect.iscoroutinefunction(target):
+            wrapper = _async_wrapper(tr)
+        elif inspect.isgeneratorfunction(target):
+            wrapper = _generator_wrapper(tr)
+        else:
+            wrapper = _sync_wrapper(tr)
+        decorated: F = _LineageFunction(func, wrapper)  # type: ignore[assignment]
+        return decorated
+
+    return decorate

@@ -1,0 +1,287 @@
+"""Getting records to sinks: synchronously, or batched on one background thread.
+
+This is the layer that keeps the user's pipeline safe. A sink that raises is logged once per sink
+and kind of failure (logger ``lineage_sdk``) and counted afterwards (policy ``warn``), only counted
+(``ignore``), or turned into :class:`~lineage_sdk.errors.LineageSinkError` (``raise``, strict
+mode). One failing sink never stops the others.
+
+Batched delivery (``LINEAGE_ASYNC=1``) uses a bounded queue: when it is full a run waits briefly,
+then is dropped and counted, so memory stays bounded and the host never blocks for long. The
+worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush` and at interpreter
+exit, and is re-created lazily in a forked child.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import queue
+import threading
+import weakref
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+
+from .config import OnError
+from .errors import LineageSinkError
+from .records import Record
+from .sinks.base import Sink
+
+__all__ = ["Delivery", "SinkStats"]
+
+_log = logging.getLogger("lineage_sdk")
+_PUT_WAIT_S = 0.05
+_MAX_BATCH_ITEMS = 1024
+_EXIT_FLUSH_S = 10.0
+
+
+@attrs.define
+class SinkStats:
+    """Counters of one sink: records stored, records lost to failures, failures by kind."""
+
+    emitted: int = 0
+    failed: int = 0
+    errors: dict[str, int] = attrs.field(factory=dict)
+
+
+class _Flush:
+    """A marker put in the queue; set once everything queued before it was written."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP = object()
+_live: weakref.WeakSet[Delivery] = weakref.WeakSet()
+
+
+class Delivery:
+    """Delivers batches of records to ``sinks`` under a failure policy, sync or batched."""
+
+    def __init__(
+        self,
+        sinks: Sequence[Sink],
+        *,
+        on_error: OnError = "warn",
+        async_delivery: bool = False,
+        queue_size: int = 10_000,
+        flush_interval_s: float = 1.0,
+    ) -> None:
+        self.sinks = tuple(sinks)
+        self.on_error = on_error
+        self.async_delivery = async_delivery
+        self._queue_size = queue_size
+        self._flush_interval_s = flush_interval_s
+        self._stats = {sink.name: SinkStats() for sink in self.sinks}
+        self._warned: set[tuple[str, str]] = set()
+        self._dropped = 0
+        self._pending_errors: list[tuple[str, BaseException]] = []
+        self._stats_lock = threading.Lock()
+        self._closed = False
+        self._reset_worker()
+        _live.add(self)
+
+    # --- sync path ---------------------------------------------------------------------------
+    def submit(self, records: list[Record]) -> None:
+        """Deliver one run's records. In sync mode they are stored when this returns.
+
+        With policy ``raise`` a sink failure raises :class:`LineageSinkError` here (sync) or from
+        the next :meth:`flush` (batched).
+        """
+        if self._closed or not self.sinks:
+            return
+        if not self.async_delivery:
+            failures = self._write(records)
+            if failures and self.on_error == "raise":
+                raise _sink_error(failures)
+            return
+        self._ensure_worker()
+        try:
+            self._queue.put(records, timeout=_PUT_WAIT_S)
+        except queue.Full:
+            with self._stats_lock:
+                self._dropped += len(records)
+                first = self._dropped == len(records)
+            if first:
+                _log.warning(
+                    "lineage queue is full (%d runs): dropping records; the sinks cannot keep up. "
+                    "Further drops are counted quietly (lineage_sdk.stats()).",
+                    self._queue_size,
+                )
+
+    def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
+        failures: list[tuple[str, BaseException]] = []
+        for sink in self.sinks:
+            stats = self._stats[sink.name]
+            try:
+                sink.emit(records)
+            except Exception as exc:
+                failures.append((sink.name, exc))
+                self._record_failure(sink.name, stats, exc, len(records))
+            else:
+                with self._stats_lock:
+                    stats.emitted += len(records)
+        return failures
+
+    def _record_failure(self, name: str, stats: SinkStats, exc: Exception, count: int) -> None:
+        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        with self._stats_lock:
+            stats.failed += count
+            stats.errors[kind] = stats.errors.get(kind, 0) + 1
+            first = (name, kind) not in self._warned
+            self._warned.add((name, kind))
+        if self.on_error == "warn" and first:
+            _log.warning(
+                "lineage sink %s failed (%s: %s); %d record(s) lost. The pipeline goes on; "
+                "further %s failures of this sink are counted quietly (lineage_sdk.stats()).",
+                name,
+                kind,
+                exc,
+                count,
+                type(exc).__name__,
+            )
+
+    # --- batched path ------------------------------------------------------------------------
+    def _reset_worker(self) -> None:
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self._queue_size)
+        self._worker: threading.Thread | None = None
+        self._worker_lock = threading.Lock()
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None:
+            with self._worker_lock:
+                if self._worker is None:
+                    self._worker = threading.Thread(
+                        target=self._run_worker, name="lineage-sdk-delivery", daemon=True
+                    )
+                    self._worker.start()
+
+    def _run_worker(self) -> None:
+        while True:
+            try:
+                item = self._queue.get(timeout=self._flush_interval_s)
+            except queue.Empty:
+                continue
+            batch: list[Record] = []
+            markers: list[_Flush] = []
+            stop = False
+            items = 0
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, _Flush):
+                    markers.append(item)
+                else:
+                    batch.extend(item)
+                    items += 1
+                if stop or items >= _MAX_BATCH_ITEMS:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                try:
+                    failures = self._write(batch)
+                except Exception:  # never let the worker die: it would strand every flush()
+                    _log.exception("lineage delivery worker failed")
+                    failures = []
+                if failures and self.on_error == "raise":
+                    with self._stats_lock:
+                        self._pending_errors.extend(failures)
+            for marker in markers:
+                marker.done.set()
+            if stop:
+                return
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Write everything submitted so far; return False if ``timeout`` (s) ran out first."""
+        done = True
+        if self.async_delivery and self._worker is not None and self._worker.is_alive():
+            marker = _Flush()
+            try:
+                self._queue.put(marker, timeout=timeout)
+            except queue.Full:
+                done = False
+            else:
+                done = marker.done.wait(timeout)
+        for sink in self.sinks:
+            try:
+                sink.flush()
+            except Exception as exc:
+                self._record_failure(sink.name, self._stats[sink.name], exc, 0)
+        with self._stats_lock:
+            errors, self._pending_errors = self._pending_errors, []
+        if errors and self.on_error == "raise":
+            raise _sink_error(errors)
+        return done
+
+    def shutdown(self, timeout: float = _EXIT_FLUSH_S) -> None:
+        """Flush (within ``timeout``), stop the worker and close every sink."""
+        if self._closed:
+            return
+        with contextlib.suppress(LineageSinkError):  # logged and counted; exit must not raise
+            self.flush(timeout)
+        self._closed = True
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            try:
+                self._queue.put(_STOP, timeout=timeout)
+                worker.join(timeout)
+            except queue.Full:
+                pass
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as exc:
+                _log.warning("closing lineage sink %s failed: %s", sink.name, exc)
+
+    def stats(self) -> dict[str, Any]:
+        """Counts of records emitted, failed and dropped, overall and per sink."""
+        with self._stats_lock:
+            per_sink = {
+                name: {"emitted": s.emitted, "failed": s.failed, "errors": dict(s.errors)}
+                for name, s in self._stats.items()
+            }
+            return {
+                "emitted": sum(s.emitted for s in self._stats.values()),
+                "failed": sum(s.failed for s in self._stats.values()),
+                "dropped": self._dropped,
+                "queued": self._queue.qsize() if self.async_delivery else 0,
+                "sinks": per_sink,
+            }
+
+    def _after_fork_in_child(self) -> None:
+        # The parent's worker thread does not exist here and its queue belongs to the parent,
+        # which will write those records itself.
+        self._reset_worker()
+        self._stats_lock = threading.Lock()
+        self._pending_errors = []
+
+
+def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
+    names = ", ".join(f"{name} ({type(exc).__name__}: {exc})" for name, exc in failures)
+    return LineageSinkError(f"lineage sink(s) failed: {names}", tuple(failures))
+
+
+def _after_fork_in_child() -> None:
+    for delivery in list(_live):
+        delivery._after_fork_in_child()
+
+
+def _at_exit() -> None:
+    for delivery in list(_live):
+        try:
+            delivery.shutdown(_EXIT_FLUSH_S)
+        except Exception:  # pragma: no cover - never fail interpreter exit
+            _log.exception("lineage delivery shutdown failed")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+atexit.register(_at_exit)

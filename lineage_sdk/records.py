@@ -1,0 +1,270 @@
+"""The lineage record model: nodes, transformations, runs and what a run captured.
+
+Every record is a frozen, slotted attrs class validated at construction, so a bad id fails where it
+is written, not when a store reads it back. Sequences are stored as tuples, which keeps nodes
+hashable. The wire format (JSON) is owned by :mod:`lineage_sdk.serde`, never by these classes.
+
+Example::
+
+    >>> clicks = DataSource("raw_clicks_kafka_topic", type="kafka_topic",
+    ...                     schema=["user_id", "timestamp", "ad_id"])
+    >>> clicks.schema
+    ('user_id', 'timestamp', 'ad_id')
+    >>> Feature("user_ctr_7d", value_type="float", entity="user").kind
+    'Feature'
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar, Literal
+
+import attrs
+
+__all__ = [
+    "MAX_ID_LENGTH",
+    "MAX_METADATA_BYTES",
+    "SCHEMA_VERSION",
+    "CodeRef",
+    "DataSource",
+    "Feature",
+    "GitInfo",
+    "Node",
+    "Record",
+    "Run",
+    "RunStatus",
+    "Transformation",
+]
+
+#: Version of the record schema written by this release. Readers accept this and every older one.
+SCHEMA_VERSION = 1
+#: Ids longer than this are refused: they are keys in every store and label every drawing.
+MAX_ID_LENGTH = 1024
+#: Metadata larger than this (as JSON) is refused rather than bloating every stored record.
+MAX_METADATA_BYTES = 64 * 1024
+
+RunStatus = Literal["completed", "failed"]
+
+
+def _check_id(value: object, what: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{what} must be a string, got {type(value).__name__}: {value!r}")
+    if not value.strip():
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    if len(value) > MAX_ID_LENGTH:
+        raise ValueError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    return value
+
+
+def _validate_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _check_id(value, f"{type(instance).__name__}.{attribute.name}")
+
+
+def _validate_optional_text(
+    instance: object, attribute: attrs.Attribute[Any], value: object
+) -> None:
+    if value is not None and not isinstance(value, str):
+        raise TypeError(
+            f"{type(instance).__name__}.{attribute.name} must be a string or None, "
+            f"got {type(value).__name__}"
+        )
+
+
+def _str_tuple(value: Iterable[str]) -> tuple[str, ...]:
+    # A bare string would silently become a tuple of characters.
+    if isinstance(value, str):
+        raise TypeError(f"expected a sequence of strings, got the string {value!r}")
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, str):
+            raise TypeError(
+                f"expected a sequence of strings, found {type(item).__name__}: {item!r}"
+            )
+    return items
+
+
+def check_metadata(value: Mapping[str, Any], what: str = "metadata") -> dict[str, Any]:
+    """Return ``value`` as a plain dict after checking it is JSON and within the size limit."""
+    if not isinstance(value, Mapping):
+        raise TypeError(f"{what} must be a mapping, got {type(value).__name__}")
+    plain = dict(value)
+    for key in plain:
+        if not isinstance(key, str):
+            raise TypeError(f"{what} keys must be strings, got {type(key).__name__}: {key!r}")
+    try:
+        encoded = json.dumps(plain, allow_nan=False, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{what} must be JSON-serialisable (no NaN/Infinity): {exc}") from None
+    size = len(encoded.encode("utf-8"))
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"{what} is {size} bytes as JSON; the limit is {MAX_METADATA_BYTES}")
+    # Round-trip through JSON so that what a store reads back equals what was recorded
+    # (tuples become lists, for instance).
+    result: dict[str, Any] = json.loads(encoded)
+    return result
+
+
+def _validate_metadata(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, dict):
+        raise TypeError(f"{type(instance).__name__}.{attribute.name} must be a dict")
+    checked = check_metadata(value, f"{type(instance).__name__}.{attribute.name}")
+    if checked != value:
+        raise ValueError(
+            f"{type(instance).__name__}.{attribute.name} must hold plain JSON values "
+            "(lists, not tuples); pass it through check_metadata()"
+        )
+
+
+def _validate_utc(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, _dt.datetime):
+        raise TypeError(f"{type(instance).__name__}.{attribute.name} must be a datetime")
+    if value.utcoffset() != _dt.timedelta(0):
+        raise ValueError(f"{type(instance).__name__}.{attribute.name} must be timezone-aware UTC")
+
+
+def _validate_schema_version(instance: object, attribute: attrs.Attribute[Any], value: int) -> None:
+    if not isinstance(value, int) or not 1 <= value <= SCHEMA_VERSION:
+        raise ValueError(
+            f"{type(instance).__name__}.schema_version {value!r} is not one this release reads "
+            f"(1..{SCHEMA_VERSION})"
+        )
+
+
+@attrs.frozen(slots=True)
+class DataSource:
+    """A raw source of data: a topic, a table, a file, a bucket.
+
+    Example::
+
+        DataSource("user_profiles_postgres_table", type="postgres_table",
+                   schema=["user_id", "country", "registration_date"], owner="growth-team")
+    """
+
+    kind: ClassVar[str] = "DataSource"
+
+    id: str = attrs.field(validator=_validate_id)
+    type: str = attrs.field(validator=_validate_id)
+    schema: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    description: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    owner: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    location: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=_validate_schema_version)
+
+
+@attrs.frozen(slots=True)
+class Feature:
+    """A feature: a named, typed value computed per entity.
+
+    Example::
+
+        Feature("user_ctr_7d", description="7-day click-through rate", value_type="float",
+                entity="user")
+    """
+
+    kind: ClassVar[str] = "Feature"
+
+    id: str = attrs.field(validator=_validate_id)
+    description: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    value_type: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    entity: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=_validate_schema_version)
+
+
+#: What may stand as an input or output of a transformation.
+Node = DataSource | Feature
+
+
+@attrs.frozen(slots=True)
+class CodeRef:
+    """Where the code of a transformation lives. Fields are None where Python has no source."""
+
+    module: str | None = None
+    qualname: str | None = None
+    file: str | None = None
+    line_start: int | None = None
+    line_end: int | None = None
+    source_sha256: str | None = None
+
+
+@attrs.frozen(slots=True)
+class GitInfo:
+    """The git state of the repository holding a transformation's code, when it ran."""
+
+    commit: str
+    branch: str | None = None
+    tag: str | None = None
+    describe: str | None = None
+    dirty: bool | None = None
+    remote_url: str | None = None
+
+
+@attrs.frozen(slots=True)
+class Transformation:
+    """A transformation's declaration: the latest of these wins in every store.
+
+    ``metadata`` holds the extra keyword arguments given to ``log_lineage`` (JSON values only).
+    """
+
+    kind: ClassVar[str] = "Transformation"
+
+    id: str = attrs.field(validator=_validate_id)
+    version: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    description: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    compute_framework: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    code_reference: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    metadata: dict[str, Any] = attrs.field(factory=dict, validator=_validate_metadata, hash=False)
+    schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=_validate_schema_version)
+
+
+def _derivation(
+    value: Iterable[tuple[str, Iterable[str]]],
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((out, _str_tuple(ins)) for out, ins in value)
+
+
+@attrs.frozen(slots=True)
+class Run:
+    """One execution of a decorated function.
+
+    ``derivation`` pairs each output with the inputs it was derived from, so that the graph can
+    tell ``user_clicks_7d`` comes from clicks only even though both leave the same transformation.
+    """
+
+    kind: ClassVar[str] = "Run"
+
+    run_id: str = attrs.field(validator=_validate_id)
+    transformation: str = attrs.field(validator=_validate_id)
+    status: RunStatus = attrs.field(validator=attrs.validators.in_(("completed", "failed")))
+    started_at: _dt.datetime = attrs.field(validator=_validate_utc)
+    ended_at: _dt.datetime = attrs.field(validator=_validate_utc)
+    duration_s: float = attrs.field(validator=attrs.validators.instance_of(float))
+    inputs: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    outputs: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
+    derivation: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
+        default=(), converter=_derivation
+    )
+    parent_run_id: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    version: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    namespace: str = "default"
+    error_type: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    error_message: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    code: CodeRef | None = None
+    git: GitInfo | None = None
+    code_reference: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    host: str | None = None
+    pid: int | None = None
+    python_version: str | None = None
+    sdk_version: str | None = None
+    schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=_validate_schema_version)
+
+    def edges(self) -> tuple[tuple[str, str], ...]:
+        """``(input, output)`` pairs this run establishes, honouring per-output derivation."""
+        return tuple((src, out) for out, ins in self.derivation for src in ins)
+
+
+#: Every kind of record a sink receives.
+Record = DataSource | Feature | Transformation | Run

@@ -1,0 +1,112 @@
+"""The one place that turns records into plain JSON and back.
+
+Every record becomes a JSON object with a ``record_type`` tag and its ``schema_version``. Readers
+accept every schema version up to :data:`~lineage_sdk.records.SCHEMA_VERSION`, upgrading older ones
+through :data:`_UPGRADES`, and ignore keys they do not know (a newer writer's additions).
+
+Example::
+
+    >>> from lineage_sdk.records import Feature
+    >>> text = dumps(Feature("user_ctr_7d"))
+    >>> loads(text) == Feature("user_ctr_7d")
+    True
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from collections.abc import Callable
+from typing import Any
+
+import cattrs
+
+from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
+
+__all__ = [
+    "RECORD_TYPES",
+    "UnsupportedRecord",
+    "converter",
+    "dumps",
+    "from_dict",
+    "loads",
+    "to_dict",
+]
+
+
+class UnsupportedRecord(ValueError):
+    """A stored record this release cannot read (unknown type or a newer schema version)."""
+
+
+converter = cattrs.Converter()
+# datetimes travel as ISO 8601 with an explicit offset; fromisoformat reads them back exactly.
+converter.register_unstructure_hook(_dt.datetime, lambda d: d.isoformat())
+converter.register_structure_hook(_dt.datetime, lambda v, _: _dt.datetime.fromisoformat(v))
+
+#: JSON tag <-> record class.
+RECORD_TYPES: dict[str, type[Any]] = {
+    "data_source": DataSource,
+    "feature": Feature,
+    "transformation": Transformation,
+    "run": Run,
+}
+_TAGS: dict[type[Any], str] = {cls: tag for tag, cls in RECORD_TYPES.items()}
+
+#: (record_type, schema_version) -> function upgrading a dict of that version to the next one.
+_UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def to_dict(record: Record) -> dict[str, Any]:
+    """Return ``record`` as a dict of plain JSON values, tagged with its ``record_type``."""
+    data: dict[str, Any] = converter.unstructure(record)
+    data["record_type"] = _TAGS[type(record)]
+    return data
+
+
+def from_dict(data: dict[str, Any]) -> Record:
+    """Build a record from :func:`to_dict` output of this or any earlier schema version.
+
+    Raises :class:`UnsupportedRecord` for an unknown ``record_type`` or a newer schema version.
+    """
+    if not isinstance(data, dict):
+        raise UnsupportedRecord(f"a record must be a JSON object, got {type(data).__name__}")
+    tag = data.get("record_type")
+    cls = RECORD_TYPES.get(tag) if isinstance(tag, str) else None
+    if cls is None:
+        raise UnsupportedRecord(f"unknown record_type {tag!r}")
+    version = data.get("schema_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise UnsupportedRecord(f"bad schema_version {version!r} in a {tag} record")
+    if version > SCHEMA_VERSION:
+        raise UnsupportedRecord(
+            f"a {tag} record has schema_version {version}; this release reads up to "
+            f"{SCHEMA_VERSION}: upgrade lineage-sdk"
+        )
+    data = dict(data)
+    while version < SCHEMA_VERSION:
+        data = _UPGRADES[(tag, version)](data)  # type: ignore[index]
+        version += 1
+        data["schema_version"] = version
+    data.pop("record_type", None)
+    try:
+        record: Record = converter.structure(data, cls)
+    except Exception as exc:  # cattrs wraps validation errors in an ExceptionGroup
+        raise UnsupportedRecord(f"invalid {tag} record: {_describe(exc)}") from exc
+    return record
+
+
+def _describe(exc: BaseException) -> str:
+    inner = getattr(exc, "exceptions", None)  # ExceptionGroup on 3.11+, its backport on 3.10
+    if inner:
+        return _describe(inner[0])
+    return f"{type(exc).__name__}: {exc}"
+
+
+def dumps(record: Record) -> str:
+    """Serialise one record as a single line of JSON (no raw newlines, UTF-8 kept readable)."""
+    return json.dumps(to_dict(record), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def loads(text: str | bytes) -> Record:
+    """Parse one line written by :func:`dumps`."""
+    return from_dict(json.loads(text))

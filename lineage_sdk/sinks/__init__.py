@@ -1,0 +1,87 @@
+"""Sinks: where records go. Built-in ones, and plug-ins found by entry point or ``module:attr``."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from ..config import SINK_FORMS, SinkTarget
+from ..errors import ConfigError
+from .base import BaseSink, ReadableSink, Sink, SinkClosedError
+from .jsonfile import JsonFileSink
+from .memory import MemorySink
+from .sqlite import SQLiteSink
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "BaseSink",
+    "JsonFileSink",
+    "MemorySink",
+    "ReadableSink",
+    "SQLiteSink",
+    "Sink",
+    "SinkClosedError",
+    "build_sink",
+]
+
+#: Third-party sinks register a factory (taking the text after ``NAME:``) in this group.
+ENTRY_POINT_GROUP = "lineage_sdk.sinks"
+
+
+def _check_sink(obj: Any, origin: str) -> Sink:
+    if not isinstance(obj, Sink):
+        raise ConfigError(
+            f"LINEAGE_SINK={origin!r}: the factory returned {type(obj).__name__}, which lacks "
+            "the sink methods (name, emit, flush, close)"
+        )
+    return obj
+
+
+def _plugin(value: str) -> Sink:
+    name, _, arg = value.partition(":")
+    found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found:
+        raise ConfigError(
+            f"LINEAGE_SINK={value!r}: no sink named {name!r} is installed (entry point group "
+            f"{ENTRY_POINT_GROUP!r}); accepted: {SINK_FORMS}"
+        )
+    factory = found[0].load()
+    return _check_sink(factory(arg), value)
+
+
+def _factory(value: str) -> Sink:
+    module_name, _, attr = value.partition(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"LINEAGE_SINK={value!r}: cannot import the sink factory ({exc}); "
+            f"accepted: {SINK_FORMS}"
+        ) from exc
+    if not callable(obj):
+        raise ConfigError(f"LINEAGE_SINK={value!r}: {attr} is not callable")
+    return _check_sink(obj(value), value)
+
+
+def build_sink(target: SinkTarget) -> Sink:
+    """Turn one parsed ``LINEAGE_SINK`` entry into a sink; ConfigError when it cannot be."""
+    scheme, value = target.scheme, target.value or ""
+    if scheme == "memory":
+        return MemorySink()
+    if scheme == "json":
+        return JsonFileSink(value)
+    if scheme == "sqlite":
+        return SQLiteSink(value)
+    if scheme == "openlineage":
+        raise ConfigError(
+            "LINEAGE_SINK=openlineage: the OpenLineage sink is not available in this release; "
+            f"accepted: {SINK_FORMS}"
+        )
+    if scheme == "plugin":
+        return _plugin(value)
+    if scheme == "factory":
+        return _factory(value)
+    raise ConfigError(f"LINEAGE_SINK={str(target)!r}: unknown scheme; accepted: {SINK_FORMS}")

@@ -1,0 +1,121 @@
+"""The sink protocol and a base class that does the bookkeeping.
+
+A sink only knows how to write (and, for stores, read back). Batching, threads, retries of the
+whole pipeline and the failure policy belong to :mod:`lineage_sdk.delivery`; a sink simply raises
+when it cannot write, and the delivery layer logs, counts or re-raises as configured.
+
+Writing a sink::
+
+    class PrintSink(BaseSink):
+        def _emit(self, records):
+            for record in records:
+                print(dumps(record))
+
+Expose it to ``LINEAGE_SINK`` with an entry point in group ``lineage_sdk.sinks`` whose value is a
+factory taking the text after ``NAME:`` (or ``""``), or name the factory as ``module:attr``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Protocol, runtime_checkable
+
+from ..records import Record
+
+__all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError"]
+
+
+class SinkClosedError(RuntimeError):
+    """A record was emitted to a sink after :meth:`Sink.close`."""
+
+
+@runtime_checkable
+class Sink(Protocol):
+    """What the delivery layer needs of a sink."""
+
+    @property
+    def name(self) -> str:
+        """A short, stable name for logs and stats (``json:/path``, ``memory``...)."""
+        ...
+
+    def emit(self, records: Sequence[Record]) -> None:
+        """Store ``records`` (one batch, in order) or raise."""
+        ...
+
+    def flush(self) -> None:
+        """Make everything emitted so far durable."""
+        ...
+
+    def close(self) -> None:
+        """Flush and release resources; later emits raise :class:`SinkClosedError`."""
+        ...
+
+
+@runtime_checkable
+class ReadableSink(Sink, Protocol):
+    """A sink that is also a store: it can give its records back."""
+
+    def read(self) -> Iterator[Record]:
+        """Every stored record, oldest first."""
+        ...
+
+
+class BaseSink:
+    """Thread safety, closing and fork awareness for sinks; subclasses implement :meth:`_emit`.
+
+    ``_emit`` runs under a lock, so a subclass sees one batch at a time within a process.
+    :meth:`_after_fork` is called (under that lock) the first time a forked child emits, for
+    sinks that hold file descriptors or connections that must not be shared with the parent.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._lock = threading.RLock()
+        self._closed = False
+        self._pid = os.getpid()
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._name!r})"
+
+    def emit(self, records: Sequence[Record]) -> None:
+        if self._closed:
+            raise SinkClosedError(f"sink {self._name} is closed")
+        with self._lock:
+            self._check_fork()
+            self._emit(records)
+
+    def flush(self) -> None:
+        with self._lock:
+            self._check_fork()
+            self._flush()
+
+    def close(self) -> None:
+        with self._lock:
+            if not self._closed:
+                self._closed = True
+                self._close()
+
+    def _check_fork(self) -> None:
+        pid = os.getpid()
+        if pid != self._pid:
+            self._pid = pid
+            self._after_fork()
+
+    # --- for subclasses ---------------------------------------------------------------------
+    def _emit(self, records: Sequence[Record]) -> None:
+        raise NotImplementedError
+
+    def _flush(self) -> None:
+        """Nothing is buffered by default."""
+
+    def _close(self) -> None:
+        self._flush()
+
+    def _after_fork(self) -> None:
+        """Drop resources inherited from the parent process."""

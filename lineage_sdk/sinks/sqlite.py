@@ -1,0 +1,351 @@
+"""The embedded default store: one SQLite file, safe for many threads and processes.
+
+* WAL journal, ``synchronous=NORMAL``: a batch survives the death of the process the moment its
+  transaction commits; readers never block writers.
+* One ``BEGIN IMMEDIATE`` transaction per batch, a busy timeout and a bounded retry, so many
+  processes can write one file.
+* Only bound parameters: no SQL is ever built from an id or a value.
+* A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
+  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
+  and downstream traversal need; every row also keeps its record's JSON so that reading back is
+  exact. The schema version lives in ``PRAGMA user_version`` and is migrated forward on open.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..records import DataSource, Feature, Record, Run, Transformation
+from ..serde import from_dict, to_dict
+from .base import BaseSink
+from .jsonfile import _check_file_path
+
+__all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
+
+#: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
+STORE_VERSION = 1
+_BUSY_TIMEOUT_MS = 30_000
+_RETRY_FOR_S = 60.0
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer lineage-sdk than this one."""
+
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS nodes (
+    id          TEXT PRIMARY KEY,
+    kind        TEXT NOT NULL,             -- DataSource | Feature
+    record      TEXT NOT NULL,             -- JSON of the latest declaration
+    updated_us  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transformations (
+    id                 TEXT PRIMARY KEY,
+    version            TEXT,
+    description        TEXT,
+    compute_framework  TEXT,
+    code_reference     TEXT,
+    record             TEXT NOT NULL,
+    updated_us         INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transformation_versions (
+    transformation_id  TEXT NOT NULL,
+    version            TEXT NOT NULL,      -- '' where none: NULLs would defeat the key
+    source_sha256      TEXT NOT NULL,
+    git_commit         TEXT NOT NULL,
+    git_tag            TEXT NOT NULL,
+    first_run_us       INTEGER NOT NULL,
+    last_run_us        INTEGER NOT NULL,
+    runs               INTEGER NOT NULL,
+    PRIMARY KEY (transformation_id, version, source_sha256, git_commit, git_tag)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS runs (
+    run_id             TEXT PRIMARY KEY,
+    transformation_id  TEXT NOT NULL,
+    parent_run_id      TEXT,
+    status             TEXT NOT NULL,
+    started_us         INTEGER NOT NULL,
+    ended_us           INTEGER NOT NULL,
+    git_commit         TEXT,
+    record             TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_transformation ON runs (transformation_id, started_us);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
+CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent_run_id);
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id   TEXT NOT NULL,
+    node_id  TEXT NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_inputs_by_node ON run_inputs (node_id);
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id   TEXT NOT NULL,
+    node_id  TEXT NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS run_outputs_by_node ON run_outputs (node_id);
+-- Which nodes a transformation reads and writes (every run's, merged).
+CREATE TABLE IF NOT EXISTS transformation_io (
+    transformation_id  TEXT NOT NULL,
+    direction          TEXT NOT NULL,      -- 'in' | 'out'
+    node_id            TEXT NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS transformation_io_by_node ON transformation_io (node_id, direction);
+-- Per-output derivation: src was read to produce dst by transformation_id.
+CREATE TABLE IF NOT EXISTS edges (
+    src                TEXT NOT NULL,
+    transformation_id  TEXT NOT NULL,
+    dst                TEXT NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
+CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
+"""
+
+#: user_version N -> the script that brings a store from N to N + 1.
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+
+
+def _us(record_time: Any) -> int:
+    return int(record_time.timestamp() * 1_000_000)
+
+
+def _json(record: Record) -> str:
+    return json.dumps(to_dict(record), ensure_ascii=False, separators=(",", ":"))
+
+
+def _retrying(action: Callable[[], None]) -> None:
+    """Run ``action``, retrying while another process holds the database beyond busy_timeout."""
+    deadline = time.monotonic() + _RETRY_FOR_S
+    delay = 0.01
+    while True:
+        try:
+            action()
+            return
+        except sqlite3.OperationalError as exc:
+            text = str(exc).lower()
+            if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay * (1 + random.random()))  # noqa: S311 - jitter, not security
+            delay = min(delay * 2, 0.5)
+
+
+def _migrate(conn: sqlite3.Connection, path: Path) -> None:
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if version == STORE_VERSION:
+        return
+    if version > STORE_VERSION:
+        raise StoreVersionError(
+            f"{path} has store version {version}; this lineage-sdk reads up to {STORE_VERSION}: "
+            "upgrade lineage-sdk"
+        )
+
+    def upgrade() -> None:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process won?
+            while current < STORE_VERSION:
+                for statement in _MIGRATIONS[current].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                current += 1
+                conn.execute(f"PRAGMA user_version = {int(current)}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+
+    _retrying(upgrade)
+
+
+def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
+    """Open (and create or migrate) a store; ``create=False`` raises FileNotFoundError instead."""
+    path = Path(path)
+    if not create and not path.exists():
+        raise FileNotFoundError(f"no lineage store at {path}")
+    if create:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(
+        path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+
+        def set_wal() -> None:
+            conn.execute("PRAGMA journal_mode = WAL")
+
+        _retrying(set_wal)
+        conn.execute("PRAGMA synchronous = NORMAL")
+        _migrate(conn, path)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+class SQLiteSink(BaseSink):
+    """Writes records to an SQLite store (created on first use, with its folders).
+
+    Example::
+
+        lineage_sdk.configure(sinks=[SQLiteSink("lineage.db")])
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        _check_file_path(self.path, "LINEAGE_SINK", "sqlite:PATH")
+        super().__init__(f"sqlite:{self.path}")
+        self._conn: sqlite3.Connection | None = None
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self._conn = connect(self.path)
+        return self._conn
+
+    def _emit(self, records: Sequence[Record]) -> None:
+        if not records:
+            return
+        conn = self._connection()
+
+        def write() -> None:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for record in records:
+                    _WRITERS[type(record)](conn, record)
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+
+        _retrying(write)
+
+    def _close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _after_fork(self) -> None:
+        # An SQLite connection must never be used across fork; drop it without closing, since
+        # closing would touch the parent's locks.
+        self._conn = None
+
+    def read(self) -> Iterator[Record]:
+        """Every stored record: nodes, transformations, then runs oldest first."""
+        return read_records(self.path)
+
+
+def _write_node(conn: sqlite3.Connection, node: Record) -> None:
+    conn.execute(
+        "INSERT INTO nodes (id, kind, record, updated_us) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, record = excluded.record, "
+        "updated_us = excluded.updated_us",
+        (node.id, node.kind, _json(node), time.time_ns() // 1000),  # type: ignore[union-attr]
+    )
+
+
+def _write_transformation(conn: sqlite3.Connection, tr: Record) -> None:
+    assert isinstance(tr, Transformation)
+    conn.execute(
+        "INSERT INTO transformations (id, version, description, compute_framework, "
+        "code_reference, record, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+        "description = excluded.description, compute_framework = excluded.compute_framework, "
+        "code_reference = excluded.code_reference, record = excluded.record, "
+        "updated_us = excluded.updated_us",
+        (
+            tr.id,
+            tr.version,
+            tr.description,
+            tr.compute_framework,
+            tr.code_reference,
+            _json(tr),
+            time.time_ns() // 1000,
+        ),
+    )
+
+
+def _write_run(conn: sqlite3.Connection, run: Record) -> None:
+    assert isinstance(run, Run)
+    started, ended = _us(run.started_at), _us(run.ended_at)
+    commit = run.git.commit if run.git else None
+    cur = conn.execute(
+        "INSERT OR IGNORE INTO runs (run_id, transformation_id, parent_run_id, status, "
+        "started_us, ended_us, git_commit, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            run.run_id,
+            run.transformation,
+            run.parent_run_id,
+            run.status,
+            started,
+            ended,
+            commit,
+            _json(run),
+        ),
+    )
+    if cur.rowcount == 0:
+        return  # already stored (a retried batch): counting it again would skew versions
+    tid = run.transformation
+    conn.executemany(
+        "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
+        [(run.run_id, n) for n in run.inputs],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO run_outputs (run_id, node_id) VALUES (?, ?)",
+        [(run.run_id, n) for n in run.outputs],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
+        "VALUES (?, ?, ?)",
+        [(tid, "in", n) for n in run.inputs] + [(tid, "out", n) for n in run.outputs],
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)",
+        [(src, tid, dst) for src, dst in run.edges()],
+    )
+    conn.execute(
+        "INSERT INTO transformation_versions (transformation_id, version, source_sha256, "
+        "git_commit, git_tag, first_run_us, last_run_us, runs) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+        "ON CONFLICT (transformation_id, version, source_sha256, git_commit, git_tag) DO UPDATE "
+        "SET first_run_us = min(first_run_us, excluded.first_run_us), "
+        "last_run_us = max(last_run_us, excluded.last_run_us), runs = runs + 1",
+        (
+            tid,
+            run.version or "",
+            (run.code.source_sha256 if run.code else None) or "",
+            commit or "",
+            (run.git.tag if run.git else None) or "",
+            started,
+            started,
+        ),
+    )
+
+
+_WRITERS: dict[type[Any], Callable[[sqlite3.Connection, Record], None]] = {
+    DataSource: _write_node,
+    Feature: _write_node,
+    Transformation: _write_transformation,
+    Run: _write_run,
+}
+
+
+def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
+    """Every record of a store: nodes, transformations, then runs oldest first."""
+    path = Path(path)
+    if not path.exists():
+        return
+    conn = connect(path, create=False)
+    try:
+        for table, order in (("nodes", "id"), ("transformations", "id"), ("runs", "started_us")):
+            for (text,) in conn.execute(f"SELECT record FROM {table} ORDER BY {order}"):
+                yield from_dict(json.loads(text))
+    finally:
+        conn.close()
