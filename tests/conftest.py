@@ -1,0 +1,147 @@
+"""Fixtures: an isolated SDK per test, real git repositories and importable modules in temp dirs."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from lineage_sdk import _runtime
+from lineage_sdk.capture import git as git_capture
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+GIT_ENV = {
+    "GIT_AUTHOR_NAME": "Lineage Test",
+    "GIT_AUTHOR_EMAIL": "test@example.com",
+    "GIT_COMMITTER_NAME": "Lineage Test",
+    "GIT_COMMITTER_EMAIL": "test@example.com",
+    "GIT_CONFIG_NOSYSTEM": "1",
+}
+
+
+def _raise(exc: BaseException) -> None:
+    raise exc
+
+
+@pytest.fixture(autouse=True)
+def isolated_sdk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """Every test starts with no LINEAGE_* variables, a fresh runtime, and its own cwd.
+
+    Like sentry's test suite, errors the SDK would swallow are re-raised so bugs fail tests.
+    """
+    for name in list(os.environ):
+        if name.startswith("LINEAGE_"):
+            monkeypatch.delenv(name)
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))  # no user git config leaks in
+    for key, value in GIT_ENV.items():
+        monkeypatch.setenv(key, value)
+    work = tmp_path / "cwd"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    _runtime.reset()
+    git_capture._reset_caches()
+    monkeypatch.setattr(_runtime, "internal_error_hook", _raise)
+    yield
+    _runtime.reset()
+    git_capture._reset_caches()
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` and return its stripped output."""
+    env = {**os.environ, **GIT_ENV}
+    out = subprocess.run(
+        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
+    )
+    return out.stdout.strip()
+
+
+_counter = itertools.count()
+
+
+class Repo:
+    """A real git repository in a temp dir, with helpers to write, commit and import modules."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def git(self, *args: str) -> str:
+        return git(self.root, *args)
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        return path
+
+    def commit(self, message: str = "change") -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def head(self) -> str:
+        return self.git("rev-parse", "HEAD")
+
+
+def import_path(path: Path, name: str | None = None) -> ModuleType:
+    """Import the file at ``path`` under a unique module name (registered in sys.modules)."""
+    name = name or f"lineage_test_mod_{next(_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def make_repo(tmp_path: Path) -> Callable[..., Repo]:
+    """Factory: ``make_repo("name", remote=...)`` creates a repository with one commit."""
+
+    def make(name: str = "feature-jobs", remote: str | None = None, commit: bool = True) -> Repo:
+        root = tmp_path / name
+        root.mkdir()
+        git(root, "init", "-q", "-b", "main")
+        repo = Repo(root)
+        if remote:
+            repo.git("remote", "add", "origin", remote)
+        if commit:
+            repo.write("README.md", "jobs\n")
+            repo.commit("initial")
+        return repo
+
+    return make
+
+
+JOB_MODULE = """
+from lineage_sdk import DataSource, Feature, log_lineage
+
+src = DataSource("raw_events", type="kafka_topic")
+out = Feature("feature_x", value_type="int")
+
+@log_lineage(inputs=[src], outputs=[out], name="job_x")
+def job(n):
+    return n * 2
+"""
+
+
+@pytest.fixture
+def memory_sink() -> Any:
+    """Configure a synchronous in-memory sink and return it."""
+    from lineage_sdk import MemorySink, configure
+
+    sink = MemorySink()
+    configure([sink], on_error="raise")
+    return sink
