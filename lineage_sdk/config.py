@@ -56,7 +56,7 @@ SINK_FORMS = (
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
+FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
@@ -140,7 +140,7 @@ def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[
         elif low in BUILTIN_SCHEMES:
             expected = f"{low}:PATH" if low in ("json", "sqlite") else low
             raise _bad(variable, entry, SINK_FORMS, f"write it as {expected}")
-        elif _FACTORY_RE.match(entry) and "." in scheme:
+        elif FACTORY_RE.match(entry) and "." in scheme:
             targets.append(SinkTarget("factory", entry))
         elif _PLUGIN_RE.match(scheme):
             targets.append(SinkTarget("plugin", entry))

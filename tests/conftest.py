@@ -52,6 +52,7 @@ def isolated_sdk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     work.mkdir()
     monkeypatch.chdir(work)
     _runtime.reset()
+    _runtime._registered.clear()
     git_capture._reset_caches()
     monkeypatch.setattr(_runtime, "internal_error_hook", _raise)
     yield

@@ -6,7 +6,7 @@ import importlib
 from importlib.metadata import entry_points
 from typing import Any
 
-from ..config import SINK_FORMS, SinkTarget
+from ..config import FACTORY_RE, SINK_FORMS, SinkTarget
 from ..errors import ConfigError
 from .base import BaseSink, ReadableSink, Sink, SinkClosedError
 from .jsonfile import JsonFileSink
@@ -41,6 +41,8 @@ def _check_sink(obj: Any, origin: str) -> Sink:
 def _plugin(value: str) -> Sink:
     name, _, arg = value.partition(":")
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
+    if not found and FACTORY_RE.match(value):
+        return _factory(value)  # a module without dots: "mysinks:make_sink"
     if not found:
         raise ConfigError(
             f"LINEAGE_SINK={value!r}: no sink named {name!r} is installed (entry point group "
