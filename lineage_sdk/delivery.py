@@ -210,7 +210,7 @@ class Delivery:
                 done = False
             else:
                 done = marker.done.wait(timeout)
-        for sink in self.sinks:
+        for sink in self.sinks if done else ():  # not done: a sink is busy; don't queue behind it
             try:
                 sink.flush()
             except Exception as exc:
@@ -230,11 +230,14 @@ class Delivery:
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
-            try:
+            with contextlib.suppress(queue.Full):
                 self._queue.put(_STOP, timeout=timeout)
                 worker.join(timeout)
-            except queue.Full:
-                pass
+            if worker.is_alive():
+                # A sink is stuck mid-write; closing it would wait on that write. The worker is a
+                # daemon thread and ends with the interpreter.
+                _log.warning("lineage delivery did not finish within %.1fs; not waiting", timeout)
+                return
         for sink in self.sinks:
             try:
                 sink.close()
