@@ -253,11 +253,13 @@ class LineageGraph:
                     return [src, dst]
         else:
             frontier = [src]
+        dst_is_transformation = self._kind_quiet(dst) == "Transformation"
         while frontier:
+            if dst_is_transformation:  # reading a node is enough to be downstream of it
+                for a in self._readers_of(frontier, dst):
+                    return [*_unwind(prev, a), dst]
             nxt: list[str] = []
             for a, t, b in self._expand(frontier):
-                if t == dst:
-                    return [*_unwind(prev, a), t]
                 if b in prev:
                     continue
                 prev[b] = (a, t)
@@ -274,6 +276,11 @@ class LineageGraph:
 
     def _outputs_of(self, transformation: str) -> list[str]:
         return sorted(self._t_out.get(transformation, ()))
+
+    def _readers_of(self, ids: list[str], transformation: str) -> Iterator[str]:
+        """Those of ``ids`` that ``transformation`` reads, in order."""
+        reads = self._t_in.get(transformation, set())
+        return (i for i in ids if i in reads)
 
     def orphans(self) -> list[str]:
         """Declared nodes that no run reads or writes, e.g. a registered reference table."""
@@ -354,6 +361,9 @@ class LineageGraph:
         from .render import mimebundle
 
         return mimebundle(self)
+
+    def _repr_svg_(self) -> str | None:
+        return self._repr_mimebundle_().get("image/svg+xml")
 
     def records(self) -> Iterator[Record]:
         """Every record: nodes, transformations, then runs oldest first."""
@@ -499,6 +509,9 @@ class SQLiteLineageGraph(LineageGraph):
         ):
             (self._t_in if direction == "in" else self._t_out).setdefault(t, set()).add(node)
             (self._reads if direction == "in" else self._writes).setdefault(node, set()).add(t)
+        for (t,) in self._conn.execute("SELECT DISTINCT transformation_id FROM runs"):
+            self._t_in.setdefault(t, set())  # a run that read and wrote nothing still counts
+            self._t_out.setdefault(t, set())
         for src, t, dst in self._conn.execute("SELECT src, transformation_id, dst FROM edges"):
             self._triples.add((src, t, dst))
             self._down.setdefault(src, set()).add((t, dst))
@@ -538,6 +551,7 @@ class SQLiteLineageGraph(LineageGraph):
         for query in (
             "SELECT 1 FROM transformations WHERE id = ?",
             "SELECT 1 FROM transformation_io WHERE transformation_id = ? LIMIT 1",
+            "SELECT 1 FROM runs WHERE transformation_id = ? LIMIT 1",
         ):
             if self._conn.execute(query, (node_id,)).fetchone():
                 return "Transformation"
@@ -625,6 +639,10 @@ class SQLiteLineageGraph(LineageGraph):
                 "(SELECT value FROM json_each(?)) ORDER BY src, transformation_id, dst",
                 (json.dumps(chunk),),
             )
+
+    def _readers_of(self, ids: list[str], transformation: str) -> Iterator[str]:
+        reads = set(self._io(transformation, "in"))
+        return (i for i in ids if i in reads)
 
     def _outputs_of(self, transformation: str) -> list[str]:
         return [

@@ -46,7 +46,8 @@ def _text(value: str) -> str:
     out = []
     for line in value.replace("\r\n", "\n").split("\n"):
         clean = "".join(ch if ch >= " " or ch == "\t" else "\ufffd" for ch in line)
-        out.append(html.escape(clean, quote=True))
+        # "]" is escaped too: Graphviz's HTML-label lexer rejects it before a closing tag.
+        out.append(html.escape(clean, quote=True).replace("]", "&#93;"))
     return "<br/>".join(out)
 
 
