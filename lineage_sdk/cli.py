@@ -168,11 +168,12 @@ def _cmd_show(args: argparse.Namespace, out: IO[str]) -> int:
     for key, value in details.items():
         if key in ("recent_runs", "versions"):
             continue
+        shown: object = value
         if isinstance(value, (list, tuple)):
-            value = ", ".join(map(str, value)) if value else None
+            shown = ", ".join(map(str, value)) if value else None
         elif isinstance(value, dict):
-            value = json.dumps(value, ensure_ascii=False) if value else None
-        rows.append([key, value])
+            shown = json.dumps(value, ensure_ascii=False) if value else None
+        rows.append([key, shown])
     _table(rows, ["field", "value"], out)
     if kind == "Transformation":
         print(file=out)
@@ -255,8 +256,9 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
             entry["exists"] = path.exists()
             writable_dir = next((p for p in (path.parent, *path.parents) if p.exists()), None)
             entry["writable"] = bool(
-                os.access(path, os.W_OK) if path.exists() else
-                writable_dir is not None and os.access(writable_dir, os.W_OK)
+                os.access(path, os.W_OK)
+                if path.exists()
+                else writable_dir is not None and os.access(writable_dir, os.W_OK)
             )
             if not entry["writable"]:
                 report["problems"].append(f"{target}: not writable")
@@ -276,7 +278,8 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
     git_state = repo.state() if repo is not None else None
     report["git"] = (
         {"repository": str(repo.root), **(_git_dict(git_state) if git_state else {})}
-        if repo is not None else None
+        if repo is not None
+        else None
     )
     if args.json:
         _json_out(report, out)
@@ -285,11 +288,21 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
         for key, value in report.get("settings", {}).items():
             rows.append([key, ", ".join(value) if isinstance(value, list) else value])
         for entry in sinks:
-            rows.append([f"store {entry['sink']}", ", ".join(
-                f"{k}={v}" for k, v in entry.items() if k != "sink")])
+            rows.append(
+                [
+                    f"store {entry['sink']}",
+                    ", ".join(f"{k}={v}" for k, v in entry.items() if k != "sink"),
+                ]
+            )
         git = report["git"]
-        rows.append(["git", "not a repository" if git is None else ", ".join(
-            f"{k}={v}" for k, v in git.items())])
+        rows.append(
+            [
+                "git",
+                "not a repository"
+                if git is None
+                else ", ".join(f"{k}={v}" for k, v in git.items()),
+            ]
+        )
         _table(rows, ["check", "result"], out)
         for problem in report["problems"]:
             print(f"problem: {_safe(problem)}", file=out)
@@ -299,8 +312,9 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
 
 
 def _git_dict(info: Any) -> dict[str, Any]:
-    return {k: getattr(info, k) for k in ("commit", "branch", "tag", "describe", "dirty",
-                                           "remote_url")}
+    return {
+        k: getattr(info, k) for k in ("commit", "branch", "tag", "describe", "dirty", "remote_url")
+    }
 
 
 # --- parser --------------------------------------------------------------------------------------
@@ -316,6 +330,7 @@ def _depth(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation tools)."""
+
     def options(default: Any) -> argparse.ArgumentParser:
         # Accepted before and after the subcommand; SUPPRESS on the subcommand keeps its
         # defaults from overwriting a value given before it.
@@ -368,13 +383,18 @@ def build_parser() -> argparse.ArgumentParser:
     runs.set_defaults(handler=_cmd_runs)
 
     export = sub.add_parser("export", parents=[common], help="dump the store")
-    export.add_argument("--format", choices=("json", "registry"), required=True,
-                        help="json: one record per line; registry: the seed's lineage_registry")
+    export.add_argument(
+        "--format",
+        choices=("json", "registry"),
+        required=True,
+        help="json: one record per line; registry: the seed's lineage_registry",
+    )
     export.add_argument("-o", "--output", metavar="FILE")
     export.set_defaults(handler=_cmd_export)
 
-    doctor = sub.add_parser("doctor", parents=[common],
-                            help="check configuration, stores and git capture")
+    doctor = sub.add_parser(
+        "doctor", parents=[common], help="check configuration, stores and git capture"
+    )
     doctor.set_defaults(handler=_cmd_doctor)
     return parser
 

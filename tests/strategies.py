@@ -5,9 +5,35 @@ from __future__ import annotations
 from hypothesis import strategies as st
 
 FRAGMENTS = [
-    "'", '"', ";", "--", "\n", "\r\n", "\\", "\\n", "<script>alert(1)</script>", "&amp;",
-    "DROP TABLE runs;", "' OR 1=1 --", "->", "--", "{", "}", "[", "]", "\t", "é", "数据", "🙂",
-    "subgraph", "digraph", "node", "\x00", "\x1b[31m", "%s", "${x}",
+    "'",
+    '"',
+    ";",
+    "--",
+    "\n",
+    "\r\n",
+    "\\",
+    "\\n",
+    "<script>alert(1)</script>",
+    "&amp;",
+    "DROP TABLE runs;",
+    "' OR 1=1 --",
+    "->",
+    "--",
+    "{",
+    "}",
+    "[",
+    "]",
+    "\t",
+    "é",
+    "数据",
+    "🙂",
+    "subgraph",
+    "digraph",
+    "node",
+    "\x00",
+    "\x1b[31m",
+    "%s",
+    "${x}",
 ]
 
 hostile_text = (

@@ -29,7 +29,9 @@ def run_job(repo: Repo, sink: MemorySink, relpath: str = "jobs/user_aggregation.
     return next(r for r in sink.records[before:] if isinstance(r, Run))
 
 
-def test_commit_branch_annotated_tag_and_code_reference(make_repo: MakeRepo, memory_sink: MemorySink) -> None:
+def test_commit_branch_annotated_tag_and_code_reference(
+    make_repo: MakeRepo, memory_sink: MemorySink
+) -> None:
     repo = make_repo(remote="https://ci-bot:s3cr3t-token@github.com/acme/feature-jobs.git")
     repo.write("jobs/user_aggregation.py", JOB_MODULE)
     sha = repo.commit("add job")
@@ -43,14 +45,18 @@ def test_commit_branch_annotated_tag_and_code_reference(make_repo: MakeRepo, mem
     assert run.git.describe == "v1.2"
     assert run.git.dirty is False
     assert run.git.remote_url == "https://github.com/acme/feature-jobs.git"
-    assert run.code_reference == "git://github.com/acme/feature-jobs/jobs/user_aggregation.py#tag=v1.2"
+    assert (
+        run.code_reference == "git://github.com/acme/feature-jobs/jobs/user_aggregation.py#tag=v1.2"
+    )
     assert run.code is not None and run.code.file == "jobs/user_aggregation.py"
     assert run.code.line_start == 7 and run.code.line_end == 9
     everything = "".join(str(r) for r in memory_sink.records)
     assert "s3cr3t" not in everything and "ci-bot" not in everything
 
 
-def test_lightweight_tag_is_used_when_no_annotated_tag(make_repo: MakeRepo, memory_sink: MemorySink) -> None:
+def test_lightweight_tag_is_used_when_no_annotated_tag(
+    make_repo: MakeRepo, memory_sink: MemorySink
+) -> None:
     repo = make_repo(remote="git@github.com:acme/feature-jobs.git")
     repo.write("jobs/user_aggregation.py", JOB_MODULE)
     repo.commit()
@@ -63,7 +69,9 @@ def test_lightweight_tag_is_used_when_no_annotated_tag(make_repo: MakeRepo, memo
     )
 
 
-def test_untagged_commit_references_the_full_sha(make_repo: MakeRepo, memory_sink: MemorySink) -> None:
+def test_untagged_commit_references_the_full_sha(
+    make_repo: MakeRepo, memory_sink: MemorySink
+) -> None:
     repo = make_repo()  # no remote: the folder's name stands in
     repo.write("jobs/user_aggregation.py", JOB_MODULE)
     sha = repo.commit()
@@ -104,7 +112,9 @@ def test_packed_refs_are_read(make_repo: MakeRepo, memory_sink: MemorySink) -> N
     assert run.git is not None and run.git.commit == sha and run.git.tag == "v2.0"
 
 
-def test_linked_worktree_reports_its_own_head(make_repo: MakeRepo, memory_sink: MemorySink, tmp_path: Path) -> None:
+def test_linked_worktree_reports_its_own_head(
+    make_repo: MakeRepo, memory_sink: MemorySink, tmp_path: Path
+) -> None:
     repo = make_repo()
     repo.write("jobs/user_aggregation.py", JOB_MODULE)
     repo.commit()
@@ -120,7 +130,9 @@ def test_linked_worktree_reports_its_own_head(make_repo: MakeRepo, memory_sink: 
     assert run.code is not None and run.code.file == "jobs/user_aggregation.py"
 
 
-def test_shallow_clone_is_captured(make_repo: MakeRepo, memory_sink: MemorySink, tmp_path: Path) -> None:
+def test_shallow_clone_is_captured(
+    make_repo: MakeRepo, memory_sink: MemorySink, tmp_path: Path
+) -> None:
     repo = make_repo()
     repo.write("jobs/user_aggregation.py", JOB_MODULE)
     for i in range(3):
@@ -161,7 +173,9 @@ def test_new_commit_and_checkout_are_noticed_while_the_process_runs(
     assert info.commit == first and info.branch == "other"
 
 
-def test_cached_state_takes_no_subprocess(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cached_state_takes_no_subprocess(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = make_repo()
     repository = repository_for(repo.root / "README.md")
     assert repository is not None
@@ -175,7 +189,9 @@ def test_cached_state_takes_no_subprocess(make_repo: MakeRepo, monkeypatch: pyte
         assert repository.state() is first
 
 
-def test_without_git_binary_state_comes_from_files(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_git_binary_state_comes_from_files(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = make_repo(remote="https://u:p@gitlab.example.com/data/jobs.git")
     sha = repo.head()
     repo.git("tag", "-a", "v3", "-m", "annotated")
@@ -186,12 +202,18 @@ def test_without_git_binary_state_comes_from_files(make_repo: MakeRepo, monkeypa
     assert repository is not None
     info = repository.state()
     assert info == GitInfo(
-        commit=sha, branch="main", tag="v3", describe="v3", dirty=None,
+        commit=sha,
+        branch="main",
+        tag="v3",
+        describe="v3",
+        dirty=None,
         remote_url="https://gitlab.example.com/data/jobs.git",
     )
 
 
-def test_without_git_binary_packed_annotated_tags_are_found(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_git_binary_packed_annotated_tags_are_found(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
     repo = make_repo()
     repo.git("tag", "-a", "v4", "-m", "annotated")
     repo.git("pack-refs", "--all", "--prune")
@@ -203,7 +225,9 @@ def test_without_git_binary_packed_annotated_tags_are_found(make_repo: MakeRepo,
     assert repository.state().tag == "v4"  # type: ignore[union-attr]
 
 
-def test_outside_a_repository_git_is_none_and_file_is_absolute(tmp_path: Path, memory_sink: MemorySink) -> None:
+def test_outside_a_repository_git_is_none_and_file_is_absolute(
+    tmp_path: Path, memory_sink: MemorySink
+) -> None:
     path = tmp_path / "plain" / "job.py"
     path.parent.mkdir()
     path.write_text(JOB_MODULE)
@@ -251,9 +275,18 @@ def test_credentials_are_scrubbed_from_remote_urls(url: str, expected: str) -> N
 @pytest.mark.parametrize(
     ("remote", "expected"),
     [
-        ("https://github.com/acme/feature-jobs.git", "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1"),
-        ("git@github.com:acme/feature-jobs.git", "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1"),
-        ("ssh://git@github.com/acme/feature-jobs", "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1"),
+        (
+            "https://github.com/acme/feature-jobs.git",
+            "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1",
+        ),
+        (
+            "git@github.com:acme/feature-jobs.git",
+            "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1",
+        ),
+        (
+            "ssh://git@github.com/acme/feature-jobs",
+            "git://github.com/acme/feature-jobs/jobs/a.py#tag=v1",
+        ),
         (None, "git://repo-folder/jobs/a.py#tag=v1"),
     ],
 )
@@ -269,7 +302,9 @@ def test_code_capture_of_a_function_in_this_file() -> None:
     assert location.code.source_sha256 is not None and len(location.code.source_sha256) == 64
 
 
-def test_git_subprocess_env_does_not_inherit_git_dir(make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_git_subprocess_env_does_not_inherit_git_dir(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     repo = make_repo()
     head = repo.head()
     other = tmp_path / "other"

@@ -64,7 +64,9 @@ def test_home_is_expanded_in_paths(monkeypatch: pytest.MonkeyPatch) -> None:
         ("$(rm -rf /)", "unknown scheme"),
     ],
 )
-def test_rejected_sink_forms_name_the_variable_value_and_accepted_forms(value: str, why: str) -> None:
+def test_rejected_sink_forms_name_the_variable_value_and_accepted_forms(
+    value: str, why: str
+) -> None:
     with pytest.raises(ConfigError) as info:
         parse_sinks(value, CWD)
     message = str(info.value)
@@ -95,7 +97,9 @@ def test_false_values(value: str) -> None:
 def test_bad_variable_values_name_the_variable_and_accepted_forms(
     variable: str, value: str, accepted: str
 ) -> None:
-    with pytest.raises(ConfigError, match=rf"^{variable}={value!r} is not valid.*accepted: {accepted}"):
+    with pytest.raises(
+        ConfigError, match=rf"^{variable}={value!r} is not valid.*accepted: {accepted}"
+    ):
         settings_from_env({variable: value}, CWD)
 
 
@@ -175,7 +179,7 @@ def test_configure_overrides_the_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_configure_rejects_unknown_options() -> None:
-    with pytest.raises(TypeError, match="unknown option.*'sink_url'.*accepted: enabled"):
+    with pytest.raises(TypeError, match=r"unknown option.*'sink_url'.*accepted: enabled"):
         lineage_sdk.configure(sink_url="x")
 
 

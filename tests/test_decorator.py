@@ -1,4 +1,4 @@
-"""@log_lineage: what a call records, on every kind of callable, without touching the user's code."""
+"""@log_lineage: what a call records, on every kind of callable, leaving the user's code alone."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def count_clicks(values: list[int]) -> int:
     return len(values)
 
 
-def test_a_call_records_a_completed_run_with_inputs_outputs_and_nodes(memory_sink: MemorySink) -> None:
+def test_a_call_records_a_completed_run_with_inputs_outputs_and_nodes(
+    memory_sink: MemorySink,
+) -> None:
     @log_lineage(
         inputs=[impressions, clicks],
         outputs={n_imp: [impressions], n_clk: [clicks]},
@@ -126,10 +128,14 @@ def test_callables_resolve_nodes_from_the_call_arguments(memory_sink: MemorySink
     [run] = runs_of(memory_sink)
     assert run.inputs == ("/data/2026-11-24.csv",)
     assert run.derivation == (("daily_table", ("/data/2026-11-24.csv",)),)
-    assert any(isinstance(r, DataSource) and r.id == "/data/2026-11-24.csv" for r in memory_sink.records)
+    assert any(
+        isinstance(r, DataSource) and r.id == "/data/2026-11-24.csv" for r in memory_sink.records
+    )
 
 
-def test_a_failing_nodes_callable_records_the_run_without_nodes(memory_sink: MemorySink, caplog: Any) -> None:
+def test_a_failing_nodes_callable_records_the_run_without_nodes(
+    memory_sink: MemorySink, caplog: Any
+) -> None:
     @log_lineage(inputs=lambda args: 1 / 0)
     def job() -> str:
         return "ok"
@@ -150,7 +156,9 @@ def test_return_value_is_the_same_object(memory_sink: MemorySink) -> None:
     assert job() is payload
 
 
-def test_exceptions_pass_through_with_their_traceback_and_a_failed_run(memory_sink: MemorySink) -> None:
+def test_exceptions_pass_through_with_their_traceback_and_a_failed_run(
+    memory_sink: MemorySink,
+) -> None:
     error = KeyError("user_id")
 
     @log_lineage(inputs=[clicks])
@@ -242,7 +250,9 @@ def test_async_function_failure_is_recorded_and_reraised(memory_sink: MemorySink
     assert run.status == "failed" and run.error_type == "builtins.ValueError"
 
 
-def test_a_generator_run_ends_when_exhausted_and_is_current_only_inside(memory_sink: MemorySink) -> None:
+def test_a_generator_run_ends_when_exhausted_and_is_current_only_inside(
+    memory_sink: MemorySink,
+) -> None:
     seen: list[str | None] = []
 
     @log_lineage(name="gen")
@@ -390,7 +400,9 @@ def test_argument_values_are_never_recorded(memory_sink: MemorySink) -> None:
         ({"inputs": 5}, TypeError, "inputs"),
     ],
 )
-def test_bad_declarations_fail_at_decoration_time(kwargs: dict[str, Any], error: type, fragment: str) -> None:
+def test_bad_declarations_fail_at_decoration_time(
+    kwargs: dict[str, Any], error: type, fragment: str
+) -> None:
     with pytest.raises(error, match=fragment):
         log_lineage(**kwargs)
 
@@ -424,7 +436,7 @@ def test_disabled_lineage_is_a_pass_through(monkeypatch: pytest.MonkeyPatch) -> 
 
 def test_lineage_of_code_without_source_has_null_code_fields(memory_sink: MemorySink) -> None:
     namespace: dict[str, Any] = {"log_lineage": log_lineage}
-    exec("@log_lineage(name='repl_job')\ndef f():\n    return 5\n", namespace)  # noqa: S102
+    exec("@log_lineage(name='repl_job')\ndef f():\n    return 5\n", namespace)
     assert namespace["f"]() == 5
     [run] = runs_of(memory_sink)
     assert run.code is not None

@@ -148,6 +148,7 @@ def test_async_records_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
     store = tmp_path / "exit.db"
     env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
     env.update(PYTHONPATH=str(ROOT), LINEAGE_SINK=f"sqlite:{store}", LINEAGE_ASYNC="1")
-    subprocess.run([sys.executable, "-m", "tests.writer", "500"], env=env, cwd=ROOT, check=True,
-                   timeout=120)
+    subprocess.run(
+        [sys.executable, "-m", "tests.writer", "500"], env=env, cwd=ROOT, check=True, timeout=120
+    )
     assert len(lineage_sdk.load_graph(f"sqlite:{store}").runs()) == 500

@@ -1,4 +1,4 @@
-"""The lineage graph: the seed scenario's answers, and every store checked against a simple oracle."""
+"""The lineage graph: the seed scenario's answers; every store checked against a simple oracle."""
 
 from __future__ import annotations
 
@@ -20,25 +20,36 @@ UTC = dt.timezone.utc
 COUNTS = "calculate_user_counts_7d_job_v1.2"
 CTR = "calculate_user_ctr_job_v1.0"
 
-impressions = DataSource("raw_impressions_kafka_topic", type="kafka_topic",
-                         schema=["user_id", "timestamp", "ad_id"])
-clicks = DataSource("raw_clicks_kafka_topic", type="kafka_topic",
-                    schema=["user_id", "timestamp", "ad_id"])
-profiles = DataSource("user_profiles_postgres_table", type="postgres_table",
-                      schema=["user_id", "country", "registration_date"])
+impressions = DataSource(
+    "raw_impressions_kafka_topic", type="kafka_topic", schema=["user_id", "timestamp", "ad_id"]
+)
+clicks = DataSource(
+    "raw_clicks_kafka_topic", type="kafka_topic", schema=["user_id", "timestamp", "ad_id"]
+)
+profiles = DataSource(
+    "user_profiles_postgres_table",
+    type="postgres_table",
+    schema=["user_id", "country", "registration_date"],
+)
 n_imp = Feature("user_impressions_7d", value_type="int", entity="user")
 n_clk = Feature("user_clicks_7d", value_type="int", entity="user")
 ctr = Feature("user_ctr_7d", value_type="float", entity="user")
 
 
 def run_seed() -> None:
-    @log_lineage(inputs=[impressions, clicks], outputs={n_imp: [impressions], n_clk: [clicks]},
-                 name=COUNTS, version="1.2", compute_framework="Spark")
+    @log_lineage(
+        inputs=[impressions, clicks],
+        outputs={n_imp: [impressions], n_clk: [clicks]},
+        name=COUNTS,
+        version="1.2",
+        compute_framework="Spark",
+    )
     def counts() -> None:
         pass
 
-    @log_lineage(inputs=[n_imp, n_clk], outputs=[ctr], name=CTR, version="1.0",
-                 compute_framework="pandas")
+    @log_lineage(
+        inputs=[n_imp, n_clk], outputs=[ctr], name=CTR, version="1.0", compute_framework="pandas"
+    )
     def rate(fail: bool = False) -> None:
         if fail:
             raise ZeroDivisionError("no impressions")
@@ -53,8 +64,11 @@ STORES = ["memory", "json", "sqlite"]
 
 @pytest.fixture(params=STORES)
 def seed_graph(request: Any, tmp_path: Path) -> LineageGraph:
-    target = "memory" if request.param == "memory" else (
-        f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}")
+    target = (
+        "memory"
+        if request.param == "memory"
+        else (f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}")
+    )
     lineage_sdk.configure(target, on_error="raise")
     run_seed()
     return lineage_sdk.load_graph(target)
@@ -62,23 +76,42 @@ def seed_graph(request: Any, tmp_path: Path) -> LineageGraph:
 
 def test_seed_upstream_of_the_ctr(seed_graph: LineageGraph) -> None:
     assert set(seed_graph.upstream("user_ctr_7d")) == {
-        CTR, "user_impressions_7d", "user_clicks_7d", COUNTS,
-        "raw_impressions_kafka_topic", "raw_clicks_kafka_topic",
+        CTR,
+        "user_impressions_7d",
+        "user_clicks_7d",
+        COUNTS,
+        "raw_impressions_kafka_topic",
+        "raw_clicks_kafka_topic",
     }
     assert seed_graph.upstream("user_ctr_7d", depth=1) == [CTR]
-    assert seed_graph.upstream("user_ctr_7d", depth=2) == [CTR, "user_clicks_7d", "user_impressions_7d"]
+    assert seed_graph.upstream("user_ctr_7d", depth=2) == [
+        CTR,
+        "user_clicks_7d",
+        "user_impressions_7d",
+    ]
 
 
 def test_seed_downstream_honours_per_output_derivation(seed_graph: LineageGraph) -> None:
     assert set(seed_graph.downstream("raw_clicks_kafka_topic")) == {
-        COUNTS, "user_clicks_7d", CTR, "user_ctr_7d"
+        COUNTS,
+        "user_clicks_7d",
+        CTR,
+        "user_ctr_7d",
     }
-    assert set(seed_graph.upstream("user_impressions_7d")) == {COUNTS, "raw_impressions_kafka_topic"}
+    assert set(seed_graph.upstream("user_impressions_7d")) == {
+        COUNTS,
+        "raw_impressions_kafka_topic",
+    }
 
 
-def test_seed_downstream_of_a_transformation_is_its_outputs_onwards(seed_graph: LineageGraph) -> None:
+def test_seed_downstream_of_a_transformation_is_its_outputs_onwards(
+    seed_graph: LineageGraph,
+) -> None:
     assert set(seed_graph.downstream(COUNTS)) == {
-        "user_impressions_7d", "user_clicks_7d", CTR, "user_ctr_7d"
+        "user_impressions_7d",
+        "user_clicks_7d",
+        CTR,
+        "user_ctr_7d",
     }
     assert seed_graph.downstream(COUNTS, depth=1) == ["user_clicks_7d", "user_impressions_7d"]
     assert seed_graph.upstream(CTR, depth=1) == ["user_clicks_7d", "user_impressions_7d"]
@@ -87,12 +120,19 @@ def test_seed_downstream_of_a_transformation_is_its_outputs_onwards(seed_graph: 
 def test_seed_impact_path_orphans_and_kinds(seed_graph: LineageGraph) -> None:
     assert seed_graph.impact("raw_clicks_kafka_topic") == ["user_clicks_7d", "user_ctr_7d"]
     assert seed_graph.path("raw_clicks_kafka_topic", "user_ctr_7d") == [
-        "raw_clicks_kafka_topic", COUNTS, "user_clicks_7d", CTR, "user_ctr_7d"
+        "raw_clicks_kafka_topic",
+        COUNTS,
+        "user_clicks_7d",
+        CTR,
+        "user_ctr_7d",
     ]
     assert seed_graph.path("raw_clicks_kafka_topic", "user_impressions_7d") is None
     assert seed_graph.path(COUNTS, "user_ctr_7d") == [COUNTS, "user_clicks_7d", CTR, "user_ctr_7d"]
     assert seed_graph.path("raw_clicks_kafka_topic", CTR) == [
-        "raw_clicks_kafka_topic", COUNTS, "user_clicks_7d", CTR
+        "raw_clicks_kafka_topic",
+        COUNTS,
+        "user_clicks_7d",
+        CTR,
     ]
     assert seed_graph.orphans() == ["user_profiles_postgres_table"]
     assert seed_graph.node("user_profiles_postgres_table") == profiles
@@ -139,16 +179,27 @@ def test_a_failed_run_is_the_last_status(tmp_path: Path) -> None:
 def make_run(t: str, derivation: list[tuple[str, list[str]]], inputs: list[str], i: int) -> Run:
     at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
     outputs = [out for out, _ in derivation]
-    return Run(f"run-{i}", t, "completed", at, at, 0.0, inputs=inputs, outputs=outputs,
-               derivation=derivation)
+    return Run(
+        f"run-{i}",
+        t,
+        "completed",
+        at,
+        at,
+        0.0,
+        inputs=inputs,
+        outputs=outputs,
+        derivation=derivation,
+    )
 
 
 def test_cycles_are_reported_and_traversals_end() -> None:
-    graph = LineageGraph([
-        make_run("t1", [("b", ["a"])], ["a"], 1),
-        make_run("t2", [("c", ["b"])], ["b"], 2),
-        make_run("t3", [("a", ["c"])], ["c"], 3),
-    ])
+    graph = LineageGraph(
+        [
+            make_run("t1", [("b", ["a"])], ["a"], 1),
+            make_run("t2", [("c", ["b"])], ["b"], 2),
+            make_run("t3", [("a", ["c"])], ["c"], 3),
+        ]
+    )
     assert graph.cycles() == [["a", "b", "c", "a"]]
     assert set(graph.downstream("a")) == {"t1", "b", "t2", "c", "t3"}
 
@@ -164,8 +215,12 @@ def random_dags(draw: Any) -> list[Run]:
         low = (max(ins) + 1) if ins else 0
         outs = sorted(draw(st.sets(st.integers(low, n_nodes - 1), min_size=0, max_size=3)))
         derivation = [
-            (f"n{o}", [f"n{x}" for x in draw(st.sets(st.sampled_from(ins), max_size=len(ins)))
-                       if ins] if ins else [])
+            (
+                f"n{o}",
+                [f"n{x}" for x in draw(st.sets(st.sampled_from(ins), max_size=len(ins))) if ins]
+                if ins
+                else [],
+            )
             for o in outs
         ]
         runs.append(make_run(f"t{i}", derivation, [f"n{x}" for x in ins], i))
@@ -218,9 +273,13 @@ _n = itertools.count()
 
 
 @pytest.mark.parametrize("kind", STORES)
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(runs=random_dags(), data=st.data())
-def test_traversals_match_the_oracle_on_random_dags(kind: str, runs: list[Run], data: Any, tmp_path: Path) -> None:
+def test_traversals_match_the_oracle_on_random_dags(
+    kind: str, runs: list[Run], data: Any, tmp_path: Path
+) -> None:
     graph = store_graph(kind, list(runs), tmp_path)
     vertices = graph.node_ids() + graph.transformation_ids()
     start = data.draw(st.sampled_from(vertices))

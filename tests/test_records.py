@@ -20,9 +20,14 @@ ids = st.text(min_size=1, max_size=40).filter(lambda s: s.strip() != "")
 texts = st.none() | st.text(max_size=60)
 str_tuples = st.lists(st.text(max_size=20), max_size=4).map(tuple)
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=10)
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.text(max_size=10)
     | st.floats(allow_nan=False, allow_infinity=False),
-    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 times = st.datetimes(
@@ -30,24 +35,44 @@ times = st.datetimes(
 )
 
 data_sources = st.builds(
-    DataSource, id=ids, type=ids, schema=str_tuples, description=texts, owner=texts,
-    location=texts, tags=str_tuples,
+    DataSource,
+    id=ids,
+    type=ids,
+    schema=str_tuples,
+    description=texts,
+    owner=texts,
+    location=texts,
+    tags=str_tuples,
 )
 features = st.builds(
     Feature, id=ids, description=texts, value_type=texts, entity=texts, tags=str_tuples
 )
 transformations = st.builds(
-    Transformation, id=ids, version=texts, description=texts, compute_framework=texts,
-    code_reference=texts, metadata=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
+    Transformation,
+    id=ids,
+    version=texts,
+    description=texts,
+    compute_framework=texts,
+    code_reference=texts,
+    metadata=st.dictionaries(st.text(max_size=8), json_values, max_size=4),
 )
 code_refs = st.none() | st.builds(
-    CodeRef, module=texts, qualname=texts, file=texts,
-    line_start=st.none() | st.integers(1, 10**6), line_end=st.none() | st.integers(1, 10**6),
+    CodeRef,
+    module=texts,
+    qualname=texts,
+    file=texts,
+    line_start=st.none() | st.integers(1, 10**6),
+    line_end=st.none() | st.integers(1, 10**6),
     source_sha256=texts,
 )
 git_infos = st.none() | st.builds(
-    GitInfo, commit=st.text("0123456789abcdef", min_size=40, max_size=40), branch=texts,
-    tag=texts, describe=texts, dirty=st.none() | st.booleans(), remote_url=texts,
+    GitInfo,
+    commit=st.text("0123456789abcdef", min_size=40, max_size=40),
+    branch=texts,
+    tag=texts,
+    describe=texts,
+    dirty=st.none() | st.booleans(),
+    remote_url=texts,
 )
 runs = st.builds(
     Run,
@@ -59,7 +84,9 @@ runs = st.builds(
     duration_s=st.floats(0, 1e6, allow_nan=False),
     inputs=st.lists(ids, max_size=4).map(tuple),
     outputs=st.lists(ids, max_size=4).map(tuple),
-    derivation=st.lists(st.tuples(ids, st.lists(ids, max_size=3).map(tuple)), max_size=3).map(tuple),
+    derivation=st.lists(st.tuples(ids, st.lists(ids, max_size=3).map(tuple)), max_size=3).map(
+        tuple
+    ),
     parent_run_id=st.none() | ids,
     version=texts,
     namespace=ids,
@@ -87,7 +114,10 @@ def test_every_record_round_trips_exactly_through_json(record: object) -> None:
 def test_nodes_are_frozen_hashable_and_store_sequences_as_tuples() -> None:
     src = DataSource("raw_clicks_kafka_topic", type="kafka_topic", schema=["user_id", "ad_id"])
     assert src.schema == ("user_id", "ad_id")
-    assert {src, DataSource("raw_clicks_kafka_topic", type="kafka_topic", schema=("user_id", "ad_id"))} == {src}
+    assert {
+        src,
+        DataSource("raw_clicks_kafka_topic", type="kafka_topic", schema=("user_id", "ad_id")),
+    } == {src}
     with pytest.raises(attrs.exceptions.FrozenInstanceError):
         src.id = "other"  # type: ignore[misc]
     assert hash(Feature("f", tags=["a"])) == hash(Feature("f", tags=("a",)))
@@ -121,8 +151,14 @@ def test_run_times_must_be_timezone_aware_utc() -> None:
 def test_run_edges_follow_per_output_derivation() -> None:
     now = dt.datetime.now(UTC)
     run = Run(
-        "r", "counts", "completed", now, now, 0.0,
-        inputs=("imp", "clk"), outputs=("n_imp", "n_clk"),
+        "r",
+        "counts",
+        "completed",
+        now,
+        now,
+        0.0,
+        inputs=("imp", "clk"),
+        outputs=("n_imp", "n_clk"),
         derivation=[("n_imp", ["imp"]), ("n_clk", ["clk"])],
     )
     assert run.edges() == (("imp", "n_imp"), ("clk", "n_clk"))

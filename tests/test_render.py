@@ -40,7 +40,9 @@ def seed() -> LineageGraph:
 
 
 def dot_json(source: str) -> dict:  # type: ignore[type-arg]
-    out = subprocess.run(["dot", "-Tjson"], input=source, capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["dot", "-Tjson"], input=source, capture_output=True, text=True, check=True
+    )
     assert "Warning" not in out.stderr and "Error" not in out.stderr, out.stderr
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
@@ -76,14 +78,24 @@ def test_seed_graph_has_exactly_the_intended_nodes_and_edges(seed: LineageGraph)
     data = dot_json(seed.to_dot())
     names = {o["_gvid"]: title_of(o["label"]) for o in data["objects"]}
     assert set(names.values()) == {
-        "raw_impressions_kafka_topic", "raw_clicks_kafka_topic", "user_profiles_postgres_table",
-        "user_impressions_7d", "user_clicks_7d", "user_ctr_7d", COUNTS, CTR,
+        "raw_impressions_kafka_topic",
+        "raw_clicks_kafka_topic",
+        "user_profiles_postgres_table",
+        "user_impressions_7d",
+        "user_clicks_7d",
+        "user_ctr_7d",
+        COUNTS,
+        CTR,
     }
     edges = {(names[e["tail"]], names[e["head"]]) for e in data["edges"]}
     assert edges == {
-        ("raw_impressions_kafka_topic", COUNTS), ("raw_clicks_kafka_topic", COUNTS),
-        (COUNTS, "user_impressions_7d"), (COUNTS, "user_clicks_7d"),
-        ("user_impressions_7d", CTR), ("user_clicks_7d", CTR), (CTR, "user_ctr_7d"),
+        ("raw_impressions_kafka_topic", COUNTS),
+        ("raw_clicks_kafka_topic", COUNTS),
+        (COUNTS, "user_impressions_7d"),
+        (COUNTS, "user_clicks_7d"),
+        ("user_impressions_7d", CTR),
+        ("user_clicks_7d", CTR),
+        (CTR, "user_ctr_7d"),
     }
 
 
@@ -97,10 +109,24 @@ def test_focus_and_depth_limit_the_drawing(seed: LineageGraph) -> None:
 
 def test_a_transformation_whose_last_run_failed_is_marked() -> None:
     at = dt.datetime(2026, 1, 1, tzinfo=UTC)
-    graph = LineageGraph([
-        Run("r1", "job", "completed", at, at, 0.0, inputs=("a",), outputs=("b",), derivation=[("b", ["a"])]),
-        Run("r2", "job", "failed", at + dt.timedelta(1), at, 0.0, inputs=("a",), outputs=("b",)),
-    ])
+    graph = LineageGraph(
+        [
+            Run(
+                "r1",
+                "job",
+                "completed",
+                at,
+                at,
+                0.0,
+                inputs=("a",),
+                outputs=("b",),
+                derivation=[("b", ["a"])],
+            ),
+            Run(
+                "r2", "job", "failed", at + dt.timedelta(1), at, 0.0, inputs=("a",), outputs=("b",)
+            ),
+        ]
+    )
     line = next(line for line in graph.to_dot().splitlines() if "<b>job</b>" in line)
     assert 'color="#e03131"' in line and "last run failed" in line
 
@@ -112,8 +138,16 @@ def test_hostile_ids_yield_valid_dot_with_exactly_the_intended_graph(ids: list[s
     at = dt.datetime(2026, 1, 1, tzinfo=UTC)
     sources = [DataSource(f"s{i} {x}", type=x) for i, x in enumerate(ids)]
     feature = Feature(f"feature {ids[0]}", description=ids[-1])
-    run = Run("r", f"t {ids[-1]}", "completed", at, at, 0.0,
-              inputs=tuple(s.id for s in sources), outputs=(feature.id,))
+    run = Run(
+        "r",
+        f"t {ids[-1]}",
+        "completed",
+        at,
+        at,
+        0.0,
+        inputs=tuple(s.id for s in sources),
+        outputs=(feature.id,),
+    )
     graph = LineageGraph([*sources, feature, run])
     data = dot_json(graph.to_dot())
     names = {o["_gvid"]: title_of(o["label"]) for o in data["objects"]}
@@ -128,7 +162,9 @@ def test_hostile_ids_yield_valid_dot_with_exactly_the_intended_graph(ids: list[s
 
 @needs_dot
 @pytest.mark.parametrize("fmt", ["svg", "png", "pdf", "dot"])
-def test_render_writes_each_format_from_the_suffix(seed: LineageGraph, tmp_path: Path, fmt: str) -> None:
+def test_render_writes_each_format_from_the_suffix(
+    seed: LineageGraph, tmp_path: Path, fmt: str
+) -> None:
     path = seed.render(tmp_path / f"lineage.{fmt}")
     data = path.read_bytes()
     magic = {"svg": b"<?xml", "png": b"\x89PNG", "pdf": b"%PDF", "dot": b"digraph"}[fmt]

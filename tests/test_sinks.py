@@ -76,10 +76,11 @@ def store_records(target: str) -> list[Record]:
 @pytest.mark.parametrize("async_delivery", ["0", "1"])
 def test_four_processes_lose_no_run(tmp_path: Path, scheme: str, async_delivery: str) -> None:
     target = f"{scheme}:{tmp_path / ('store.jsonl' if scheme == 'json' else 'store.db')}"
-    writers = start_writers(4, 1500, LINEAGE_SINK=target, LINEAGE_ASYNC=async_delivery,
-                            LINEAGE_ON_ERROR="warn")
+    writers = start_writers(
+        4, 1500, LINEAGE_SINK=target, LINEAGE_ASYNC=async_delivery, LINEAGE_ON_ERROR="warn"
+    )
     for proc in writers:
-        out, err = proc.communicate(timeout=300)
+        _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err
     ids = run_ids(store_records(target))
     assert len(ids) == 6000 and len(set(ids)) == 6000
@@ -90,11 +91,16 @@ def test_four_processes_lose_no_run(tmp_path: Path, scheme: str, async_delivery:
 
 
 @pytest.mark.parametrize("scheme", ["json", "sqlite"])
-def test_a_writer_killed_with_sigkill_leaves_a_readable_writable_store(tmp_path: Path, scheme: str) -> None:
+def test_a_writer_killed_with_sigkill_leaves_a_readable_writable_store(
+    tmp_path: Path, scheme: str
+) -> None:
     target = f"{scheme}:{tmp_path / ('store.jsonl' if scheme == 'json' else 'store.db')}"
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.writer", "10", "forever"],
-        env=writer_env(LINEAGE_SINK=target), cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        env=writer_env(LINEAGE_SINK=target),
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     time.sleep(0.3)  # let it write mid-stream
@@ -129,7 +135,9 @@ def test_a_torn_last_line_is_skipped_with_its_line_number_and_the_next_write_hea
     assert [r.id for r in sink.read()] == ["a", "b", "d"]  # type: ignore[union-attr]
 
 
-def test_a_corrupt_line_in_the_middle_keeps_the_rest(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_corrupt_line_in_the_middle_keeps_the_rest(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "l.jsonl"
     sink = JsonFileSink(path)
     sink.emit([Feature("a")])
@@ -295,19 +303,32 @@ def test_a_store_from_a_newer_release_is_refused_clearly(tmp_path: Path) -> None
 
 def test_a_retried_batch_does_not_count_a_run_twice(tmp_path: Path) -> None:
     now = dt.datetime.now(UTC)
-    run = Run("r1", "t", "completed", now, now, 0.0, inputs=("a",), outputs=("b",),
-              derivation=[("b", ["a"])])
+    run = Run(
+        "r1",
+        "t",
+        "completed",
+        now,
+        now,
+        0.0,
+        inputs=("a",),
+        outputs=("b",),
+        derivation=[("b", ["a"])],
+    )
     sink = SQLiteSink(tmp_path / "l.db")
     sink.emit([run])
     sink.emit([run])
     conn = sqlite3.connect(tmp_path / "l.db")
-    assert conn.execute("SELECT count(*), sum(runs) FROM runs, transformation_versions").fetchone() == (1, 1)
+    assert conn.execute(
+        "SELECT count(*), sum(runs) FROM runs, transformation_versions"
+    ).fetchone() == (1, 1)
 
 
 hostile = hostile_text
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(node_id=hostile, text=hostile, meta=hostile)
 def test_hostile_ids_and_metadata_round_trip_through_both_sinks(
     tmp_path: Path, node_id: str, text: str, meta: str
@@ -318,9 +339,18 @@ def test_hostile_ids_and_metadata_round_trip_through_both_sinks(
         DataSource(f"src {node_id}", type=text, schema=[text, meta], description=meta, owner=text),
         Feature(f"feat {text}", description=node_id),
         Transformation(f"t {meta}", description=text, metadata={node_id: [text, {meta: 1}]}),
-        Run(f"run {node_id}", f"t {meta}", "failed", now, now, 0.5, inputs=(f"src {node_id}",),
-            outputs=(f"feat {text}",), derivation=[(f"feat {text}", [f"src {node_id}"])],
-            error_message=text),
+        Run(
+            f"run {node_id}",
+            f"t {meta}",
+            "failed",
+            now,
+            now,
+            0.5,
+            inputs=(f"src {node_id}",),
+            outputs=(f"feat {text}",),
+            derivation=[(f"feat {text}", [f"src {node_id}"])],
+            error_message=text,
+        ),
     ]
     n = next(_example)
     for sink in (JsonFileSink(tmp_path / f"h{n}.jsonl"), SQLiteSink(tmp_path / f"h{n}.db")):
@@ -355,11 +385,15 @@ def test_module_attr_factory_receives_the_target_string(monkeypatch: pytest.Monk
     assert len(run_ids(made[0].records)) == 1
 
 
-def test_entry_point_plugin_is_found_by_name(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_entry_point_plugin_is_found_by_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     dist = tmp_path / "site" / "acme_lineage_sink-1.0.dist-info"
     dist.mkdir(parents=True)
     (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: acme-lineage-sink\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[lineage_sdk.sinks]\nacme = tests.test_sinks:make_sink\n")
+    (dist / "entry_points.txt").write_text(
+        "[lineage_sdk.sinks]\nacme = tests.test_sinks:make_sink\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     made.clear()
     lineage_sdk.configure("acme:topic-a")
@@ -380,11 +414,17 @@ def test_memory_target_reads_the_configured_memory_sink(monkeypatch: pytest.Monk
 
     job()
     assert [r.transformation for r in lineage_sdk.load_graph("memory").runs()] == ["mem_job"]
-    assert lineage_sdk.registry_dict("memory")["f"]["generated_by"]["transformation_id"] == "mem_job"
+    assert (
+        lineage_sdk.registry_dict("memory")["f"]["generated_by"]["transformation_id"] == "mem_job"
+    )
 
 
 def test_every_builtin_store_reads_back_the_same_records(tmp_path: Path) -> None:
-    sinks: list[Any] = [MemorySink(), JsonFileSink(tmp_path / "l.jsonl"), SQLiteSink(tmp_path / "l.db")]
+    sinks: list[Any] = [
+        MemorySink(),
+        JsonFileSink(tmp_path / "l.jsonl"),
+        SQLiteSink(tmp_path / "l.db"),
+    ]
     lineage_sdk.configure(sinks, on_error="raise")
 
     @log_lineage(inputs=[DataSource("s", type="t")], outputs=[Feature("f")], name="same")
