@@ -215,6 +215,10 @@ def _cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
     graph = _open(args)
     if args.format == "registry":
         text = json.dumps(registry_dict(graph), ensure_ascii=False, indent=2) + "\n"
+    elif args.format == "openlineage":
+        from .openlineage import dumps_event, events_from_records
+
+        text = "".join(dumps_event(e) + "\n" for e in events_from_records(graph.records()))
     else:
         text = "".join(
             json.dumps(to_dict(r), ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -385,9 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     export = sub.add_parser("export", parents=[common], help="dump the store")
     export.add_argument(
         "--format",
-        choices=("json", "registry"),
+        choices=("json", "registry", "openlineage"),
         required=True,
-        help="json: one record per line; registry: the seed's lineage_registry",
+        help="json: one record per line; registry: the seed's lineage_registry; openlineage: "
+        "one RunEvent per line (NDJSON), to replay history into a backend",
     )
     export.add_argument("-o", "--output", metavar="FILE")
     export.set_defaults(handler=_cmd_export)

@@ -28,6 +28,7 @@ import os
 import platform
 import socket
 import time
+import traceback
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -56,16 +57,18 @@ __all__ = ["current_run_id", "log_lineage"]
 F = TypeVar("F", bound=Callable[..., Any])
 NodeLike = Node | str
 _ERROR_MESSAGE_LIMIT = 8192
+_ERROR_STACK_LIMIT = 32768
 
-#: The run id of the decorated call in progress in this thread / task, if any.
-_current_run: contextvars.ContextVar[str | None] = contextvars.ContextVar(
+#: The decorated call in progress in this thread / task, if any: the parent of calls made in it.
+_current_run: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
     "lineage_sdk_current_run", default=None
 )
 
 
 def current_run_id() -> str | None:
     """The id of the decorated call in progress here (thread / asyncio task), or None."""
-    return _current_run.get()
+    call = _current_run.get()
+    return call.run_id if call is not None else None
 
 
 _HOST = socket.gethostname()
@@ -229,7 +232,7 @@ class _Transformation:
                 exc,
             )
             io = _EMPTY_IO
-        return _Call(rt, io, _current_run.get())
+        return _Call(rt, io, _current_run.get(), self.name)
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
@@ -243,11 +246,14 @@ class _Transformation:
                 git = location.repository.state()
             ref, declared = self.declaration(git, location)
             io = call.io
-            error_type = error_message = None
+            error_type = error_message = error_stack = None
             if exc is not None:
                 cls = type(exc)
                 error_type = f"{cls.__module__}.{cls.__qualname__}"
                 error_message = str(exc)[:_ERROR_MESSAGE_LIMIT]
+                # Frames and lines only: traceback.format_exception never renders locals.
+                error_stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
+            parent = call.parent
             run = Run(
                 run_id=call.run_id,
                 transformation=self.name,
@@ -258,11 +264,13 @@ class _Transformation:
                 inputs=io.inputs,
                 outputs=io.outputs,
                 derivation=io.derivation,
-                parent_run_id=call.parent,
+                parent_run_id=parent.run_id if parent is not None else None,
+                parent_transformation=parent.transformation if parent is not None else None,
                 version=self.version,
                 namespace=rt.settings.namespace,
                 error_type=error_type,
                 error_message=error_message,
+                error_stack=error_stack,
                 code=location.code,
                 git=git,
                 code_reference=ref,
@@ -283,12 +291,17 @@ _EMPTY_IO = _IO((), ())
 
 
 class _Call:
-    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns")
+    """One decorated call in progress."""
 
-    def __init__(self, rt: _runtime.Runtime, io: _IO, parent: str | None) -> None:
+    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns", "transformation")
+
+    def __init__(
+        self, rt: _runtime.Runtime, io: _IO, parent: _Call | None, transformation: str
+    ) -> None:
         self.rt = rt
         self.io = io
         self.parent = parent
+        self.transformation = transformation
         self.run_id = _uuid7()
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
@@ -308,7 +321,7 @@ def _sync_wrapper(tr: _Transformation) -> Callable[..., Any]:
         call = tr.begin(wrapped, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        token = _current_run.set(call.run_id)
+        token = _current_run.set(call)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -327,7 +340,7 @@ def _async_wrapper(tr: _Transformation) -> Callable[..., Any]:
         call = tr.begin(wrapped, args, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        token = _current_run.set(call.run_id)
+        token = _current_run.set(call)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
@@ -358,7 +371,7 @@ def _traced_generator(tr: _Transformation, call: _Call, gen: Generator[Any, Any,
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = _current_run.set(call.run_id)
+        token = _current_run.set(call)
         try:
             item = gen.throw(thrown) if thrown is not None else gen.send(sent)
         except StopIteration as stop:
@@ -373,7 +386,7 @@ def _traced_generator(tr: _Transformation, call: _Call, gen: Generator[Any, Any,
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # the consumer closed us early: the run ends, successfully
-            token = _current_run.set(call.run_id)
+            token = _current_run.set(call)
             try:
                 gen.close()
             except BaseException as exc:
@@ -404,7 +417,7 @@ async def _traced_async_generator(
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = _current_run.set(call.run_id)
+        token = _current_run.set(call)
         try:
             item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
         except StopAsyncIteration:
@@ -419,7 +432,7 @@ async def _traced_async_generator(
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:
-            token = _current_run.set(call.run_id)
+            token = _current_run.set(call)
             try:
                 await agen.aclose()
             except BaseException as exc:

@@ -248,10 +248,12 @@ class Run:
         default=(), converter=_derivation
     )
     parent_run_id: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    parent_transformation: str | None = attrs.field(default=None, validator=_validate_optional_text)
     version: str | None = attrs.field(default=None, validator=_validate_optional_text)
     namespace: str = "default"
     error_type: str | None = attrs.field(default=None, validator=_validate_optional_text)
     error_message: str | None = attrs.field(default=None, validator=_validate_optional_text)
+    error_stack: str | None = attrs.field(default=None, validator=_validate_optional_text)
     code: CodeRef | None = None
     git: GitInfo | None = None
     code_reference: str | None = attrs.field(default=None, validator=_validate_optional_text)

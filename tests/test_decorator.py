@@ -174,6 +174,7 @@ def test_exceptions_pass_through_with_their_traceback_and_a_failed_run(
     assert run.status == "failed"
     assert run.error_type == "builtins.KeyError"
     assert run.error_message == "'user_id'"
+    assert run.error_stack is not None and "raise error" in run.error_stack
 
 
 def test_nested_calls_record_the_parent_run(memory_sink: MemorySink) -> None:
@@ -189,6 +190,7 @@ def test_nested_calls_record_the_parent_run(memory_sink: MemorySink) -> None:
     runs = {r.transformation: r for r in runs_of(memory_sink)}
     assert runs["outer"].run_id == outer_id and runs["inner"].run_id == inner_id
     assert runs["inner"].parent_run_id == outer_id
+    assert runs["inner"].parent_transformation == "outer"
     assert runs["outer"].parent_run_id is None
     assert current_run_id() is None
 

@@ -88,10 +88,12 @@ runs = st.builds(
         tuple
     ),
     parent_run_id=st.none() | ids,
+    parent_transformation=st.none() | ids,
     version=texts,
     namespace=ids,
     error_type=texts,
     error_message=texts,
+    error_stack=texts,
     code=code_refs,
     git=git_infos,
     code_reference=texts,

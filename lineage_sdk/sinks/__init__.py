@@ -78,10 +78,9 @@ def build_sink(target: SinkTarget) -> Sink:
     if scheme == "sqlite":
         return SQLiteSink(value)
     if scheme == "openlineage":
-        raise ConfigError(
-            "LINEAGE_SINK=openlineage: the OpenLineage sink is not available in this release; "
-            f"accepted: {SINK_FORMS}"
-        )
+        from .openlineage import OpenLineageSink  # the client is imported only when asked for
+
+        return OpenLineageSink()
     if scheme == "plugin":
         return _plugin(value)
     if scheme == "factory":

@@ -1,0 +1,338 @@
+"""Our records as OpenLineage RunEvents: one pure mapping, valid against the official schemas.
+
+Each :class:`~lineage_sdk.records.Run` becomes a START event (at ``started_at``) and a COMPLETE or
+FAIL event (at ``ended_at``) sharing the run's UUID. The job is the transformation in the run's
+namespace; datasets are its input and output nodes, named after the OpenLineage naming
+conventions where a DataSource's ``type`` / ``location`` allows (Kafka topics, Postgres tables,
+files, S3/GCS objects), and features live in a ``feature://NAMESPACE`` namespace. What the spec has
+no place for travels in custom facets (``lineageSdk_*``) with their own JSON Schemas, shipped in
+``docs/openlineage/``.
+
+Example::
+
+    events = run_events(run, nodes={"raw_clicks_kafka_topic": clicks}, transformation=tr)
+    [e["eventType"] for e in events]   # ['START', 'COMPLETE']
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+from ._version import __version__
+from .records import DataSource, Feature, Record, Run, Transformation
+
+__all__ = ["PRODUCER", "dataset_for", "events_from_records", "run_events"]
+
+PRODUCER = f"https://github.com/lineage-sdk/lineage-sdk/tree/v{__version__}"
+_SPEC = "https://openlineage.io/spec"
+EVENT_SCHEMA_URL = f"{_SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
+_CUSTOM_SCHEMA = f"https://github.com/lineage-sdk/lineage-sdk/blob/v{__version__}/docs/openlineage"
+
+# facet key -> (spec file version, definition name) of the standard facets we emit
+_STANDARD = {
+    "sourceCodeLocation": ("1-1-0", "SourceCodeLocationJobFacet"),
+    "jobType": ("2-0-4", "JobTypeJobFacet"),
+    "documentation_job": ("1-1-0", "DocumentationJobFacet"),
+    "sourceCode": ("1-0-1", "SourceCodeJobFacet"),
+    "errorMessage": ("1-0-1", "ErrorMessageRunFacet"),
+    "parent": ("1-2-0", "ParentRunFacet"),
+    "processing_engine": ("1-1-1", "ProcessingEngineRunFacet"),
+    "schema": ("1-2-0", "SchemaDatasetFacet"),
+    "documentation_dataset": ("1-1-0", "DocumentationDatasetFacet"),
+    "ownership": ("1-0-1", "OwnershipDatasetFacet"),
+}
+#: custom facet key -> definition name of its schema in docs/openlineage/
+CUSTOM_FACETS = {
+    "lineageSdk_run": "LineageSdkRunFacet",
+    "lineageSdk_feature": "LineageSdkFeatureDatasetFacet",
+    "lineageSdk_derivation": "LineageSdkDerivationDatasetFacet",
+}
+_ENGINES = {
+    "spark": "pyspark",
+    "pyspark": "pyspark",
+    "pandas": "pandas",
+    "polars": "polars",
+    "dask": "dask",
+    "ray": "ray",
+    "duckdb": "duckdb",
+    "numpy": "numpy",
+}
+
+
+def _facet(key: str, **fields: Any) -> dict[str, Any]:
+    version, name = _STANDARD[key]
+    body = {k: v for k, v in fields.items() if v is not None}
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": f"{_SPEC}/facets/{version}/{name}.json#/$defs/{name}",
+        **body,
+    }
+
+
+def _custom(key: str, **fields: Any) -> dict[str, Any]:
+    name = CUSTOM_FACETS[key]
+    body = {k: v for k, v in fields.items() if v is not None}
+    return {
+        "_producer": PRODUCER,
+        "_schemaURL": f"{_CUSTOM_SCHEMA}/{name}.json#/$defs/{name}",
+        **body,
+    }
+
+
+def _uuid(run_id: str) -> str:
+    try:
+        return str(uuid.UUID(run_id))
+    except ValueError:  # run ids from other writers: a stable UUID derived from them
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"lineage-sdk:run:{run_id}"))
+
+
+def _time(value: Any) -> str:
+    return str(value.isoformat().replace("+00:00", "Z"))
+
+
+def _from_uri(uri: str) -> tuple[str, str] | None:
+    """Naming conventions for locations: scheme://authority/path -> (namespace, name)."""
+    parts = urlsplit(uri)
+    scheme = parts.scheme.lower()
+    if not scheme or "://" not in uri:
+        return None
+    host = parts.hostname or ""
+    path = parts.path.lstrip("/")
+    if scheme in ("postgres", "postgresql", "mysql", "redshift", "mssql", "sqlserver"):
+        default_port = {"mysql": 3306, "redshift": 5439, "mssql": 1433, "sqlserver": 1433}
+        port = parts.port or default_port.get(scheme, 5432)
+        name = path.replace("/", ".")
+        return (f"{'postgres' if scheme == 'postgresql' else scheme}://{host}:{port}", name or host)
+    if scheme == "kafka":
+        netloc = parts.netloc.rpartition("@")[2]
+        return (f"kafka://{netloc}", path or netloc)
+    if scheme == "file":
+        return ("file", parts.path or uri)
+    netloc = parts.netloc.rpartition("@")[2]  # never a credential in a namespace
+    return (f"{scheme}://{netloc}", path or "/")
+
+
+def dataset_for(node: DataSource | Feature | str, namespace: str) -> tuple[str, str]:
+    """The OpenLineage (namespace, name) of a node, or of an id no declaration reached us for."""
+    if isinstance(node, Feature):
+        return (f"feature://{namespace}", node.id)
+    if isinstance(node, DataSource):
+        kind = node.type.lower()
+        if node.location:
+            found = _from_uri(node.location)
+            if found is not None:
+                return found
+            if node.location.startswith("/"):
+                return ("file", node.location)
+        if kind in ("file", "local_file", "path") and node.id.startswith("/"):
+            return ("file", node.id)
+        if node.id.startswith(("s3://", "gs://", "abfss://", "hdfs://", "kafka://", "file://")):
+            found = _from_uri(node.id)
+            if found is not None:
+                return found
+        return (f"lineage-sdk://{namespace}/{kind}", node.id)
+    found = _from_uri(node) if "://" in node else None
+    if found is not None:
+        return found
+    if node.startswith("/"):
+        return ("file", node)
+    return (f"lineage-sdk://{namespace}/external", node)
+
+
+def _dataset(
+    node_id: str,
+    nodes: Mapping[str, DataSource | Feature],
+    namespace: str,
+    derived_from: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    node = nodes.get(node_id)
+    ns, name = dataset_for(node if node is not None else node_id, namespace)
+    facets: dict[str, Any] = {}
+    if isinstance(node, DataSource):
+        if node.schema:
+            facets["schema"] = _facet("schema", fields=[{"name": c} for c in node.schema])
+        if node.owner:
+            facets["ownership"] = _facet("ownership", owners=[{"name": node.owner}])
+    if node is not None and node.description:
+        facets["documentation"] = _facet("documentation_dataset", description=node.description)
+    if isinstance(node, Feature):
+        facets["lineageSdk_feature"] = _custom(
+            "lineageSdk_feature",
+            id=node.id,
+            valueType=node.value_type,
+            entity=node.entity,
+            tags=list(node.tags),
+        )
+    if derived_from is not None:
+        facets["lineageSdk_derivation"] = _custom(
+            "lineageSdk_derivation",
+            inputs=[
+                dict(zip(("namespace", "name"), _name_of(i, nodes, namespace), strict=True))
+                for i in derived_from
+            ],
+        )
+    return {"namespace": ns, "name": name, "facets": facets}
+
+
+def _name_of(
+    node_id: str, nodes: Mapping[str, DataSource | Feature], namespace: str
+) -> tuple[str, str]:
+    node = nodes.get(node_id)
+    return dataset_for(node if node is not None else node_id, namespace)
+
+
+def _engine(framework: str | None, python_version: str | None) -> dict[str, Any]:
+    if framework:
+        module = sys.modules.get(_ENGINES.get(framework.lower(), framework.lower()))
+        version = getattr(module, "__version__", None) if module is not None else None
+        if isinstance(version, str):
+            return _facet(
+                "processing_engine",
+                name=framework,
+                version=version,
+                openlineageAdapterVersion=__version__,
+            )
+    return _facet(
+        "processing_engine",
+        name="python",
+        version=python_version or ".".join(map(str, sys.version_info[:3])),
+        openlineageAdapterVersion=__version__,
+    )
+
+
+def _source_code(run: Run) -> dict[str, Any] | None:
+    if run.code is None or not run.code.file or not run.code.line_start or not run.code.line_end:
+        return None
+    try:
+        lines = Path(run.code.file).read_text(encoding="utf-8").splitlines(keepends=True)
+    except OSError:
+        return None
+    text = "".join(lines[run.code.line_start - 1 : run.code.line_end])
+    return _facet("sourceCode", language="python", sourceCode=text) if text else None
+
+
+def run_events(
+    run: Run,
+    nodes: Mapping[str, DataSource | Feature] | None = None,
+    transformation: Transformation | None = None,
+    *,
+    include_source_code: bool = False,
+) -> list[dict[str, Any]]:
+    """The START and COMPLETE/FAIL RunEvents (plain JSON dicts) for one run."""
+    nodes = nodes or {}
+    ns = run.namespace
+    job_facets: dict[str, Any] = {
+        "jobType": _facet(
+            "jobType",
+            processingType="BATCH",
+            integration="LINEAGE_SDK",
+            jobType="FEATURE_TRANSFORMATION",
+        ),
+    }
+    if run.git is not None and run.code_reference:
+        path = run.code.file if run.code is not None else None
+        job_facets["sourceCodeLocation"] = _facet(
+            "sourceCodeLocation",
+            type="git",
+            url=run.code_reference,
+            repoUrl=run.git.remote_url,
+            path=path,
+            version=run.git.commit,
+            tag=run.git.tag,
+            branch=run.git.branch,
+        )
+    if transformation is not None and transformation.description:
+        job_facets["documentation"] = _facet(
+            "documentation_job", description=transformation.description
+        )
+    if include_source_code:
+        source = _source_code(run)
+        if source is not None:
+            job_facets["sourceCode"] = source
+    framework = transformation.compute_framework if transformation is not None else None
+    run_facets: dict[str, Any] = {
+        "processing_engine": _engine(framework, run.python_version),
+        "lineageSdk_run": _custom(
+            "lineageSdk_run",
+            runId=run.run_id,
+            version=run.version,
+            sourceSha256=run.code.source_sha256 if run.code else None,
+            module=run.code.module if run.code else None,
+            qualname=run.code.qualname if run.code else None,
+            lineStart=run.code.line_start if run.code else None,
+            lineEnd=run.code.line_end if run.code else None,
+            gitDescribe=run.git.describe if run.git else None,
+            dirty=run.git.dirty if run.git else None,
+            host=run.host,
+            pid=run.pid,
+            pythonVersion=run.python_version,
+            sdkVersion=run.sdk_version,
+            durationSeconds=run.duration_s,
+        ),
+    }
+    if run.parent_run_id is not None and run.parent_transformation is not None:
+        run_facets["parent"] = _facet(
+            "parent",
+            run={"runId": _uuid(run.parent_run_id)},
+            job={"namespace": ns, "name": run.parent_transformation},
+        )
+    derivation = dict(run.derivation)
+    inputs = [_dataset(i, nodes, ns) for i in run.inputs]
+    outputs = [_dataset(o, nodes, ns, derivation.get(o)) for o in run.outputs]
+    base = {
+        "producer": PRODUCER,
+        "schemaURL": EVENT_SCHEMA_URL,
+        "job": {"namespace": ns, "name": run.transformation, "facets": job_facets},
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+    start = {
+        **base,
+        "eventType": "START",
+        "eventTime": _time(run.started_at),
+        "run": {"runId": _uuid(run.run_id), "facets": run_facets},
+    }
+    end_facets = dict(run_facets)
+    if run.status == "failed":
+        end_facets["errorMessage"] = _facet(
+            "errorMessage",
+            message=f"{run.error_type}: {run.error_message}"
+            if run.error_type
+            else (run.error_message or "failed"),
+            programmingLanguage="PYTHON",
+            stackTrace=run.error_stack,
+        )
+    end = {
+        **base,
+        "eventType": "FAIL" if run.status == "failed" else "COMPLETE",
+        "eventTime": _time(run.ended_at),
+        "run": {"runId": _uuid(run.run_id), "facets": end_facets},
+    }
+    return [start, end]
+
+
+def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[dict[str, Any]]:
+    """RunEvents for every run among ``records``, using the latest declarations seen before it."""
+    nodes: dict[str, DataSource | Feature] = {}
+    transformations: dict[str, Transformation] = {}
+    runs: list[Run] = []
+    for record in records:
+        if isinstance(record, (DataSource, Feature)):
+            nodes[record.id] = record
+        elif isinstance(record, Transformation):
+            transformations[record.id] = record
+        elif isinstance(record, Run):
+            runs.append(record)
+    for run in sorted(runs, key=lambda r: (r.started_at, r.run_id)):
+        yield from run_events(run, nodes, transformations.get(run.transformation), **options)
+
+
+def dumps_event(event: dict[str, Any]) -> str:
+    """One event as one line of JSON (NDJSON)."""
+    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
