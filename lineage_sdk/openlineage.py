@@ -240,7 +240,7 @@ def run_events(
         job_facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation",
             type="git",
-            url=quote(run.code_reference, safe=":/#=@+-._~!$&'()*,;%"),  # must be a URI
+            url=quote(run.code_reference, safe=":/#=@+-._~!$&'()*,;"),  # must be a URI
             repoUrl=run.git.remote_url,
             path=path,
             version=run.git.commit,

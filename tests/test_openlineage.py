@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from referencing import Registry, Resource
 
 import lineage_sdk
-from lineage_sdk import DataSource, Feature, MemorySink, Run, log_lineage
+from lineage_sdk import CodeRef, DataSource, Feature, GitInfo, MemorySink, Run, log_lineage
 from lineage_sdk.openlineage import (
     CUSTOM_FACETS,
     PRODUCER,
