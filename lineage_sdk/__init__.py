@@ -18,14 +18,41 @@ Example::
     load_graph().upstream("user_clicks_7d")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from ._runtime import configure, flush, register, stats
 from ._version import __version__
 from .decorator import current_run_id, log_lineage
 from .errors import ConfigError, LineageError, LineageSinkError
-from .graph import LineageGraph, UnknownNodeError, load_graph
 from .records import CodeRef, DataSource, Feature, GitInfo, Run, Transformation
-from .registry import registry_dict
-from .sinks import BaseSink, JsonFileSink, MemorySink, Sink, SQLiteSink
+from .sinks import BaseSink, MemorySink, Sink
+
+if TYPE_CHECKING:
+    from .graph import LineageGraph, UnknownNodeError, load_graph
+    from .registry import registry_dict
+    from .sinks import JsonFileSink, SQLiteSink
+
+# Read-side and file-backed names load on first use, so `import lineage_sdk` stays cheap.
+_LAZY = {
+    "LineageGraph": "graph",
+    "UnknownNodeError": "graph",
+    "load_graph": "graph",
+    "registry_dict": "registry",
+    "JsonFileSink": "sinks",
+    "SQLiteSink": "sinks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'lineage_sdk' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BaseSink",

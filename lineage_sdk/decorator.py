@@ -23,33 +23,29 @@ from __future__ import annotations
 
 import contextvars
 import importlib
-import inspect
 import os
-import platform
-import socket
+import sys
 import time
-import traceback
 from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
 from datetime import datetime, timezone
-from typing import Any, TypeVar
-
-import wrapt
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime
 from ._version import __version__
-from .capture.code import CodeLocation, capture_code
-from .capture.git import code_reference
 from .errors import LineageSinkError
+
+if TYPE_CHECKING:
+    from .capture.code import CodeLocation
 from .records import (
     DataSource,
     Feature,
     GitInfo,
     Node,
     Record,
-    Run,
     Transformation,
     _check_id,
     check_metadata,
+    trusted_run,
 )
 
 __all__ = ["current_run_id", "log_lineage"]
@@ -71,18 +67,39 @@ def current_run_id() -> str | None:
     return call.run_id if call is not None else None
 
 
-_HOST = socket.gethostname()
-_PYTHON = platform.python_version()
+def _random_bits(bits: int) -> int:
+    # Replaced by random.getrandbits on first use: `random` is imported when lineage is recorded,
+    # not when lineage_sdk is. (random is re-seeded in forked children, so ids stay unique.)
+    global _random_bits
+    import random
+
+    _random_bits = random.getrandbits  # type: ignore[assignment]
+    return _random_bits(bits)
+
+
+_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
+_host: list[str] = []
+
+
+def _hostname() -> str:
+    if not _host:
+        import socket  # on first run, not at import
+
+        _host.append(socket.gethostname())
+    return _host[0]
 
 
 def _uuid7() -> str:
-    """A time-ordered UUID (version 7), as OpenLineage recommends for run ids."""
-    ms = time.time_ns() // 1_000_000
-    rand = int.from_bytes(os.urandom(10), "big")
-    value = (ms & 0xFFFFFFFFFFFF) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
-    value |= 0b10 << 62 | (rand & 0x3FFFFFFFFFFFFFFF)
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    """A time-ordered UUID (version 7), as OpenLineage recommends for run ids.
+
+    The random bits need to be unique, not secret: ``random`` is re-seeded in forked children.
+    """
+    ms = time.time_ns() // 1_000_000 & 0xFFFFFFFFFFFF
+    r = _random_bits(74)  # 12 bits rand_a, 62 bits rand_b
+    return (
+        f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{r >> 62:03x}-"
+        f"{0x8000 | (r >> 48 & 0x3FFF):04x}-{r & 0xFFFFFFFFFFFF:012x}"
+    )
 
 
 # --- declarations ----------------------------------------------------------------------------
@@ -162,7 +179,11 @@ class _Transformation:
         self.func = target
         self.name = name or f"{target.__module__}.{target.__qualname__}"
         self.version = version
-        self.description = description if description is not None else inspect.getdoc(target)
+        if description is None:
+            import inspect
+
+            description = inspect.getdoc(target)
+        self.description = description
         self.compute_framework = compute_framework
         self.metadata = metadata
         self._inputs = inputs
@@ -175,10 +196,13 @@ class _Transformation:
             static_inputs=self.dynamic_inputs is None,
         )
         self._location: CodeLocation | None = None
+        self._announced: tuple[object, object] = (None, None)
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
 
     def location(self) -> CodeLocation:
         if self._location is None:  # first call: reading source is too slow for import time
+            from .capture.code import capture_code
+
             self._location = capture_code(self.func)
         return self._location
 
@@ -191,6 +215,8 @@ class _Transformation:
             return cached[1], cached[2]
         ref = None
         if git is not None and location.repository is not None:
+            from .capture.git import code_reference
+
             ref = code_reference(git, location.repository.name, location.repo_path)
         record = Transformation(
             id=self.name,
@@ -208,6 +234,8 @@ class _Transformation:
     ) -> _IO:
         if self.dynamic_inputs is None and self.dynamic_outputs is None:
             return self.static
+        import inspect
+
         bound = inspect.signature(wrapped).bind(*args, **kwargs)
         bound.apply_defaults()
         arguments = dict(bound.arguments)
@@ -251,10 +279,12 @@ class _Transformation:
                 cls = type(exc)
                 error_type = f"{cls.__module__}.{cls.__qualname__}"
                 error_message = str(exc)[:_ERROR_MESSAGE_LIMIT]
+                import traceback  # failures only
+
                 # Frames and lines only: traceback.format_exception never renders locals.
                 error_stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
             parent = call.parent
-            run = Run(
+            run = trusted_run(
                 run_id=call.run_id,
                 transformation=self.name,
                 status="failed" if exc is not None else "completed",
@@ -274,13 +304,19 @@ class _Transformation:
                 code=location.code,
                 git=git,
                 code_reference=ref,
-                host=_HOST,
+                host=_host[0] if _host else _hostname(),
                 pid=os.getpid(),
                 python_version=_PYTHON,
                 sdk_version=__version__,
             )
-            batch: list[Record] = rt.pending_declarations((*io.nodes, declared))
-            batch.append(run)
+            announced = self._announced
+            if io is self.static and announced[0] is rt and announced[1] is declared:
+                batch: list[Record] = [run]  # declarations already sent to these sinks
+            else:
+                batch = rt.pending_declarations((*io.nodes, declared))
+                batch.append(run)
+                if io is self.static:
+                    self._announced = (rt, declared)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
@@ -453,14 +489,24 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
-class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-    """The decorated function: a wrapt proxy that pickles by reference to its module and name.
+_function_class: list[type] = []
+
+
+def _lineage_function() -> type:
+    """The decorated function's class: a wrapt proxy that pickles by reference.
 
     A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
+    Built on first decoration, so that importing the SDK does not import wrapt (and asyncio).
     """
+    if not _function_class:
+        import wrapt
 
-    def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-        return (_resolve, (self.__module__, self.__qualname__))
+        class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+            def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+                return (_resolve, (self.__module__, self.__qualname__))
+
+        _function_class.append(_LineageFunction)
+    return _function_class[0]
 
 
 def log_lineage(
@@ -513,6 +559,8 @@ def log_lineage(
         target = getattr(func, "__func__", func)
         if not callable(target):
             raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        import inspect
+
         tr = _Transformation(
             func, inputs, outputs, name, version, description, compute_framework, checked_metadata
         )
@@ -524,7 +572,7 @@ def log_lineage(
             wrapper = _generator_wrapper(tr)
         else:
             wrapper = _sync_wrapper(tr)
-        decorated: F = _LineageFunction(func, wrapper)  # type: ignore[assignment]
+        decorated: F = _lineage_function()(func, wrapper)
         return decorated
 
     return decorate

@@ -23,8 +23,6 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
-import attrs
-
 from .config import OnError
 from .errors import LineageSinkError
 from .records import Record
@@ -38,13 +36,15 @@ _MAX_BATCH_ITEMS = 1024
 _EXIT_FLUSH_S = 10.0
 
 
-@attrs.define
 class SinkStats:
     """Counters of one sink: records stored, records lost to failures, failures by kind."""
 
-    emitted: int = 0
-    failed: int = 0
-    errors: dict[str, int] = attrs.field(factory=dict)
+    __slots__ = ("emitted", "errors", "failed")
+
+    def __init__(self) -> None:
+        self.emitted = 0
+        self.failed = 0
+        self.errors: dict[str, int] = {}
 
 
 class _Flush:

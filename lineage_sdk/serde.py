@@ -19,8 +19,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import cattrs
-
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -38,10 +36,22 @@ class UnsupportedRecord(ValueError):
     """A stored record this release cannot read (unknown type or a newer schema version)."""
 
 
-converter = cattrs.Converter()
-# datetimes travel as ISO 8601 with an explicit offset; fromisoformat reads them back exactly.
-converter.register_unstructure_hook(_dt.datetime, lambda d: d.isoformat())
-converter.register_structure_hook(_dt.datetime, lambda v, _: _dt.datetime.fromisoformat(v))
+_converter: Any = None
+
+
+def converter() -> Any:
+    """The one cattrs converter of the SDK (built on first use: cattrs is slow to import)."""
+    global _converter
+    if _converter is None:
+        import cattrs
+
+        conv = cattrs.Converter()
+        # datetimes travel as ISO 8601 with an explicit offset; fromisoformat reads them exactly.
+        conv.register_unstructure_hook(_dt.datetime, lambda d: d.isoformat())
+        conv.register_structure_hook(_dt.datetime, lambda v, _: _dt.datetime.fromisoformat(v))
+        _converter = conv
+    return _converter
+
 
 #: JSON tag <-> record class.
 RECORD_TYPES: dict[str, type[Any]] = {
@@ -58,7 +68,7 @@ _UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {
 
 def to_dict(record: Record) -> dict[str, Any]:
     """Return ``record`` as a dict of plain JSON values, tagged with its ``record_type``."""
-    data: dict[str, Any] = converter.unstructure(record)
+    data: dict[str, Any] = converter().unstructure(record)
     data["record_type"] = _TAGS[type(record)]
     return data
 
@@ -89,7 +99,7 @@ def from_dict(data: dict[str, Any]) -> Record:
         data["schema_version"] = version
     data.pop("record_type", None)
     try:
-        record: Record = converter.structure(data, cls)
+        record: Record = converter().structure(data, cls)
     except Exception as exc:  # cattrs wraps validation errors in an ExceptionGroup
         raise UnsupportedRecord(f"invalid {tag} record: {_describe(exc)}") from exc
     return record

@@ -16,10 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
-import subprocess
 import threading
-import zlib
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -279,6 +276,8 @@ class Repository:
 
     def _loose_tag_target(self, sha: str) -> str | None:
         path = self.common_dir / "objects" / sha[:2] / sha[2:]
+        import zlib
+
         try:
             raw = zlib.decompress(path.read_bytes())
         except (OSError, zlib.error):
@@ -314,6 +313,8 @@ class Repository:
         return None if out is None else bool(out.strip())
 
     def _run_git(self, git: str, *args: str, keep_empty: bool = False) -> str | None:
+        import subprocess  # only when state is (re)read, never per call
+
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
         env.update(GIT_TERMINAL_PROMPT="0", LC_ALL="C", GIT_OPTIONAL_LOCKS="0")
         try:
@@ -345,6 +346,8 @@ def _git_binary() -> str | None:
         if os.environ.get("LINEAGE_GIT_BINARY", "") == "0":
             _git_path.append(None)
         else:
+            import shutil
+
             _git_path.append(shutil.which("git"))
     return _git_path[0]
 

@@ -3,15 +3,29 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..config import FACTORY_RE, SINK_FORMS, SinkTarget
 from ..errors import ConfigError
 from .base import BaseSink, ReadableSink, Sink, SinkClosedError
-from .jsonfile import JsonFileSink
 from .memory import MemorySink
-from .sqlite import SQLiteSink
+
+if TYPE_CHECKING:  # imported on first use: `import lineage_sdk` stays cheap
+    from .jsonfile import JsonFileSink
+    from .sqlite import SQLiteSink
+
+
+def __getattr__(name: str) -> Any:
+    if name == "JsonFileSink":
+        from .jsonfile import JsonFileSink
+
+        return JsonFileSink
+    if name == "SQLiteSink":
+        from .sqlite import SQLiteSink
+
+        return SQLiteSink
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -39,6 +53,8 @@ def _check_sink(obj: Any, origin: str) -> Sink:
 
 
 def _plugin(value: str) -> Sink:
+    from importlib.metadata import entry_points
+
     name, _, arg = value.partition(":")
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found and FACTORY_RE.match(value):
@@ -74,8 +90,12 @@ def build_sink(target: SinkTarget) -> Sink:
     if scheme == "memory":
         return MemorySink()
     if scheme == "json":
+        from .jsonfile import JsonFileSink
+
         return JsonFileSink(value)
     if scheme == "sqlite":
+        from .sqlite import SQLiteSink
+
         return SQLiteSink(value)
     if scheme == "openlineage":
         from .openlineage import OpenLineageSink  # the client is imported only when asked for
