@@ -42,8 +42,9 @@ class Runtime:
 
     def __init__(self, settings: Settings, sinks: Sequence[Sink]) -> None:
         self.settings = settings
-        self.enabled = settings.enabled
         self.sinks = tuple(sinks)
+        # With no sink (LINEAGE_SINK=none) there is nothing to record: calls pass straight through.
+        self.enabled = settings.enabled and bool(self.sinks)
         self.delivery = Delivery(
             self.sinks,
             on_error=settings.on_error,

@@ -1,0 +1,1 @@
+"""Benchmarks of lineage-sdk against baselines measured in the same run (python -m benchmarks)."""

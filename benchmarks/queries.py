@@ -1,0 +1,147 @@
+"""Graph queries on synthetic feature graphs, in memory and in SQLite, against networkx.
+
+Shapes: ``chains`` (disjoint chains of 1,000 derivation edges: the deepest feature of a chain
+has 1,000 ancestors) and ``fan`` (a tree with 10 children per node: the root reaches
+everything). Each transformation run carries up to 1,000 derivation edges.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from lineage_sdk.graph import LineageGraph
+from lineage_sdk.records import Run
+from lineage_sdk.sinks.sqlite import SQLiteSink
+
+from .report import Report
+
+CHAIN = 1000
+AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+
+
+def edges_of(shape: str, size: int) -> list[tuple[str, str]]:
+    if shape == "chains":
+        return [(f"c{i // CHAIN}_{i % CHAIN}", f"c{i // CHAIN}_{i % CHAIN + 1}") for i in range(size)]
+    return [(f"f{(i - 1) // 10}", f"f{i}") for i in range(1, size + 1)]
+
+
+def endpoints(shape: str, size: int) -> tuple[str, str]:
+    """(root, deepest feature) for the queries."""
+    if shape == "chains":
+        last_chain = (size - 1) // CHAIN
+        return f"c{last_chain}_0", f"c{last_chain}_{(size - 1) % CHAIN + 1}"
+    return "f0", f"f{size}"
+
+
+def runs_of(edges: list[tuple[str, str]]) -> list[Run]:
+    runs = []
+    for k in range(0, len(edges), CHAIN):
+        chunk = edges[k : k + CHAIN]
+        runs.append(Run(
+            f"run-{k}", f"t{k // CHAIN}", "completed", AT, AT, 0.0,
+            inputs=tuple(dict.fromkeys(s for s, _ in chunk)),
+            outputs=tuple(d for _, d in chunk),
+            derivation=[(d, (s,)) for s, d in chunk],
+        ))
+    return runs
+
+
+def _best(fn: Callable[[], Any], repeats: int) -> list[float]:
+    samples = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def _probe(store: Path, node: str) -> dict[str, Any]:
+    """Upstream of ``node`` in a fresh interpreter: time, result size and peak memory (RSS)."""
+    code = (
+        "import json, resource, sys, time\n"
+        "import lineage_sdk\n"
+        "from lineage_sdk.graph import SQLiteLineageGraph\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "g = SQLiteLineageGraph(sys.argv[1])\n"
+        "t = time.perf_counter(); ids = g.upstream(sys.argv[2]); t = time.perf_counter() - t\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "mode = sys.argv[3]\n"
+        "if mode == 'full':\n"
+        "    g.node_ids(); peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print(json.dumps({'seconds': t, 'count': len(ids), 'delta_kib': peak - base}))\n"
+    )
+    out = {}
+    for mode in ("query", "full"):
+        proc = subprocess.run([sys.executable, "-c", code, str(store), node, mode],
+                              capture_output=True, text=True, check=True)
+        out[mode] = json.loads(proc.stdout)
+    return out
+
+
+def run(report: Report, *, quick: bool) -> None:
+    import networkx as nx
+
+    sizes = [2_000] if quick else [10_000, 100_000, 1_000_000]
+    repeats = 2 if quick else 5
+    tmp = Path(tempfile.mkdtemp(prefix="lineage-bench-"))
+    ratios: list[float] = []
+    for shape in ("chains", "fan"):
+        for size in sizes:
+            edges = edges_of(shape, size)
+            root, deepest = endpoints(shape, size)
+            runs = runs_of(edges)
+            label = f"{shape}, {size:,} edges"
+            graph = LineageGraph(runs)
+            nxg = nx.DiGraph(edges)
+            cases = [
+                ("upstream(deepest)", lambda: graph.upstream(deepest),
+                 lambda: nx.ancestors(nxg, deepest)),
+                ("downstream(root)", lambda: graph.downstream(root),
+                 lambda: nx.descendants(nxg, root)),
+                ("path(root, deepest)", lambda: graph.path(root, deepest),
+                 lambda: nx.shortest_path(nxg, root, deepest)),
+            ]
+            for query, ours, theirs in cases:
+                mine = _best(ours, repeats)
+                base = _best(theirs, repeats)
+                report.add("queries", f"memory {query}, {label}", mine, "s")
+                report.add("queries", f"networkx {query}, {label}", base, "s")
+                ratios.append(sorted(mine)[len(mine) // 2] / sorted(base)[len(base) // 2])
+            store = tmp / f"{shape}-{size}.db"
+            sink = SQLiteSink(store)
+            start = time.perf_counter()
+            for k in range(0, len(runs), 50):
+                sink.emit(runs[k : k + 50])
+            sink.close()
+            report.add("queries", f"sqlite store build, {label}", [time.perf_counter() - start], "s")
+            from lineage_sdk.graph import SQLiteLineageGraph
+
+            sql_graph = SQLiteLineageGraph(store)
+            for query, fn in (
+                ("upstream(deepest)", lambda: sql_graph.upstream(deepest)),
+                ("upstream(deepest, depth=10)", lambda: sql_graph.upstream(deepest, 10)),
+                ("path(root, deepest)", lambda: sql_graph.path(root, deepest)),
+            ):
+                report.add("queries", f"sqlite {query}, {label}", _best(fn, repeats), "s")
+            sql_graph.close()
+            if shape == "chains" and size == sizes[-1]:
+                probe = _probe(store, deepest)
+                q, full = probe["query"], probe["full"]
+                report.add("queries", f"sqlite upstream of a node with {q['count'] // 2:,} node "
+                           f"ancestors, {label}, fresh process", [q["seconds"]], "s",
+                           note=f"peak RSS +{q['delta_kib'] / 1024:.1f} MiB; loading the whole "
+                           f"graph instead: +{full['delta_kib'] / 1024:.1f} MiB")
+                report.target(f"sqlite upstream memory / whole-graph load memory ({label})",
+                              max(q["delta_kib"], 1) / max(full["delta_kib"], 1), 0.5,
+                              detail="does not load the whole graph")
+    worst = max(ratios)
+    report.target("in-memory queries / networkx (worst case over shapes, sizes, queries)", worst,
+                  1.0)

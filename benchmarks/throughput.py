@@ -1,0 +1,92 @@
+"""Throughput: many runs into json: and sqlite: stores, against raw writes of equivalent data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import tempfile
+import time
+from pathlib import Path
+
+import lineage_sdk
+from lineage_sdk.serde import to_dict
+
+from .overhead import lineage_work
+from .report import Report
+
+
+def _lineage_runs(target: str, runs: int, async_delivery: bool) -> float:
+    lineage_sdk.configure(target, async_delivery=async_delivery, queue_size=runs + 10,
+                          on_error="warn")
+    lineage_work(0)
+    lineage_sdk.flush()
+    start = time.perf_counter()
+    for i in range(runs):
+        lineage_work(i)
+    lineage_sdk.flush()
+    elapsed = time.perf_counter() - start
+    dropped = lineage_sdk.stats()["dropped"]
+    lineage_sdk.configure("none")
+    assert dropped == 0, f"{dropped} runs dropped: the benchmark would overstate throughput"
+    return runs / elapsed
+
+
+def _sample_record() -> dict[str, object]:
+    sink = lineage_sdk.MemorySink()
+    lineage_sdk.configure([sink])
+    lineage_work(0)
+    lineage_sdk.configure("none")
+    return to_dict(sink.records[-1])
+
+
+def _raw_json_lines(path: Path, runs: int, record: dict[str, object]) -> float:
+    start = time.perf_counter()
+    with path.open("a", encoding="utf-8") as handle:
+        for i in range(runs):
+            record["run_id"] = str(i)
+            handle.write(json.dumps(record, separators=(",", ":")) + "\n")
+    return runs / (time.perf_counter() - start)
+
+
+def _raw_executemany(path: Path, runs: int, record: dict[str, object]) -> float:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, transformation_id TEXT, "
+                 "status TEXT, started_us INTEGER, record TEXT)")
+    text = json.dumps(record, separators=(",", ":"))
+    rows = [(str(i), "bench_job", "completed", i, text) for i in range(runs)]
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return runs / elapsed
+
+
+def run(report: Report, *, quick: bool) -> None:
+    runs, repeats = (2_000, 2) if quick else (100_000, 3)
+    tmp = Path(tempfile.mkdtemp(prefix="lineage-bench-"))
+    record = _sample_record()
+    results: dict[str, list[float]] = {}
+    for r in range(repeats):
+        for kind in ("json", "sqlite"):
+            for async_delivery in (False, True):
+                suffix = "jsonl" if kind == "json" else "db"
+                target = f"{kind}:{tmp / f'{kind}-{async_delivery}-{r}.{suffix}'}"
+                name = f"log_lineage {kind}, {'async' if async_delivery else 'sync'}"
+                results.setdefault(name, []).append(_lineage_runs(target, runs, async_delivery))
+        results.setdefault("raw JSON lines loop", []).append(
+            _raw_json_lines(tmp / f"raw-{r}.jsonl", runs, dict(record)))
+        results.setdefault("raw SQLite executemany", []).append(
+            _raw_executemany(tmp / f"raw-{r}.db", runs, record))
+    for name, values in results.items():
+        report.add("throughput", f"{name}, {runs:,} runs", values, "runs/s")
+    med = {name: sorted(v)[len(v) // 2] for name, v in results.items()}
+    report.target("json async throughput / raw JSON lines loop",
+                  med["log_lineage json, async"] / med["raw JSON lines loop"], 0.5,
+                  higher_is_better=True)
+    report.target("sqlite async throughput / raw executemany",
+                  med["log_lineage sqlite, async"] / med["raw SQLite executemany"], 0.25,
+                  higher_is_better=True)
