@@ -72,6 +72,6 @@ def run_git(report: Report, *, quick: bool) -> None:
             subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False)
         subproc.append(time.perf_counter() - start)
     report.add("git", "first capture (files + git binary)", first, "s")
-    report.add("git", "cached capture (stat of HEAD, its ref, packed-refs)", cached, "s")
+    report.add("git", "cached capture (stat of HEAD and the ref it points to)", cached, "s")
     report.add("git", "git rev-parse + describe + status as subprocesses", subproc, "s")
     report.target("cached git capture, microseconds", sorted(cached)[len(cached) // 2] * 1e6, 5.0)

@@ -112,9 +112,13 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+# One encoder, built once: json.dumps with options builds a new encoder on every call.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+
 def dumps(record: Record) -> str:
     """Serialise one record as a single line of JSON (no raw newlines, UTF-8 kept readable)."""
-    return json.dumps(to_dict(record), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return _encode(to_dict(record))
 
 
 def loads(text: str | bytes) -> Record:

@@ -166,7 +166,8 @@ def test_new_commit_and_checkout_are_noticed_while_the_process_runs(
     second = repo.commit("two")
     assert last_git().commit == second
     repo.git("tag", "v9")
-    repo.git("pack-refs", "--all")  # the new tag only shows through packed-refs changing
+    assert last_git().tag is None  # HEAD did not move: no re-read, by design
+    repo.git("pack-refs", "--all")  # moves the branch from a loose file into packed-refs
     assert last_git().tag == "v9"
     repo.git("checkout", "-q", "-b", "other", first)
     info = last_git()

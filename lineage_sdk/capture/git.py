@@ -2,10 +2,10 @@
 
 The hot path never starts a process: a :class:`Repository` reads its state once (from the files
 under ``.git``, plus the ``git`` binary where there is one, for the dirty flag, ``describe`` and
-tags whose objects are packed) and afterwards only ``stat``s ``HEAD``, the ref it points to and
-``packed-refs``. When one of those changes (a commit, a checkout, a new tag being packed) the state
-is read again. Working-tree edits made after that do not flip ``dirty`` until HEAD moves: noticing
-them would need a scan of the work tree per call.
+tags whose objects are packed) and afterwards only ``stat``s ``HEAD`` and the ref it points to.
+When one of those changes (a commit, a checkout, a reset) the state is read again. Working-tree
+edits, and tags added to the same commit, show from the next time HEAD moves: noticing them
+sooner would cost a scan or more system calls per call.
 
 Handles: no repository, no ``git`` binary, unborn branches, detached HEAD, packed refs, linked
 worktrees (``.git`` is a file), shallow clones. Credentials in remote URLs never leave this module.
@@ -94,7 +94,7 @@ def _best_tag(annotated: list[str], lightweight: list[str]) -> str | None:
     return None
 
 
-def _stat(path: Path) -> tuple[int, int, int] | None:
+def _stat(path: str) -> tuple[int, int, int] | None:
     try:
         st = os.stat(path)
     except OSError:
@@ -123,7 +123,9 @@ class Repository:
         self.name = root.name
         self._lock = threading.Lock()
         self._key: _StatKey | None = None
-        self._ref_path: Path | None = None
+        # Plain strings: building Path objects would cost more than the stat calls themselves.
+        self._head_file = str(git_dir / "HEAD")
+        self._ref_path: str | None = None
         self._info: GitInfo | None = None
 
     def __repr__(self) -> str:
@@ -142,17 +144,15 @@ class Repository:
                     self._key = key
         return self._info
 
-    def _head_ref_path(self) -> Path | None:
+    def _head_ref_path(self) -> str | None:
         head = (_read_text(self.git_dir / "HEAD") or "").strip()
-        return self._loose_ref_path(head[4:].strip()) if head.startswith("ref:") else None
+        return str(self._loose_ref_path(head[4:].strip())) if head.startswith("ref:") else None
 
     def _stat_key(self) -> _StatKey:
+        # HEAD and the branch it names: a commit, checkout or reset changes one of them. A tag
+        # added to HEAD later (or packed-refs rewritten) is picked up the next time HEAD moves.
         ref = self._ref_path
-        return (
-            _stat(self.git_dir / "HEAD"),
-            _stat(ref) if ref is not None else None,
-            _stat(self.common_dir / "packed-refs"),
-        )
+        return (_stat(self._head_file), _stat(ref) if ref is not None else None)
 
     # --- reading state ----------------------------------------------------------------------
     def _read(self) -> GitInfo | None:

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..records import DataSource, Feature, Record, Run, Transformation
-from ..serde import from_dict, to_dict
+from ..serde import dumps, from_dict
 from .base import BaseSink
 from .jsonfile import _check_file_path
 
@@ -119,7 +119,7 @@ def _us(record_time: Any) -> int:
 
 
 def _json(record: Record) -> str:
-    return json.dumps(to_dict(record), ensure_ascii=False, separators=(",", ":"))
+    return dumps(record)
 
 
 def _retrying(action: Callable[[], None]) -> None:
@@ -204,6 +204,10 @@ class SQLiteSink(BaseSink):
         _check_file_path(self.path, "LINEAGE_SINK", "sqlite:PATH")
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
+        # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
+        # common case, then writes only its own rows.
+        self._known_io: set[tuple[str, str, str]] = set()
+        self._known_edges: set[tuple[str, str, str]] = set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -214,12 +218,21 @@ class SQLiteSink(BaseSink):
         if not records:
             return
         conn = self._connection()
+        nodes = [r for r in records if isinstance(r, (DataSource, Feature))]
+        transformations = [r for r in records if isinstance(r, Transformation)]
+        runs = [r for r in records if isinstance(r, Run)]
+        graph_rows: list[set[tuple[str, str, str]]] = []
 
         def write() -> None:
+            graph_rows.clear()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for record in records:
-                    _WRITERS[type(record)](conn, record)
+                if nodes:
+                    _write_nodes(conn, nodes)
+                if transformations:
+                    _write_transformations(conn, transformations)
+                if runs:
+                    graph_rows.extend(_write_runs(conn, runs, self._known_io, self._known_edges))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -227,6 +240,9 @@ class SQLiteSink(BaseSink):
                 raise
 
         _retrying(write)
+        if graph_rows:  # committed: these no longer need writing from this process
+            self._known_io.update(graph_rows[0])
+            self._known_edges.update(graph_rows[1])
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -243,98 +259,114 @@ class SQLiteSink(BaseSink):
         return read_records(self.path)
 
 
-def _write_node(conn: sqlite3.Connection, node: Record) -> None:
-    conn.execute(
+def _write_nodes(conn: sqlite3.Connection, nodes: list[DataSource | Feature]) -> None:
+    now = time.time_ns() // 1000
+    conn.executemany(
         "INSERT INTO nodes (id, kind, record, updated_us) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, record = excluded.record, "
         "updated_us = excluded.updated_us",
-        (node.id, node.kind, _json(node), time.time_ns() // 1000),  # type: ignore[union-attr]
+        [(n.id, n.kind, _json(n), now) for n in nodes],
     )
 
 
-def _write_transformation(conn: sqlite3.Connection, tr: Record) -> None:
-    assert isinstance(tr, Transformation)
-    conn.execute(
+def _write_transformations(conn: sqlite3.Connection, items: list[Transformation]) -> None:
+    now = time.time_ns() // 1000
+    conn.executemany(
         "INSERT INTO transformations (id, version, description, compute_framework, "
         "code_reference, record, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
         "description = excluded.description, compute_framework = excluded.compute_framework, "
         "code_reference = excluded.code_reference, record = excluded.record, "
         "updated_us = excluded.updated_us",
-        (
-            tr.id,
-            tr.version,
-            tr.description,
-            tr.compute_framework,
-            tr.code_reference,
-            _json(tr),
-            time.time_ns() // 1000,
-        ),
+        [
+            (t.id, t.version, t.description, t.compute_framework, t.code_reference, _json(t), now)
+            for t in items
+        ],
     )
 
 
-def _write_run(conn: sqlite3.Connection, run: Record) -> None:
-    assert isinstance(run, Run)
-    started, ended = _us(run.started_at), _us(run.ended_at)
-    commit = run.git.commit if run.git else None
-    cur = conn.execute(
-        "INSERT OR IGNORE INTO runs (run_id, transformation_id, parent_run_id, status, "
-        "started_us, ended_us, git_commit, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            run.run_id,
-            run.transformation,
-            run.parent_run_id,
-            run.status,
-            started,
-            ended,
-            commit,
-            _json(run),
-        ),
+def _write_runs(
+    conn: sqlite3.Connection,
+    runs: list[Run],
+    known_io: set[tuple[str, str, str]],
+    known_edges: set[tuple[str, str, str]],
+) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """Write a batch of runs with one statement per table; return the graph rows written."""
+    ids = [r.run_id for r in runs]
+    stored = {
+        row[0]
+        for row in conn.execute(
+            "SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(ids),),
+        )
+    }
+    # A run already stored (the same batch emitted twice) must not count twice in versions.
+    fresh = [r for r in dict(zip(ids, runs, strict=True)).values() if r.run_id not in stored]
+    if not fresh:
+        return set(), set()
+    conn.executemany(
+        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
+        "ended_us, git_commit, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                r.run_id,
+                r.transformation,
+                r.parent_run_id,
+                r.status,
+                _us(r.started_at),
+                _us(r.ended_at),
+                r.git.commit if r.git else None,
+                _json(r),
+            )
+            for r in fresh
+        ],
     )
-    if cur.rowcount == 0:
-        return  # already stored (a retried batch): counting it again would skew versions
-    tid = run.transformation
     conn.executemany(
         "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
-        [(run.run_id, n) for n in run.inputs],
+        [(r.run_id, n) for r in fresh for n in r.inputs],
     )
     conn.executemany(
         "INSERT OR IGNORE INTO run_outputs (run_id, node_id) VALUES (?, ?)",
-        [(run.run_id, n) for n in run.outputs],
+        [(r.run_id, n) for r in fresh for n in r.outputs],
     )
+    io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
+    io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
+    io -= known_io
+    if io:
+        conn.executemany(
+            "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
+            "VALUES (?, ?, ?)",
+            io,
+        )
+    edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
+    if edges:
+        conn.executemany(
+            "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)", edges
+        )
+    versions: dict[tuple[str, str, str, str, str], list[int]] = {}
+    for r in fresh:
+        key = (
+            r.transformation,
+            r.version or "",
+            (r.code.source_sha256 if r.code else None) or "",
+            (r.git.commit if r.git else None) or "",
+            (r.git.tag if r.git else None) or "",
+        )
+        started = _us(r.started_at)
+        seen = versions.get(key)
+        if seen is None:
+            versions[key] = [started, started, 1]
+        else:
+            seen[0], seen[1], seen[2] = min(seen[0], started), max(seen[1], started), seen[2] + 1
     conn.executemany(
-        "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
-        "VALUES (?, ?, ?)",
-        [(tid, "in", n) for n in run.inputs] + [(tid, "out", n) for n in run.outputs],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)",
-        [(src, tid, dst) for src, dst in run.edges()],
-    )
-    conn.execute(
         "INSERT INTO transformation_versions (transformation_id, version, source_sha256, "
-        "git_commit, git_tag, first_run_us, last_run_us, runs) VALUES (?, ?, ?, ?, ?, ?, ?, 1) "
+        "git_commit, git_tag, first_run_us, last_run_us, runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (transformation_id, version, source_sha256, git_commit, git_tag) DO UPDATE "
         "SET first_run_us = min(first_run_us, excluded.first_run_us), "
-        "last_run_us = max(last_run_us, excluded.last_run_us), runs = runs + 1",
-        (
-            tid,
-            run.version or "",
-            (run.code.source_sha256 if run.code else None) or "",
-            commit or "",
-            (run.git.tag if run.git else None) or "",
-            started,
-            started,
-        ),
+        "last_run_us = max(last_run_us, excluded.last_run_us), runs = runs + excluded.runs",
+        [(*key, first, last, count) for key, (first, last, count) in versions.items()],
     )
-
-
-_WRITERS: dict[type[Any], Callable[[sqlite3.Connection, Record], None]] = {
-    DataSource: _write_node,
-    Feature: _write_node,
-    Transformation: _write_transformation,
-    Run: _write_run,
-}
+    return io, edges
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
