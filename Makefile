@@ -5,14 +5,14 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest graphviz clean
+.PHONY: demo test lint typecheck pytest graphviz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
 
 # The graphviz *system* package provides `dot`; install it where we may (root with apt-get), else say so.
@@ -27,8 +27,8 @@ demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
 
 lint: $(STAMP)
-	$(BIN)/ruff check lineage_sdk tests examples
-	$(BIN)/ruff format --check lineage_sdk tests examples
+	$(BIN)/ruff check lineage_sdk tests examples benchmarks
+	$(BIN)/ruff format --check lineage_sdk tests examples benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
@@ -37,6 +37,10 @@ pytest: $(STAMP) graphviz
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
+
+# The benchmark suite (a few minutes): prints PASS/FAIL per target and writes BENCHMARKS.md.
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -30,7 +30,9 @@ SECTIONS = {
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small sizes (CI)")
-    parser.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "BENCHMARKS.md"))
+    parser.add_argument(
+        "--out", default=str(Path(__file__).resolve().parent.parent / "BENCHMARKS.md")
+    )
     parser.add_argument("--only", nargs="*", choices=list(SECTIONS), help="run these sections")
     args = parser.parse_args(argv)
     logging.getLogger("lineage_sdk").setLevel(logging.ERROR)

@@ -78,8 +78,9 @@ def _raw_sqlite_transaction(path: Path, n: int) -> float:
     start = time.perf_counter_ns()
     for i in range(n):
         conn.execute("BEGIN IMMEDIATE")
-        conn.execute("INSERT INTO runs VALUES (?, ?, ?)", (f"{time.time_ns()}-{i}", "bench_job",
-                                                          payload))
+        conn.execute(
+            "INSERT INTO runs VALUES (?, ?, ?)", (f"{time.time_ns()}-{i}", "bench_job", payload)
+        )
         conn.execute("COMMIT")
     elapsed = (time.perf_counter_ns() - start) / n / 1e9
     conn.close()
@@ -112,8 +113,12 @@ def run(report: Report, *, quick: bool) -> None:
     for _ in range(repeats):
         for name, (fn, target, async_delivery) in variants.items():
             if target is not None:
-                lineage_sdk.configure(target, async_delivery=async_delivery, on_error="warn",
-                                      queue_size=max(2 * n, 10_000))
+                lineage_sdk.configure(
+                    target,
+                    async_delivery=async_delivery,
+                    on_error="warn",
+                    queue_size=max(2 * n, 10_000),
+                )
                 fn(0)  # declarations, code and git capture happen once, outside the timing
                 lineage_sdk.flush()
             samples[name].append(_chunk(fn, n))
@@ -129,18 +134,31 @@ def run(report: Report, *, quick: bool) -> None:
     for name, values in overhead.items():
         if name != "bare call":
             report.add("overhead", f"{name} (added per call)", values, "s")
-    report.add("overhead", "raw SQLite single-row transaction (WAL, synchronous=NORMAL)",
-               raw_sqlite, "s")
+    report.add(
+        "overhead", "raw SQLite single-row transaction (WAL, synchronous=NORMAL)", raw_sqlite, "s"
+    )
     otel = statistics.median(overhead["OpenTelemetry span, SimpleSpanProcessor"])
 
     def ratio(name: str, base: float) -> float:
         return statistics.median(overhead[name]) / base
 
-    report.target("memory sink, sync / OTel span (Simple)", ratio("log_lineage memory, sync", otel),
-                  0.25, detail=f"wrapt floor is {ratio('wrapt no-op decorator (floor)', otel):.2f}")
-    report.target("json sink, sync / OTel span (Simple)", ratio("log_lineage json, sync", otel), 0.5)
+    report.target(
+        "memory sink, sync / OTel span (Simple)",
+        ratio("log_lineage memory, sync", otel),
+        0.25,
+        detail=f"wrapt floor is {ratio('wrapt no-op decorator (floor)', otel):.2f}",
+    )
+    report.target(
+        "json sink, sync / OTel span (Simple)", ratio("log_lineage json, sync", otel), 0.5
+    )
     for name in ("memory", "json", "sqlite"):
-        report.target(f"{name} sink, async / OTel span (Simple)",
-                      ratio(f"log_lineage {name}, async", otel), 0.35)
-    report.target("sqlite sink, sync / raw single-row SQLite transaction",
-                  ratio("log_lineage sqlite, sync", statistics.median(raw_sqlite)), 3.0)
+        report.target(
+            f"{name} sink, async / OTel span (Simple)",
+            ratio(f"log_lineage {name}, async", otel),
+            0.35,
+        )
+    report.target(
+        "sqlite sink, sync / raw single-row SQLite transaction",
+        ratio("log_lineage sqlite, sync", statistics.median(raw_sqlite)),
+        3.0,
+    )

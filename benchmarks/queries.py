@@ -29,7 +29,9 @@ AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
 def edges_of(shape: str, size: int) -> list[tuple[str, str]]:
     if shape == "chains":
-        return [(f"c{i // CHAIN}_{i % CHAIN}", f"c{i // CHAIN}_{i % CHAIN + 1}") for i in range(size)]
+        return [
+            (f"c{i // CHAIN}_{i % CHAIN}", f"c{i // CHAIN}_{i % CHAIN + 1}") for i in range(size)
+        ]
     return [(f"f{(i - 1) // 10}", f"f{i}") for i in range(1, size + 1)]
 
 
@@ -45,12 +47,19 @@ def runs_of(edges: list[tuple[str, str]]) -> list[Run]:
     runs = []
     for k in range(0, len(edges), CHAIN):
         chunk = edges[k : k + CHAIN]
-        runs.append(Run(
-            f"run-{k}", f"t{k // CHAIN}", "completed", AT, AT, 0.0,
-            inputs=tuple(dict.fromkeys(s for s, _ in chunk)),
-            outputs=tuple(d for _, d in chunk),
-            derivation=[(d, (s,)) for s, d in chunk],
-        ))
+        runs.append(
+            Run(
+                f"run-{k}",
+                f"t{k // CHAIN}",
+                "completed",
+                AT,
+                AT,
+                0.0,
+                inputs=tuple(dict.fromkeys(s for s, _ in chunk)),
+                outputs=tuple(d for _, d in chunk),
+                derivation=[(d, (s,)) for s, d in chunk],
+            )
+        )
     return runs
 
 
@@ -80,8 +89,12 @@ def _probe(store: Path, node: str) -> dict[str, Any]:
     )
     out = {}
     for mode in ("query", "full"):
-        proc = subprocess.run([sys.executable, "-c", code, str(store), node, mode],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", code, str(store), node, mode],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         out[mode] = json.loads(proc.stdout)
     return out
 
@@ -102,12 +115,21 @@ def run(report: Report, *, quick: bool) -> None:
             graph = LineageGraph(runs)
             nxg = nx.DiGraph(edges)
             cases = [
-                ("upstream(deepest)", lambda: graph.upstream(deepest),
-                 lambda: nx.ancestors(nxg, deepest)),
-                ("downstream(root)", lambda: graph.downstream(root),
-                 lambda: nx.descendants(nxg, root)),
-                ("path(root, deepest)", lambda: graph.path(root, deepest),
-                 lambda: nx.shortest_path(nxg, root, deepest)),
+                (
+                    "upstream(deepest)",
+                    lambda: graph.upstream(deepest),
+                    lambda: nx.ancestors(nxg, deepest),
+                ),
+                (
+                    "downstream(root)",
+                    lambda: graph.downstream(root),
+                    lambda: nx.descendants(nxg, root),
+                ),
+                (
+                    "path(root, deepest)",
+                    lambda: graph.path(root, deepest),
+                    lambda: nx.shortest_path(nxg, root, deepest),
+                ),
             ]
             for query, ours, theirs in cases:
                 mine = _best(ours, repeats)
@@ -121,7 +143,9 @@ def run(report: Report, *, quick: bool) -> None:
             for k in range(0, len(runs), 50):
                 sink.emit(runs[k : k + 50])
             sink.close()
-            report.add("queries", f"sqlite store build, {label}", [time.perf_counter() - start], "s")
+            report.add(
+                "queries", f"sqlite store build, {label}", [time.perf_counter() - start], "s"
+            )
             from lineage_sdk.graph import SQLiteLineageGraph
 
             sql_graph = SQLiteLineageGraph(store)
@@ -135,13 +159,22 @@ def run(report: Report, *, quick: bool) -> None:
             if shape == "chains" and size == sizes[-1]:
                 probe = _probe(store, deepest)
                 q, full = probe["query"], probe["full"]
-                report.add("queries", f"sqlite upstream of a node with {q['count'] // 2:,} node "
-                           f"ancestors, {label}, fresh process", [q["seconds"]], "s",
-                           note=f"peak RSS +{q['delta_kib'] / 1024:.1f} MiB; loading the whole "
-                           f"graph instead: +{full['delta_kib'] / 1024:.1f} MiB")
-                report.target(f"sqlite upstream memory / whole-graph load memory ({label})",
-                              max(q["delta_kib"], 1) / max(full["delta_kib"], 1), 0.5,
-                              detail="does not load the whole graph")
+                report.add(
+                    "queries",
+                    f"sqlite upstream of a node with {q['count'] // 2:,} node "
+                    f"ancestors, {label}, fresh process",
+                    [q["seconds"]],
+                    "s",
+                    note=f"peak RSS +{q['delta_kib'] / 1024:.1f} MiB; loading the whole "
+                    f"graph instead: +{full['delta_kib'] / 1024:.1f} MiB",
+                )
+                report.target(
+                    f"sqlite upstream memory / whole-graph load memory ({label})",
+                    max(q["delta_kib"], 1) / max(full["delta_kib"], 1),
+                    0.5,
+                    detail="does not load the whole graph",
+                )
     worst = max(ratios)
-    report.target("in-memory queries / networkx (worst case over shapes, sizes, queries)", worst,
-                  1.0)
+    report.target(
+        "in-memory queries / networkx (worst case over shapes, sizes, queries)", worst, 1.0
+    )

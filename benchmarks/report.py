@@ -64,8 +64,15 @@ class Report:
         print(f"  {section:<11} {name:<58} {row.cell()}", flush=True)
         return row
 
-    def target(self, name: str, value: float, limit: float, *, higher_is_better: bool = False,
-               detail: str = "") -> Target:
+    def target(
+        self,
+        name: str,
+        value: float,
+        limit: float,
+        *,
+        higher_is_better: bool = False,
+        detail: str = "",
+    ) -> Target:
         t = Target(name, value, limit, higher_is_better, detail)
         self.targets.append(t)
         print(f"  {t.line()}", flush=True)
@@ -102,9 +109,9 @@ def write_markdown(report: Report, path: Path, *, quick: bool, seconds: float) -
     lines = [
         "# Benchmarks",
         "",
-        "Written by `make bench` (`python -m benchmarks`). Every ratio compares numbers measured in",
-        "the same run on the same machine; absolute times only describe this machine. Values are the",
-        "median of the repeats, with the spread (min .. max) in brackets.",
+        "Written by `make bench` (`python -m benchmarks`). Every ratio compares numbers measured",
+        "in the same run on the same machine; absolute times only describe this machine. Values",
+        "are the median of the repeats, with the spread (min .. max) in brackets.",
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
         + (" — **quick mode** (small sizes, for CI; not representative)" if quick else ""),
@@ -122,14 +129,21 @@ def write_markdown(report: Report, path: Path, *, quick: bool, seconds: float) -
     for t in report.targets:
         op = ">=" if t.higher_is_better else "<="
         detail = f" ({t.detail})" if t.detail else ""
-        lines.append(f"| {'PASS' if t.passed else '**FAIL**'} | {t.name}{detail} | {t.value:.3g} "
-                     f"| {op} {t.limit:g} |")
+        lines.append(
+            f"| {'PASS' if t.passed else '**FAIL**'} | {t.name}{detail} | {t.value:.3g} "
+            f"| {op} {t.limit:g} |"
+        )
     section = None
     for row in report.rows:
         if row.section != section:
             section = row.section
-            lines += ["", f"## {section}", "", "| measurement | median (min .. max) | note |",
-                      "| --- | --- | --- |"]
+            lines += [
+                "",
+                f"## {section}",
+                "",
+                "| measurement | median (min .. max) | note |",
+                "| --- | --- | --- |",
+            ]
         lines.append(f"| {row.name} | {row.cell()} | {row.note} |")
     if report.notes:
         lines += ["", "## Notes", ""] + [f"- {n}" for n in report.notes]

@@ -43,8 +43,12 @@ def run_imports(report: Report, *, quick: bool) -> None:
     med = sorted(ours)[len(ours) // 2] / sorted(otel)[len(otel) // 2]
     report.target("import lineage_sdk / import opentelemetry.sdk.trace", med, 1.0)
     heavy = _heavy.get("lineage_sdk", [])
-    report.target("graphviz, openlineage, cattrs imported by `import lineage_sdk`",
-                  float(len(heavy)), 0, detail=", ".join(heavy) or "none")
+    report.target(
+        "graphviz, openlineage, cattrs imported by `import lineage_sdk`",
+        float(len(heavy)),
+        0,
+        detail=", ".join(heavy) or "none",
+    )
 
 
 def run_git(report: Report, *, quick: bool) -> None:
@@ -67,8 +71,11 @@ def run_git(report: Report, *, quick: bool) -> None:
             repo.state()
         cached.append((time.perf_counter() - start) / n)
         start = time.perf_counter()
-        for args in (["rev-parse", "HEAD"], ["describe", "--tags", "--always", "--dirty"],
-                     ["status", "--porcelain"]):
+        for args in (
+            ["rev-parse", "HEAD"],
+            ["describe", "--tags", "--always", "--dirty"],
+            ["status", "--porcelain"],
+        ):
             subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, check=False)
         subproc.append(time.perf_counter() - start)
     report.add("git", "first capture (files + git binary)", first, "s")

@@ -16,8 +16,9 @@ from .report import Report
 
 
 def _lineage_runs(target: str, runs: int, async_delivery: bool) -> float:
-    lineage_sdk.configure(target, async_delivery=async_delivery, queue_size=runs + 10,
-                          on_error="warn")
+    lineage_sdk.configure(
+        target, async_delivery=async_delivery, queue_size=runs + 10, on_error="warn"
+    )
     lineage_work(0)
     lineage_sdk.flush()
     start = time.perf_counter()
@@ -52,8 +53,10 @@ def _raw_executemany(path: Path, runs: int, record: dict[str, object]) -> float:
     conn = sqlite3.connect(path, isolation_level=None)
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute("PRAGMA synchronous = NORMAL")
-    conn.execute("CREATE TABLE runs (run_id TEXT PRIMARY KEY, transformation_id TEXT, "
-                 "status TEXT, started_us INTEGER, record TEXT)")
+    conn.execute(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, transformation_id TEXT, "
+        "status TEXT, started_us INTEGER, record TEXT)"
+    )
     text = json.dumps(record, separators=(",", ":"))
     rows = [(str(i), "bench_job", "completed", i, text) for i in range(runs)]
     start = time.perf_counter()
@@ -78,15 +81,23 @@ def run(report: Report, *, quick: bool) -> None:
                 name = f"log_lineage {kind}, {'async' if async_delivery else 'sync'}"
                 results.setdefault(name, []).append(_lineage_runs(target, runs, async_delivery))
         results.setdefault("raw JSON lines loop", []).append(
-            _raw_json_lines(tmp / f"raw-{r}.jsonl", runs, dict(record)))
+            _raw_json_lines(tmp / f"raw-{r}.jsonl", runs, dict(record))
+        )
         results.setdefault("raw SQLite executemany", []).append(
-            _raw_executemany(tmp / f"raw-{r}.db", runs, record))
+            _raw_executemany(tmp / f"raw-{r}.db", runs, record)
+        )
     for name, values in results.items():
         report.add("throughput", f"{name}, {runs:,} runs", values, "runs/s")
     med = {name: sorted(v)[len(v) // 2] for name, v in results.items()}
-    report.target("json async throughput / raw JSON lines loop",
-                  med["log_lineage json, async"] / med["raw JSON lines loop"], 0.5,
-                  higher_is_better=True)
-    report.target("sqlite async throughput / raw executemany",
-                  med["log_lineage sqlite, async"] / med["raw SQLite executemany"], 0.25,
-                  higher_is_better=True)
+    report.target(
+        "json async throughput / raw JSON lines loop",
+        med["log_lineage json, async"] / med["raw JSON lines loop"],
+        0.5,
+        higher_is_better=True,
+    )
+    report.target(
+        "sqlite async throughput / raw executemany",
+        med["log_lineage sqlite, async"] / med["raw SQLite executemany"],
+        0.25,
+        higher_is_better=True,
+    )

@@ -14,11 +14,12 @@ exit, and is re-created lazily in a forked child.
 from __future__ import annotations
 
 import atexit
+import collections
 import contextlib
 import logging
 import os
-import queue
 import threading
+import time
 import weakref
 from collections.abc import Sequence
 from typing import Any
@@ -32,7 +33,7 @@ __all__ = ["Delivery", "SinkStats"]
 
 _log = logging.getLogger("lineage_sdk")
 _PUT_WAIT_S = 0.05
-_MAX_BATCH_ITEMS = 1024
+_MAX_BATCH_RECORDS = 2048
 _EXIT_FLUSH_S = 10.0
 
 
@@ -101,9 +102,8 @@ class Delivery:
                 raise _sink_error(failures)
             return
         self._ensure_worker()
-        try:
-            self._queue.put(records, timeout=_PUT_WAIT_S)
-        except queue.Full:
+        buffer = self._buffer
+        if len(buffer) >= self._queue_size and not self._wait_for_room():
             with self._stats_lock:
                 self._dropped += len(records)
                 first = self._dropped == len(records)
@@ -113,6 +113,19 @@ class Delivery:
                     "Further drops are counted quietly (lineage_sdk.stats()).",
                     self._queue_size,
                 )
+            return
+        buffer.append(records)  # deque.append is atomic: no lock on the caller's path
+        if len(buffer) >= self._wake_at:
+            self._wake.set()
+
+    def _wait_for_room(self) -> bool:
+        self._wake.set()
+        deadline = time.monotonic() + _PUT_WAIT_S
+        while len(self._buffer) >= self._queue_size:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.001)
+        return True
 
     def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []
@@ -148,7 +161,12 @@ class Delivery:
 
     # --- batched path ------------------------------------------------------------------------
     def _reset_worker(self) -> None:
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=self._queue_size)
+        # A deque the callers append to and one worker drains. The worker sleeps until the flush
+        # interval passes, the buffer is a quarter full, or someone flushes: waking it on every
+        # run would make each caller pay for a context switch.
+        self._buffer: collections.deque[Any] = collections.deque()
+        self._wake = threading.Event()
+        self._wake_at = max(1, self._queue_size // 4)
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
 
@@ -162,40 +180,34 @@ class Delivery:
                     self._worker.start()
 
     def _run_worker(self) -> None:
+        buffer = self._buffer
         while True:
-            try:
-                item = self._queue.get(timeout=self._flush_interval_s)
-            except queue.Empty:
-                continue
-            batch: list[Record] = []
-            markers: list[_Flush] = []
+            self._wake.wait(self._flush_interval_s)
+            self._wake.clear()
             stop = False
-            items = 0
-            while True:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, _Flush):
-                    markers.append(item)
-                else:
+            while buffer and not stop:
+                batch: list[Record] = []
+                markers: list[_Flush] = []
+                while buffer and len(batch) < _MAX_BATCH_RECORDS:
+                    item = buffer.popleft()
+                    if item is _STOP:
+                        stop = True
+                        break
+                    if isinstance(item, _Flush):
+                        markers.append(item)
+                        break  # everything before the marker is in this batch
                     batch.extend(item)
-                    items += 1
-                if stop or items >= _MAX_BATCH_ITEMS:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            if batch:
-                try:
-                    failures = self._write(batch)
-                except Exception:  # never let the worker die: it would strand every flush()
-                    _log.exception("lineage delivery worker failed")
-                    failures = []
-                if failures and self.on_error == "raise":
-                    with self._stats_lock:
-                        self._pending_errors.extend(failures)
-            for marker in markers:
-                marker.done.set()
+                if batch:
+                    try:
+                        failures = self._write(batch)
+                    except Exception:  # never let the worker die: it would strand every flush()
+                        _log.exception("lineage delivery worker failed")
+                        failures = []
+                    if failures and self.on_error == "raise":
+                        with self._stats_lock:
+                            self._pending_errors.extend(failures)
+                for marker in markers:
+                    marker.done.set()
             if stop:
                 return
 
@@ -204,12 +216,9 @@ class Delivery:
         done = True
         if self.async_delivery and self._worker is not None and self._worker.is_alive():
             marker = _Flush()
-            try:
-                self._queue.put(marker, timeout=timeout)
-            except queue.Full:
-                done = False
-            else:
-                done = marker.done.wait(timeout)
+            self._buffer.append(marker)
+            self._wake.set()
+            done = marker.done.wait(timeout)
         for sink in self.sinks if done else ():  # not done: a sink is busy; don't queue behind it
             try:
                 sink.flush()
@@ -230,9 +239,9 @@ class Delivery:
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
-            with contextlib.suppress(queue.Full):
-                self._queue.put(_STOP, timeout=timeout)
-                worker.join(timeout)
+            self._buffer.append(_STOP)
+            self._wake.set()
+            worker.join(timeout)
             if worker.is_alive():
                 # A sink is stuck mid-write; closing it would wait on that write. The worker is a
                 # daemon thread and ends with the interpreter.
@@ -255,7 +264,7 @@ class Delivery:
                 "emitted": sum(s.emitted for s in self._stats.values()),
                 "failed": sum(s.failed for s in self._stats.values()),
                 "dropped": self._dropped,
-                "queued": self._queue.qsize() if self.async_delivery else 0,
+                "queued": len(self._buffer),
                 "sinks": per_sink,
             }
 

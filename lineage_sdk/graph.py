@@ -239,48 +239,69 @@ class LineageGraph:
         return "Transformation" if node_id in self._t_in or node_id in self._t_out else "External"
 
     def path(self, src: str, dst: str) -> list[str] | None:
-        """The ids along one shortest path from ``src`` to ``dst`` (both included), or None."""
+        """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
+
+        A bidirectional breadth-first search over the derivation edges: it meets in the middle
+        instead of exploring everything downstream of ``src``.
+        """
         self.node(src)
         self.node(dst)
         if src == dst:
             return [src]
-        prev: dict[str, tuple[str | None, str | None]] = {src: (None, None)}
+        # side -> node -> (neighbour towards the endpoint, transformation between them), and the
+        # distance in vertices from the endpoint
+        fwd: dict[str, tuple[str | None, str | None]] = {}
+        bwd: dict[str, tuple[str | None, str | None]] = {}
+        fdist: dict[str, int] = {}
+        bdist: dict[str, int] = {}
         if self._kind_quiet(src) == "Transformation":
-            frontier = self._outputs_of(src)
-            for out in frontier:
-                prev[out] = (src, None)
-                if out == dst:
-                    return [src, dst]
+            for out in self._outputs_of(src):
+                fwd[out], fdist[out] = (src, None), 1
         else:
-            frontier = [src]
-        dst_is_transformation = self._kind_quiet(dst) == "Transformation"
-        while frontier:
-            if dst_is_transformation:  # reading a node is enough to be downstream of it
-                for a in self._readers_of(frontier, dst):
-                    return [*_unwind(prev, a), dst]
+            fwd[src], fdist[src] = (None, None), 0
+        if self._kind_quiet(dst) == "Transformation":  # reading a node is enough to reach it
+            for node in self.transformation_inputs(dst):
+                bwd[node], bdist[node] = (dst, None), 1
+        else:
+            bwd[dst], bdist[dst] = (None, None), 0
+        ffront, bfront = sorted(fwd), sorted(bwd)
+        meets = [n for n in ffront if n in bwd]
+        while not meets and ffront and bfront:
+            forward = len(ffront) <= len(bfront)
+            here, there = (fwd, bwd) if forward else (bwd, fwd)
+            dist = fdist if forward else bdist
+            expand = self._expand if forward else self._expand_back
             nxt: list[str] = []
-            for a, t, b in self._expand(frontier):
-                if b in prev:
+            for a, t, b in expand(ffront if forward else bfront):
+                if b in here:
                     continue
-                prev[b] = (a, t)
-                if b == dst:
-                    return _unwind(prev, b)
+                here[b], dist[b] = (a, t), dist[a] + 2
                 nxt.append(b)
-            frontier = nxt
-        return None
+                if b in there:
+                    meets.append(b)
+            if forward:
+                ffront = nxt
+            else:
+                bfront = nxt
+        if not meets:
+            return None
+        middle = min(meets, key=lambda n: (fdist[n] + bdist[n], n))
+        return _unwind(fwd, middle) + list(reversed(_unwind(bwd, middle)))[1:]
 
     def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
+        """(node, transformation, derived node) for each of ``ids``, in a stable order."""
         for src in ids:
             for t, dst in sorted(self._down.get(src, ())):
                 yield src, t, dst
 
+    def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
+        """(node, transformation, node it derives from) for each of ``ids``."""
+        for dst in ids:
+            for t, src in sorted(self._up.get(dst, ())):
+                yield dst, t, src
+
     def _outputs_of(self, transformation: str) -> list[str]:
         return sorted(self._t_out.get(transformation, ()))
-
-    def _readers_of(self, ids: list[str], transformation: str) -> Iterator[str]:
-        """Those of ``ids`` that ``transformation`` reads, in order."""
-        reads = self._t_in.get(transformation, set())
-        return (i for i in ids if i in reads)
 
     def orphans(self) -> list[str]:
         """Declared nodes that no run reads or writes, e.g. a registered reference table."""
@@ -390,13 +411,17 @@ def _aware(when: _dt.datetime) -> _dt.datetime:
 
 
 def _unwind(prev: dict[str, tuple[str | None, str | None]], end: str) -> list[str]:
+    """The ids from the search's endpoint to ``end``, following ``prev`` links."""
     path = [end]
-    node: str | None = end
-    while node is not None:
+    node = end
+    while True:
         before, t = prev[node]
         if before is None:
             break
-        path += [before] if t is None else [t, before]
+        if t is None:  # the endpoint is a transformation, one step away
+            path.append(before)
+            break
+        path += [t, before]
         node = before
     path.reverse()
     return path
@@ -640,9 +665,14 @@ class SQLiteLineageGraph(LineageGraph):
                 (json.dumps(chunk),),
             )
 
-    def _readers_of(self, ids: list[str], transformation: str) -> Iterator[str]:
-        reads = set(self._io(transformation, "in"))
-        return (i for i in ids if i in reads)
+    def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
+        for i in range(0, len(ids), 500):
+            chunk = ids[i : i + 500]
+            yield from self._conn.execute(
+                "SELECT dst, transformation_id, src FROM edges WHERE dst IN "
+                "(SELECT value FROM json_each(?)) ORDER BY dst, transformation_id, src",
+                (json.dumps(chunk),),
+            )
 
     def _outputs_of(self, transformation: str) -> list[str]:
         return [

@@ -55,6 +55,8 @@ def isolated_sdk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     _runtime._registered.clear()
     git_capture._reset_caches()
     monkeypatch.setattr(_runtime, "internal_error_hook", _raise)
+    # Tests commit and call within milliseconds; production re-checks git at most every 0.1 s.
+    monkeypatch.setattr(git_capture, "RECHECK_INTERVAL_S", 0.0)
     yield
     _runtime.reset()
     git_capture._reset_caches()

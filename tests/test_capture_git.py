@@ -190,6 +190,28 @@ def test_cached_state_takes_no_subprocess(
         assert repository.state() is first
 
 
+def test_git_is_rechecked_at_most_every_interval(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo()
+    first = repo.head()
+    monkeypatch.setattr(git_capture, "RECHECK_INTERVAL_S", 3600.0)
+    repository = repository_for(repo.root)
+    assert repository is not None
+    assert repository.state().commit == first  # type: ignore[union-attr]
+    stats: list[str] = []
+    real_stat = os.stat
+    monkeypatch.setattr(
+        os, "stat", lambda p, *a, **k: stats.append(str(p)) or real_stat(p, *a, **k)
+    )
+    second = repo.commit("moves HEAD")
+    assert repository.state().commit == first  # type: ignore[union-attr]  # within the interval
+    assert stats == []  # and without a system call
+    monkeypatch.setattr(git_capture, "RECHECK_INTERVAL_S", 0.0)
+    repository._next_check = 0.0
+    assert repository.state().commit == second  # type: ignore[union-attr]
+
+
 def test_without_git_binary_state_comes_from_files(
     make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
 ) -> None:

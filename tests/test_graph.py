@@ -274,7 +274,7 @@ _n = itertools.count()
 
 @pytest.mark.parametrize("kind", STORES)
 @settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(runs=random_dags(), data=st.data())
 def test_traversals_match_the_oracle_on_random_dags(

@@ -213,6 +213,9 @@ def test_generated_graphs_map_to_valid_events(ids: list[str], failed: bool, data
         parent_run_id="parent" if failed else None,
         parent_transformation=ids[1],
         namespace=ids[1],
+        git=GitInfo(commit="a" * 40, tag=ids[0], branch=ids[1]),
+        code_reference=f"git://host/{ids[0]}.py#tag={ids[0]}",
+        code=CodeRef(file=f"{ids[1]}.py", source_sha256="0" * 64),
     )
     events = run_events(run, {n.id: n for n in [*sources, *features]})
     assert_valid(events)

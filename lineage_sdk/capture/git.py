@@ -2,10 +2,10 @@
 
 The hot path never starts a process: a :class:`Repository` reads its state once (from the files
 under ``.git``, plus the ``git`` binary where there is one, for the dirty flag, ``describe`` and
-tags whose objects are packed) and afterwards only ``stat``s ``HEAD`` and the ref it points to.
-When one of those changes (a commit, a checkout, a reset) the state is read again. Working-tree
-edits, and tags added to the same commit, show from the next time HEAD moves: noticing them
-sooner would cost a scan or more system calls per call.
+tags whose objects are packed) and afterwards only ``stat``s ``HEAD`` and the ref it points to,
+at most every 0.1 s. When one of them changes (a commit, a checkout, a reset) the state is read
+again. Working-tree edits, and tags added to the same commit, show from the next time HEAD moves:
+noticing them sooner would cost a scan or more system calls per call.
 
 Handles: no repository, no ``git`` binary, unborn branches, detached HEAD, packed refs, linked
 worktrees (``.git`` is a file), shallow clones. Credentials in remote URLs never leave this module.
@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,6 +26,9 @@ from ..records import GitInfo
 __all__ = ["Repository", "code_reference", "repository_for", "scrub_url"]
 
 _log = logging.getLogger("lineage_sdk")
+#: How stale the cached git state may be: a commit or checkout shows in runs that start at most
+#: this long after it. Checking on every call would cost two system calls per call.
+RECHECK_INTERVAL_S = 0.1
 _SHA_RE = re.compile(r"^[0-9a-f]{40}([0-9a-f]{24})?$")
 _GIT_TIMEOUT_S = 10.0
 _StatKey = tuple[tuple[int, int, int] | None, ...]
@@ -125,6 +129,7 @@ class Repository:
         self._key: _StatKey | None = None
         # Plain strings: building Path objects would cost more than the stat calls themselves.
         self._head_file = str(git_dir / "HEAD")
+        self._next_check = 0.0
         self._ref_path: str | None = None
         self._info: GitInfo | None = None
 
@@ -133,7 +138,15 @@ class Repository:
 
     # --- the hot path -------------------------------------------------------------------------
     def state(self) -> GitInfo | None:
-        """The current :class:`GitInfo` (None before the first commit); a few ``stat`` calls."""
+        """The current :class:`GitInfo` (None before the first commit).
+
+        At most every :data:`RECHECK_INTERVAL_S` it ``stat``s HEAD and its ref; in between it
+        returns the cached state, so a busy loop of decorated calls costs no system call.
+        """
+        now = time.monotonic()
+        if now < self._next_check:
+            return self._info
+        self._next_check = now + RECHECK_INTERVAL_S
         if self._stat_key() != self._key:
             with self._lock:
                 # Take the key before reading: a change racing with the read shows next call.
