@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest graphviz bench clean
+.PHONY: demo demo-dask test lint typecheck pytest graphviz bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ graphviz:
 
 demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
+
+# The same pipeline with its per-day partitions on a local Dask cluster; runs show the parent link.
+demo-dask: $(STAMP)
+	$(BIN)/python examples/ctr_dask.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check lineage_sdk tests examples benchmarks

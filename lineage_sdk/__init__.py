@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._runtime import configure, flush, register, stats
 from ._version import __version__
+from .context import RunContext, attach, current_context
 from .decorator import current_run_id, log_lineage
 from .errors import ConfigError, LineageError, LineageSinkError
 from .records import CodeRef, DataSource, Feature, GitInfo, Run, Transformation
@@ -67,12 +68,15 @@ __all__ = [
     "LineageSinkError",
     "MemorySink",
     "Run",
+    "RunContext",
     "SQLiteSink",
     "Sink",
     "Transformation",
     "UnknownNodeError",
     "__version__",
+    "attach",
     "configure",
+    "current_context",
     "current_run_id",
     "flush",
     "load_graph",

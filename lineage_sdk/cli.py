@@ -266,6 +266,17 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
             )
             if not entry["writable"]:
                 report["problems"].append(f"{target}: not writable")
+            if target.scheme == "sqlite":
+                from .sinks.sqlite import network_filesystem
+
+                fs = network_filesystem(path)
+                entry["filesystem"] = fs
+                if fs is not None:
+                    report["problems"].append(
+                        f"{target}: on a network file system ({fs}); SQLite locking is not "
+                        "reliable there. Send lineage to an OpenLineage backend instead "
+                        "(LINEAGE_SINK=openlineage), or keep the store on a local disk"
+                    )
             if path.exists():
                 try:
                     graph = load_graph(str(target))

@@ -36,6 +36,7 @@ from .errors import LineageSinkError
 
 if TYPE_CHECKING:
     from .capture.code import CodeLocation
+    from .context import RunContext
 from .records import (
     DataSource,
     Feature,
@@ -56,7 +57,7 @@ _ERROR_MESSAGE_LIMIT = 8192
 _ERROR_STACK_LIMIT = 32768
 
 #: The decorated call in progress in this thread / task, if any: the parent of calls made in it.
-_current_run: contextvars.ContextVar[_Call | None] = contextvars.ContextVar(
+_current_run: contextvars.ContextVar[_Call | RunContext | None] = contextvars.ContextVar(
     "lineage_sdk_current_run", default=None
 )
 
@@ -332,7 +333,11 @@ class _Call:
     __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns", "transformation")
 
     def __init__(
-        self, rt: _runtime.Runtime, io: _IO, parent: _Call | None, transformation: str
+        self,
+        rt: _runtime.Runtime,
+        io: _IO,
+        parent: _Call | RunContext | None,
+        transformation: str,
     ) -> None:
         self.rt = rt
         self.io = io

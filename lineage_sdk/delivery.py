@@ -18,6 +18,7 @@ import collections
 import contextlib
 import logging
 import os
+import sys
 import threading
 import time
 import weakref
@@ -84,6 +85,7 @@ class Delivery:
         self._pending_errors: list[tuple[str, BaseException]] = []
         self._stats_lock = threading.Lock()
         self._closed = False
+        self._process_checked = False
         self._reset_worker()
         _live.add(self)
 
@@ -96,6 +98,8 @@ class Delivery:
         """
         if self._closed or not self.sinks:
             return
+        if self.async_delivery and not self._process_checked:
+            self._check_process()
         if not self.async_delivery:
             failures = self._write(records)
             if failures and self.on_error == "raise":
@@ -117,6 +121,19 @@ class Delivery:
         buffer.append(records)  # deque.append is atomic: no lock on the caller's path
         if len(buffer) >= self._wake_at:
             self._wake.set()
+
+    def _check_process(self) -> None:
+        # Worker processes of multiprocessing, concurrent.futures and Dask may end without running
+        # exit handlers (os._exit, Pool.terminate): a queue there could die with its records.
+        self._process_checked = True
+        mp = sys.modules.get("multiprocessing")
+        if mp is not None and mp.parent_process() is not None:
+            self.async_delivery = False
+            _log.info(
+                "lineage: LINEAGE_ASYNC=1 is ignored in worker process %d: workers can exit "
+                "without running exit handlers, so each run is written when it ends",
+                os.getpid(),
+            )
 
     def _wait_for_room(self) -> bool:
         self._wake.set()
@@ -274,6 +291,7 @@ class Delivery:
         self._reset_worker()
         self._stats_lock = threading.Lock()
         self._pending_errors = []
+        self._process_checked = False
 
 
 def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
