@@ -105,6 +105,9 @@ class LineageGraph:
         self._t_out: dict[str, set[str]] = {}
         self._down: dict[str, set[tuple[str, str]]] = {}  # src -> {(transformation, dst)}
         self._up: dict[str, set[tuple[str, str]]] = {}  # dst -> {(transformation, src)}
+        # node -> nodes derived from it / it derives from: what unbounded walks need
+        self._succ: dict[str, set[str]] = {}
+        self._pred: dict[str, set[str]] = {}
         self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
         self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
         for record in records:
@@ -130,6 +133,8 @@ class LineageGraph:
                     self._triples.add((src, t, dst))
                     self._down.setdefault(src, set()).add((t, dst))
                     self._up.setdefault(dst, set()).add((t, src))
+                    self._succ.setdefault(src, set()).add(dst)
+                    self._pred.setdefault(dst, set()).add(src)
 
     # --- vertices ------------------------------------------------------------------------------
     def _referenced(self) -> set[str]:
@@ -184,7 +189,9 @@ class LineageGraph:
 
     # --- traversal -----------------------------------------------------------------------------
     def _walk(self, start: str, depth: int | None, forward: bool) -> list[str]:
-        is_t = self.kind(start) == "Transformation"
+        is_t = self._require(start) == "Transformation"
+        if depth is None:
+            return self._reach(start, is_t, forward)
         step = self._down if forward else self._up
         touching = self._reads if forward else self._writes
         limit = float("inf") if depth is None else depth
@@ -216,6 +223,40 @@ class LineageGraph:
         found.pop(start, None)
         return _ordered(found, depth)
 
+    def _reach(self, start: str, is_t: bool, forward: bool) -> list[str]:
+        """Unbounded walk: a plain depth-first search; distances are not needed."""
+        nxt = self._succ if forward else self._pred
+        touching = self._reads if forward else self._writes
+        if is_t:
+            ends = self._t_out if forward else self._t_in
+            stack = list(ends.get(start, ()))
+            seen = set(stack)
+        else:
+            stack, seen = [start], {start}
+        transformations: set[str] = set()
+        while stack:
+            node = stack.pop()
+            reached = touching.get(node)
+            if reached:
+                transformations |= reached
+            for other in nxt.get(node, ()):
+                if other not in seen:
+                    seen.add(other)
+                    stack.append(other)
+        seen |= transformations
+        seen.discard(start)
+        return sorted(seen)
+
+    def _require(self, node_id: str) -> str:
+        """The kind of ``node_id``; UnknownNodeError when the graph has no such id."""
+        if node_id in self._nodes:
+            return self._nodes[node_id].kind
+        if node_id in self._t_in or node_id in self._t_out or node_id in self._transformations:
+            return "Transformation"
+        if node_id in self._reads or node_id in self._writes:
+            return "External"
+        raise self._unknown(node_id)
+
     def upstream(self, node_id: str, depth: int | None = None) -> list[str]:
         """Everything ``node_id`` derives from, transformations included.
 
@@ -244,8 +285,7 @@ class LineageGraph:
         A bidirectional breadth-first search over the derivation edges: it meets in the middle
         instead of exploring everything downstream of ``src``.
         """
-        self.node(src)
-        self.node(dst)
+        src_kind, dst_kind = self._require(src), self._require(dst)
         if src == dst:
             return [src]
         # side -> node -> (neighbour towards the endpoint, transformation between them), and the
@@ -254,12 +294,12 @@ class LineageGraph:
         bwd: dict[str, tuple[str | None, str | None]] = {}
         fdist: dict[str, int] = {}
         bdist: dict[str, int] = {}
-        if self._kind_quiet(src) == "Transformation":
+        if src_kind == "Transformation":
             for out in self._outputs_of(src):
                 fwd[out], fdist[out] = (src, None), 1
         else:
             fwd[src], fdist[src] = (None, None), 0
-        if self._kind_quiet(dst) == "Transformation":  # reading a node is enough to reach it
+        if dst_kind == "Transformation":  # reading a node is enough to reach it
             for node in self.transformation_inputs(dst):
                 bwd[node], bdist[node] = (dst, None), 1
         else:
@@ -541,6 +581,8 @@ class SQLiteLineageGraph(LineageGraph):
             self._triples.add((src, t, dst))
             self._down.setdefault(src, set()).add((t, dst))
             self._up.setdefault(dst, set()).add((t, src))
+            self._succ.setdefault(src, set()).add(dst)
+            self._pred.setdefault(dst, set()).add(src)
         self._loaded = True
 
     # Whole-graph questions need the declarations and edge table in memory.
@@ -604,6 +646,12 @@ class SQLiteLineageGraph(LineageGraph):
 
     def _kind_quiet(self, node_id: str) -> str:
         return self._sql_kind(node_id) or "External"
+
+    def _require(self, node_id: str) -> str:
+        kind = self._sql_kind(node_id)
+        if kind is None:
+            raise self._unknown(node_id)
+        return kind
 
     def _walk(self, start: str, depth: int | None, forward: bool) -> list[str]:
         kind = self.kind(start)
