@@ -85,6 +85,16 @@ def _custom(key: str, **fields: Any) -> dict[str, Any]:
     }
 
 
+def _code_url(reference: str, tag: str | None, commit: str) -> str:
+    """``code_reference`` as a valid URI: path and anchor percent-encoded apart, since a file
+    name or a tag may itself hold ``#`` or spaces."""
+    anchor = f"tag={tag}" if tag else f"commit={commit}"
+    base = reference[: -len(anchor) - 1] if reference.endswith("#" + anchor) else reference
+    key, _, value = anchor.partition("=")
+    safe_path = ":/@+-._~!$&'()*,;="
+    return f"{quote(base, safe=safe_path)}#{key}={quote(value, safe='+-._~')}"
+
+
 def _uuid(run_id: str) -> str:
     try:
         return str(uuid.UUID(run_id))
@@ -240,7 +250,7 @@ def run_events(
         job_facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation",
             type="git",
-            url=quote(run.code_reference, safe=":/#=@+-._~!$&'()*,;"),  # must be a URI
+            url=_code_url(run.code_reference, run.git.tag, run.git.commit),
             repoUrl=run.git.remote_url,
             path=path,
             version=run.git.commit,

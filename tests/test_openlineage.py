@@ -185,7 +185,7 @@ def test_custom_facet_schemas_are_published_for_this_version() -> None:
         assert f"/v{lineage_sdk.__version__}/" in doc["$id"]
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     ids=st.lists(hostile_text, min_size=2, max_size=5, unique=True),
     failed=st.booleans(),
