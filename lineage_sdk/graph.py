@@ -705,22 +705,20 @@ class SQLiteLineageGraph(LineageGraph):
         return _ordered(found, depth)
 
     def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
-        for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            yield from self._conn.execute(
-                "SELECT src, transformation_id, dst FROM edges WHERE src IN "
-                "(SELECT value FROM json_each(?)) ORDER BY src, transformation_id, dst",
-                (json.dumps(chunk),),
-            )
+        return self._edges_from(ids, forward=True)
 
     def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
+        return self._edges_from(ids, forward=False)
+
+    def _edges_from(self, ids: list[str], *, forward: bool) -> Iterator[tuple[str, str, str]]:
+        # Column names come from these two constants only; the ids travel as a bound parameter.
+        near, far = ("src", "dst") if forward else ("dst", "src")
+        sql = (
+            f"SELECT {near}, transformation_id, {far} FROM edges WHERE {near} IN "
+            f"(SELECT value FROM json_each(?)) ORDER BY {near}, transformation_id, {far}"
+        )
         for i in range(0, len(ids), 500):
-            chunk = ids[i : i + 500]
-            yield from self._conn.execute(
-                "SELECT dst, transformation_id, src FROM edges WHERE dst IN "
-                "(SELECT value FROM json_each(?)) ORDER BY dst, transformation_id, src",
-                (json.dumps(chunk),),
-            )
+            yield from self._conn.execute(sql, (json.dumps(ids[i : i + 500]),))
 
     def _outputs_of(self, transformation: str) -> list[str]:
         return [

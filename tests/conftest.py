@@ -14,9 +14,16 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from lineage_sdk import _runtime
 from lineage_sdk.capture import git as git_capture
+
+# CI must be reproducible: there, hypothesis replays the same examples on every run. Locally it
+# explores new ones each time.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
@@ -60,6 +67,14 @@ def isolated_sdk(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[No
     yield
     _runtime.reset()
     git_capture._reset_caches()
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """The environment for a child process: no LINEAGE_* of ours, this checkout importable."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env["PYTHONPATH"] = str(ROOT)
+    env.update(extra)
+    return env
 
 
 def git(cwd: Path, *args: str) -> str:

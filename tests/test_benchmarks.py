@@ -5,18 +5,18 @@ Timings are never asserted: only that every section ran and the report was writt
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from .conftest import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_quick_benchmarks_write_every_section_and_target(tmp_path: Path) -> None:
     out = tmp_path / "BENCHMARKS.md"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env["PYTHONPATH"] = str(ROOT)
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "-m", "benchmarks", "--quick", "--out", str(out)],
         cwd=ROOT,

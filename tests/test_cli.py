@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -15,6 +14,7 @@ import pytest
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, log_lineage
 
+from .conftest import child_env
 from .test_graph import COUNTS, CTR, run_seed
 
 LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
@@ -23,8 +23,7 @@ LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lin
 def cli(
     *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    full_env.update(env or {})
+    full_env = child_env(**(env or {}))
     return subprocess.run(
         [LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=60
     )

@@ -19,6 +19,8 @@ from lineage_sdk.delivery import Delivery
 from lineage_sdk.records import Feature, Record
 from lineage_sdk.sinks.jsonfile import read_json_lines
 
+from .conftest import child_env
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -146,8 +148,7 @@ def test_a_forked_child_writes_through_its_own_worker(tmp_path: Path) -> None:
 
 def test_async_records_are_flushed_at_interpreter_exit(tmp_path: Path) -> None:
     store = tmp_path / "exit.db"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env.update(PYTHONPATH=str(ROOT), LINEAGE_SINK=f"sqlite:{store}", LINEAGE_ASYNC="1")
+    env = child_env(LINEAGE_SINK=f"sqlite:{store}", LINEAGE_ASYNC="1")
     subprocess.run(
         [sys.executable, "-m", "tests.writer", "500"], env=env, cwd=ROOT, check=True, timeout=120
     )

@@ -17,6 +17,7 @@ import lineage_sdk
 from lineage_sdk import RunContext, attach, current_context, log_lineage
 
 from . import pool_jobs
+from .conftest import child_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,7 +142,7 @@ def test_dask_workers_record_every_partition_with_the_driver_as_parent(
 @pytest.mark.slow
 def test_the_dask_example_shows_the_parent_link(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, str(ROOT / "examples" / "ctr_dask.py"), "--users", "300"],
         cwd=tmp_path,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import lineage_sdk
 from lineage_sdk.graph import SQLiteLineageGraph
 
-from .conftest import Repo
+from .conftest import Repo, child_env
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "ctr_7d.py"
 COUNTS = "calculate_user_counts_7d_job_v1.2"
@@ -28,7 +27,7 @@ def test_ctr_example_writes_the_seed_registry_to_the_default_store(
     shutil.copy(EXAMPLE, repo.root / "jobs" / "user_aggregation.py")
     sha = repo.commit("jobs")
     repo.git("tag", "-a", "v1.2", "-m", "v1.2")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
+    env = child_env()
     result = subprocess.run(
         [sys.executable, "jobs/user_aggregation.py", "--users", "800"],
         cwd=repo.root,

@@ -35,6 +35,7 @@ from lineage_sdk.records import Record
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, StoreVersionError, connect, read_records
 
+from .conftest import child_env
 from .strategies import hostile_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,10 +43,7 @@ UTC = dt.timezone.utc
 
 
 def writer_env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LINEAGE_")}
-    env["PYTHONPATH"] = str(ROOT)
-    env.update(extra)
-    return env
+    return child_env(**extra)
 
 
 def start_writers(count: int, runs: int, **env: str) -> list[subprocess.Popen[str]]:
