@@ -79,6 +79,15 @@ def _random_bits(bits: int) -> int:
 
 
 _PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
+_pid = [os.getpid()]  # refreshed in forked children; os.getpid() per call is a system call
+
+
+def _refresh_pid() -> None:
+    _pid[0] = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_refresh_pid)
 _host: list[str] = []
 
 
@@ -97,9 +106,13 @@ def _uuid7() -> str:
     """
     ms = time.time_ns() // 1_000_000 & 0xFFFFFFFFFFFF
     r = _random_bits(74)  # 12 bits rand_a, 62 bits rand_b
-    return (
-        f"{ms >> 16:08x}-{ms & 0xFFFF:04x}-7{r >> 62:03x}-"
-        f"{0x8000 | (r >> 48 & 0x3FFF):04x}-{r & 0xFFFFFFFFFFFF:012x}"
+    # %-formatting: measurably faster here than the f-string ruff would suggest (hot path)
+    return "%08x-%04x-7%03x-%04x-%012x" % (  # noqa: UP031
+        ms >> 16,
+        ms & 0xFFFF,
+        r >> 62,
+        0x8000 | (r >> 48 & 0x3FFF),
+        r & 0xFFFFFFFFFFFF,
     )
 
 
@@ -306,7 +319,7 @@ class _Transformation:
                 git=git,
                 code_reference=ref,
                 host=_host[0] if _host else _hostname(),
-                pid=os.getpid(),
+                pid=_pid[0],
                 python_version=_PYTHON,
                 sdk_version=__version__,
             )

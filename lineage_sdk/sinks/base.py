@@ -26,6 +26,17 @@ from ..records import Record
 
 __all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError"]
 
+# Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit.
+_fork_generation = [0]
+
+
+def _forked() -> None:
+    _fork_generation[0] += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
+
 
 class SinkClosedError(RuntimeError):
     """A record was emitted to a sink after :meth:`Sink.close`."""
@@ -74,7 +85,7 @@ class BaseSink:
         self._name = name
         self._lock = threading.RLock()
         self._closed = False
-        self._pid = os.getpid()
+        self._generation = _fork_generation[0]
 
     @property
     def name(self) -> str:
@@ -102,9 +113,8 @@ class BaseSink:
                 self._close()
 
     def _check_fork(self) -> None:
-        pid = os.getpid()
-        if pid != self._pid:
-            self._pid = pid
+        if self._generation != _fork_generation[0]:
+            self._generation = _fork_generation[0]
             self._after_fork()
 
     # --- for subclasses ---------------------------------------------------------------------
