@@ -771,6 +771,28 @@ class SQLiteLineageGraph(LineageGraph):
             params.append(limit)
         return [from_dict(json.loads(text)) for (text,) in self._conn.execute(sql, params)]  # type: ignore[misc]
 
+    def versions(self, transformation: str) -> list[VersionInfo]:
+        def when(us: int) -> _dt.datetime:
+            return _dt.datetime.fromtimestamp(us / 1_000_000, _dt.timezone.utc)
+
+        rows = self._conn.execute(
+            "SELECT version, source_sha256, git_commit, git_tag, first_run_us, last_run_us, runs "
+            "FROM transformation_versions WHERE transformation_id = ? ORDER BY first_run_us",
+            (transformation,),
+        )
+        return [
+            VersionInfo(
+                version=v,
+                source_sha256=h,
+                commit=c,
+                tag=t,
+                first_run=when(first),
+                last_run=when(last),
+                runs=n,
+            )
+            for v, h, c, t, first, last, n in rows
+        ]
+
     def records(self) -> Iterator[Record]:
         self._load()
         yield from self._nodes.values()

@@ -313,3 +313,5 @@ def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path) -> None
         assert other.downstream(node, 2) == reference.downstream(node, 2)
     assert other.orphans() == reference.orphans()
     assert other.edges() == reference.edges()
+    for t in reference.transformation_ids():
+        assert other.versions(t) == reference.versions(t)

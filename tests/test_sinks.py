@@ -317,7 +317,7 @@ def test_a_retried_batch_does_not_count_a_run_twice(tmp_path: Path) -> None:
     sink.emit([run])
     conn = sqlite3.connect(tmp_path / "l.db")
     assert conn.execute(
-        "SELECT count(*), sum(runs) FROM runs, transformation_versions"
+        "SELECT (SELECT count(*) FROM runs), (SELECT sum(runs) FROM transformation_versions)"
     ).fetchone() == (1, 1)
 
 

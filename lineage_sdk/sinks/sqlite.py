@@ -55,17 +55,6 @@ CREATE TABLE IF NOT EXISTS transformations (
     record             TEXT NOT NULL,
     updated_us         INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS transformation_versions (
-    transformation_id  TEXT NOT NULL,
-    version            TEXT NOT NULL,      -- '' where none: NULLs would defeat the key
-    source_sha256      TEXT NOT NULL,
-    git_commit         TEXT NOT NULL,
-    git_tag            TEXT NOT NULL,
-    first_run_us       INTEGER NOT NULL,
-    last_run_us        INTEGER NOT NULL,
-    runs               INTEGER NOT NULL,
-    PRIMARY KEY (transformation_id, version, source_sha256, git_commit, git_tag)
-) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS runs (
     run_id             TEXT PRIMARY KEY,
     transformation_id  TEXT NOT NULL,
@@ -73,24 +62,33 @@ CREATE TABLE IF NOT EXISTS runs (
     status             TEXT NOT NULL,
     started_us         INTEGER NOT NULL,
     ended_us           INTEGER NOT NULL,
+    version            TEXT,
+    source_sha256      TEXT,
     git_commit         TEXT,
+    git_tag            TEXT,
     record             TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_transformation ON runs (transformation_id, started_us);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
-CREATE INDEX IF NOT EXISTS runs_by_parent ON runs (parent_run_id);
+-- A transformation's versions are derived from its runs (through runs_by_transformation) rather
+-- than kept in a table of their own, which would cost every run's commit another page write.
+CREATE VIEW IF NOT EXISTS transformation_versions AS
+    SELECT transformation_id, version, source_sha256, git_commit, git_tag,
+           min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs
+    FROM runs
+    GROUP BY transformation_id, version, source_sha256, git_commit, git_tag;
+-- Which runs read and wrote a node is answered through transformation_io and runs, and these two
+-- keep each run's own lists, keyed by run (more indexes would cost every commit page writes).
 CREATE TABLE IF NOT EXISTS run_inputs (
     run_id   TEXT NOT NULL,
     node_id  TEXT NOT NULL,
     PRIMARY KEY (run_id, node_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_inputs_by_node ON run_inputs (node_id);
 CREATE TABLE IF NOT EXISTS run_outputs (
     run_id   TEXT NOT NULL,
     node_id  TEXT NOT NULL,
     PRIMARY KEY (run_id, node_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS run_outputs_by_node ON run_outputs (node_id);
 -- Which nodes a transformation reads and writes (every run's, merged).
 CREATE TABLE IF NOT EXISTS transformation_io (
     transformation_id  TEXT NOT NULL,
@@ -223,7 +221,7 @@ class SQLiteSink(BaseSink):
         runs = [r for r in records if isinstance(r, Run)]
         graph_rows: list[set[tuple[str, str, str]]] = []
 
-        def write() -> None:
+        def write(dedupe: bool = False) -> None:
             graph_rows.clear()
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -232,14 +230,19 @@ class SQLiteSink(BaseSink):
                 if transformations:
                     _write_transformations(conn, transformations)
                 if runs:
-                    graph_rows.extend(_write_runs(conn, runs, self._known_io, self._known_edges))
+                    graph_rows.extend(
+                        _write_runs(conn, runs, self._known_io, self._known_edges, dedupe)
+                    )
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
 
-        _retrying(write)
+        try:
+            _retrying(write)
+        except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
+            _retrying(lambda: write(dedupe=True))
         if graph_rows:  # committed: these no longer need writing from this process
             self._known_io.update(graph_rows[0])
             self._known_edges.update(graph_rows[1])
@@ -285,28 +288,11 @@ def _write_transformations(conn: sqlite3.Connection, items: list[Transformation]
     )
 
 
-def _write_runs(
-    conn: sqlite3.Connection,
-    runs: list[Run],
-    known_io: set[tuple[str, str, str]],
-    known_edges: set[tuple[str, str, str]],
-) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
-    """Write a batch of runs with one statement per table; return the graph rows written."""
-    ids = [r.run_id for r in runs]
-    stored = {
-        row[0]
-        for row in conn.execute(
-            "SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(ids),),
-        )
-    }
-    # A run already stored (the same batch emitted twice) must not count twice in versions.
-    fresh = [r for r in dict(zip(ids, runs, strict=True)).values() if r.run_id not in stored]
-    if not fresh:
-        return set(), set()
+def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
     conn.executemany(
         "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-        "ended_us, git_commit, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "ended_us, version, source_sha256, git_commit, git_tag, record) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             (
                 r.run_id,
@@ -315,12 +301,38 @@ def _write_runs(
                 r.status,
                 _us(r.started_at),
                 _us(r.ended_at),
+                r.version,
+                r.code.source_sha256 if r.code else None,
                 r.git.commit if r.git else None,
+                r.git.tag if r.git else None,
                 _json(r),
             )
-            for r in fresh
+            for r in runs
         ],
     )
+
+
+def _write_runs(
+    conn: sqlite3.Connection,
+    runs: list[Run],
+    known_io: set[tuple[str, str, str]],
+    known_edges: set[tuple[str, str, str]],
+    dedupe: bool = False,
+) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+    """Write a batch of runs with one statement per table; return the graph rows written."""
+    fresh = list({r.run_id: r for r in runs}.values())
+    if dedupe:  # the batch holds runs stored already: keep the first, skip the repeats
+        stored = {
+            row[0]
+            for row in conn.execute(
+                "SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
+                (json.dumps([r.run_id for r in fresh]),),
+            )
+        }
+        fresh = [r for r in fresh if r.run_id not in stored]
+        if not fresh:
+            return set(), set()
+    _insert_runs(conn, fresh)  # IntegrityError on a stored run: the caller retries with dedupe
     conn.executemany(
         "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
         [(r.run_id, n) for r in fresh for n in r.inputs],
@@ -343,29 +355,6 @@ def _write_runs(
         conn.executemany(
             "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)", edges
         )
-    versions: dict[tuple[str, str, str, str, str], list[int]] = {}
-    for r in fresh:
-        key = (
-            r.transformation,
-            r.version or "",
-            (r.code.source_sha256 if r.code else None) or "",
-            (r.git.commit if r.git else None) or "",
-            (r.git.tag if r.git else None) or "",
-        )
-        started = _us(r.started_at)
-        seen = versions.get(key)
-        if seen is None:
-            versions[key] = [started, started, 1]
-        else:
-            seen[0], seen[1], seen[2] = min(seen[0], started), max(seen[1], started), seen[2] + 1
-    conn.executemany(
-        "INSERT INTO transformation_versions (transformation_id, version, source_sha256, "
-        "git_commit, git_tag, first_run_us, last_run_us, runs) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (transformation_id, version, source_sha256, git_commit, git_tag) DO UPDATE "
-        "SET first_run_us = min(first_run_us, excluded.first_run_us), "
-        "last_run_us = max(last_run_us, excluded.last_run_us), runs = runs + excluded.runs",
-        [(*key, first, last, count) for key, (first, last, count) in versions.items()],
-    )
     return io, edges
 
 
