@@ -74,17 +74,21 @@ def _best(fn: Callable[[], Any], repeats: int) -> list[float]:
 
 def _probe(store: Path, node: str) -> dict[str, Any]:
     """Upstream of ``node`` in a fresh interpreter: time, result size and peak memory (RSS)."""
+    # VmHWM, not ru_maxrss: Linux carries a parent's ru_maxrss into the child across exec, and
+    # this parent holds whole graphs in memory.
     code = (
-        "import json, resource, sys, time\n"
+        "import json, re, sys, time\n"
+        "def hwm():\n"
+        "    text = open('/proc/self/status').read()\n"
+        "    return int(re.search(r'VmHWM:\\s+(\\d+)', text).group(1))\n"
         "import lineage_sdk\n"
         "from lineage_sdk.graph import SQLiteLineageGraph\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "base = hwm()\n"
         "g = SQLiteLineageGraph(sys.argv[1])\n"
         "t = time.perf_counter(); ids = g.upstream(sys.argv[2]); t = time.perf_counter() - t\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "mode = sys.argv[3]\n"
-        "if mode == 'full':\n"
-        "    g.node_ids(); peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "peak = hwm()\n"
+        "if sys.argv[3] == 'full':\n"
+        "    g.node_ids(); peak = hwm()\n"
         "print(json.dumps({'seconds': t, 'count': len(ids), 'delta_kib': peak - base}))\n"
     )
     out = {}

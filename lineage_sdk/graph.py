@@ -330,15 +330,11 @@ class LineageGraph:
 
     def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
         """(node, transformation, derived node) for each of ``ids``, in a stable order."""
-        for src in ids:
-            for t, dst in sorted(self._down.get(src, ())):
-                yield src, t, dst
+        return _neighbours(self._down, ids)
 
     def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
         """(node, transformation, node it derives from) for each of ``ids``."""
-        for dst in ids:
-            for t, src in sorted(self._up.get(dst, ())):
-                yield dst, t, src
+        return _neighbours(self._up, ids)
 
     def _outputs_of(self, transformation: str) -> list[str]:
         return sorted(self._t_out.get(transformation, ()))
@@ -431,6 +427,18 @@ class LineageGraph:
         yield from self._nodes.values()
         yield from self._transformations.values()
         yield from reversed(self._runs)
+
+
+def _neighbours(
+    adjacency: dict[str, set[tuple[str, str]]], ids: list[str]
+) -> Iterator[tuple[str, str, str]]:
+    for node in ids:
+        pairs = adjacency.get(node)
+        if not pairs:
+            continue
+        # Sorted so that ties between equally short paths break the same way in every process.
+        for t, other in sorted(pairs) if len(pairs) > 1 else pairs:
+            yield node, t, other
 
 
 def _ordered(found: dict[str, int], depth: int | None) -> list[str]:
