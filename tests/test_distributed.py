@@ -154,3 +154,38 @@ def test_the_dask_example_shows_the_parent_link(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr[-3000:]
     assert "has 7 partition runs" in result.stdout
     assert (tmp_path / "lineage.db").exists()
+
+
+MOUNTS = """\
+/dev/vda1 / ext4 rw,relatime 0 0
+server:/export/lineage /mnt/shared nfs4 rw,relatime 0 0
+//files/team /mnt/team\\040share cifs rw 0 0
+sshfs#me@host: /home/me/remote fuse.sshfs rw 0 0
+"""
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [
+        ("/mnt/shared/lineage.db", "nfs4"),
+        ("/mnt/shared", "nfs4"),
+        ("/mnt/team share/l.db", "cifs"),
+        ("/home/me/remote/l.db", "fuse.sshfs"),
+        ("/mnt/sharedness/l.db", None),  # a prefix of the name is not the mount
+        ("/var/lib/lineage.db", None),
+    ],
+)
+def test_network_file_systems_are_recognised(path: str, expected: str | None) -> None:
+    from lineage_sdk.sinks.sqlite import network_filesystem
+
+    assert network_filesystem(path, MOUNTS) == expected
+
+
+def test_doctor_reports_no_network_filesystem_for_a_local_store(tmp_path: Path) -> None:
+    from .test_cli import cli
+
+    result = cli("doctor", "--json", "--store", f"sqlite:{tmp_path / 'l.db'}", cwd=tmp_path)
+    report = __import__("json").loads(result.stdout)
+    [store] = report["sinks"]
+    assert store["filesystem"] is None
+    assert not any("network file system" in p for p in report["problems"])
