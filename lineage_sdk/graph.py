@@ -288,45 +288,58 @@ class LineageGraph:
         src_kind, dst_kind = self._require(src), self._require(dst)
         if src == dst:
             return [src]
-        # side -> node -> (neighbour towards the endpoint, transformation between them), and the
-        # distance in vertices from the endpoint
-        fwd: dict[str, tuple[str | None, str | None]] = {}
-        bwd: dict[str, tuple[str | None, str | None]] = {}
-        fdist: dict[str, int] = {}
-        bdist: dict[str, int] = {}
+        # Search over nodes only (like networkx), then name the transformation of each step.
+        fwd: dict[str, str | None] = {}
+        bwd: dict[str, str | None] = {}
         if src_kind == "Transformation":
-            for out in self._outputs_of(src):
-                fwd[out], fdist[out] = (src, None), 1
+            fwd = dict.fromkeys(self._t_out.get(src, ()))
         else:
-            fwd[src], fdist[src] = (None, None), 0
+            fwd[src] = None
         if dst_kind == "Transformation":  # reading a node is enough to reach it
-            for node in self.transformation_inputs(dst):
-                bwd[node], bdist[node] = (dst, None), 1
+            bwd = dict.fromkeys(self._t_in.get(dst, ()))
         else:
-            bwd[dst], bdist[dst] = (None, None), 0
+            bwd[dst] = None
         ffront, bfront = sorted(fwd), sorted(bwd)
         meets = [n for n in ffront if n in bwd]
         while not meets and ffront and bfront:
             forward = len(ffront) <= len(bfront)
             here, there = (fwd, bwd) if forward else (bwd, fwd)
-            dist = fdist if forward else bdist
-            expand = self._expand if forward else self._expand_back
+            step = self._succ if forward else self._pred
             nxt: list[str] = []
-            for a, t, b in expand(ffront if forward else bfront):
-                if b in here:
+            for a in ffront if forward else bfront:
+                others = step.get(a)
+                if not others:
                     continue
-                here[b], dist[b] = (a, t), dist[a] + 2
-                nxt.append(b)
-                if b in there:
-                    meets.append(b)
+                for b in sorted(others) if len(others) > 1 else others:
+                    if b not in here:
+                        here[b] = a
+                        nxt.append(b)
+                        if b in there:
+                            meets.append(b)
             if forward:
                 ffront = nxt
             else:
                 bfront = nxt
         if not meets:
             return None
-        middle = min(meets, key=lambda n: (fdist[n] + bdist[n], n))
-        return _unwind(fwd, middle) + list(reversed(_unwind(bwd, middle)))[1:]
+        middle = min(meets, key=lambda n: (_hops(fwd, n) + _hops(bwd, n), n))
+        nodes = _chain(fwd, middle)[::-1] + _chain(bwd, middle)[1:]
+        out = [src] if src_kind == "Transformation" else []
+        for i, node in enumerate(nodes):
+            if i:
+                out.append(self._label(nodes[i - 1], node))
+            out.append(node)
+        if dst_kind == "Transformation":
+            out.append(dst)
+        return out
+
+    def _label(self, a: str, b: str) -> str:
+        """The transformation of the derivation step a -> b (the first by name if several)."""
+        pairs = self._down[a]
+        if len(pairs) == 1:  # the common case, without building a generator
+            for t, _ in pairs:
+                return t
+        return min(t for t, x in pairs if x == b)
 
     def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
         """(node, transformation, derived node) for each of ``ids``, in a stable order."""
@@ -456,6 +469,20 @@ def _check_depth(depth: int | None) -> None:
 
 def _aware(when: _dt.datetime) -> _dt.datetime:
     return when if when.tzinfo is not None else when.replace(tzinfo=_dt.timezone.utc)
+
+
+def _chain(prev: dict[str, str | None], end: str) -> list[str]:
+    """``end`` and the nodes back to the search's endpoint, following ``prev`` links."""
+    out = [end]
+    node = prev[end]
+    while node is not None:
+        out.append(node)
+        node = prev[node]
+    return out
+
+
+def _hops(prev: dict[str, str | None], end: str) -> int:
+    return len(_chain(prev, end))
 
 
 def _unwind(prev: dict[str, tuple[str | None, str | None]], end: str) -> list[str]:
@@ -592,6 +619,54 @@ class SQLiteLineageGraph(LineageGraph):
             self._succ.setdefault(src, set()).add(dst)
             self._pred.setdefault(dst, set()).add(src)
         self._loaded = True
+
+    def path(self, src: str, dst: str) -> list[str] | None:
+        """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
+
+        The same bidirectional search as in memory, one SQL query per step of either front.
+        """
+        src_kind, dst_kind = self._require(src), self._require(dst)
+        if src == dst:
+            return [src]
+        # side -> node -> (neighbour towards the endpoint, transformation between them), and the
+        # distance in vertices from the endpoint
+        fwd: dict[str, tuple[str | None, str | None]] = {}
+        bwd: dict[str, tuple[str | None, str | None]] = {}
+        fdist: dict[str, int] = {}
+        bdist: dict[str, int] = {}
+        if src_kind == "Transformation":
+            for out in self._outputs_of(src):
+                fwd[out], fdist[out] = (src, None), 1
+        else:
+            fwd[src], fdist[src] = (None, None), 0
+        if dst_kind == "Transformation":  # reading a node is enough to reach it
+            for node in self.transformation_inputs(dst):
+                bwd[node], bdist[node] = (dst, None), 1
+        else:
+            bwd[dst], bdist[dst] = (None, None), 0
+        ffront, bfront = sorted(fwd), sorted(bwd)
+        meets = [n for n in ffront if n in bwd]
+        while not meets and ffront and bfront:
+            forward = len(ffront) <= len(bfront)
+            here, there = (fwd, bwd) if forward else (bwd, fwd)
+            dist = fdist if forward else bdist
+            expand = self._expand if forward else self._expand_back
+            nxt: list[str] = []
+            for a, t, b in expand(ffront if forward else bfront):
+                if b in here:
+                    continue
+                here[b], dist[b] = (a, t), dist[a] + 2
+                nxt.append(b)
+                if b in there:
+                    meets.append(b)
+            if forward:
+                ffront = nxt
+            else:
+                bfront = nxt
+        if not meets:
+            return None
+        middle = min(meets, key=lambda n: (fdist[n] + bdist[n], n))
+        return _unwind(fwd, middle) + list(reversed(_unwind(bwd, middle)))[1:]
 
     # Whole-graph questions need the declarations and edge table in memory.
     def node_ids(self) -> list[str]:

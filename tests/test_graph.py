@@ -299,6 +299,18 @@ def test_traversals_match_the_oracle_on_random_dags(
         assert path[0] == start and path[-1] == target
         forward_dist = oracle(runs, start, True)
         assert len(path) - 1 == forward_dist[target]  # shortest
+        triples = {(s, r.transformation, d) for r in runs for s, d in r.edges()}
+        reads = {(n, r.transformation) for r in runs for n in r.inputs}
+        writes = {(r.transformation, n) for r in runs for n in r.outputs}
+        steps = path
+        if start in graph.transformation_ids():
+            assert (start, path[1]) in writes
+            steps = path[1:]
+        if target in graph.transformation_ids() and len(steps) > 1:
+            assert (steps[-2], target) in reads
+            steps = steps[:-1]
+        for i in range(0, len(steps) - 2, 2):  # node, transformation, node, ...
+            assert (steps[i], steps[i + 1], steps[i + 2]) in triples
 
 
 @pytest.mark.parametrize("kind", ["json", "sqlite"])
