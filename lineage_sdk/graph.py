@@ -292,11 +292,11 @@ class LineageGraph:
         fwd: dict[str, str | None] = {}
         bwd: dict[str, str | None] = {}
         if src_kind == "Transformation":
-            fwd = dict.fromkeys(self._t_out.get(src, ()))
+            fwd = dict.fromkeys(self.transformation_outputs(src))
         else:
             fwd[src] = None
         if dst_kind == "Transformation":  # reading a node is enough to reach it
-            bwd = dict.fromkeys(self._t_in.get(dst, ()))
+            bwd = dict.fromkeys(self.transformation_inputs(dst))
         else:
             bwd[dst] = None
         ffront, bfront = sorted(fwd), sorted(bwd)
@@ -304,18 +304,13 @@ class LineageGraph:
         while not meets and ffront and bfront:
             forward = len(ffront) <= len(bfront)
             here, there = (fwd, bwd) if forward else (bwd, fwd)
-            step = self._succ if forward else self._pred
             nxt: list[str] = []
-            for a in ffront if forward else bfront:
-                others = step.get(a)
-                if not others:
-                    continue
-                for b in sorted(others) if len(others) > 1 else others:
-                    if b not in here:
-                        here[b] = a
-                        nxt.append(b)
-                        if b in there:
-                            meets.append(b)
+            for a, b in self._steps(ffront if forward else bfront, forward):
+                if b not in here:
+                    here[b] = a
+                    nxt.append(b)
+                    if b in there:
+                        meets.append(b)
             if forward:
                 ffront = nxt
             else:
@@ -333,6 +328,16 @@ class LineageGraph:
             out.append(dst)
         return out
 
+    def _steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
+        """(node, neighbour) for each of ``ids``: derived nodes forward, sources backward."""
+        step = self._succ if forward else self._pred
+        for a in ids:
+            others = step.get(a)
+            if others:
+                # Sorted so that equally short paths break ties the same way in every process.
+                for b in sorted(others) if len(others) > 1 else others:
+                    yield a, b
+
     def _label(self, a: str, b: str) -> str:
         """The transformation of the derivation step a -> b (the first by name if several)."""
         pairs = self._down[a]
@@ -340,17 +345,6 @@ class LineageGraph:
             for t, _ in pairs:
                 return t
         return min(t for t, x in pairs if x == b)
-
-    def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
-        """(node, transformation, derived node) for each of ``ids``, in a stable order."""
-        return _neighbours(self._down, ids)
-
-    def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
-        """(node, transformation, node it derives from) for each of ``ids``."""
-        return _neighbours(self._up, ids)
-
-    def _outputs_of(self, transformation: str) -> list[str]:
-        return sorted(self._t_out.get(transformation, ()))
 
     def orphans(self) -> list[str]:
         """Declared nodes that no run reads or writes, e.g. a registered reference table."""
@@ -442,18 +436,6 @@ class LineageGraph:
         yield from reversed(self._runs)
 
 
-def _neighbours(
-    adjacency: dict[str, set[tuple[str, str]]], ids: list[str]
-) -> Iterator[tuple[str, str, str]]:
-    for node in ids:
-        pairs = adjacency.get(node)
-        if not pairs:
-            continue
-        # Sorted so that ties between equally short paths break the same way in every process.
-        for t, other in sorted(pairs) if len(pairs) > 1 else pairs:
-            yield node, t, other
-
-
 def _ordered(found: dict[str, int], depth: int | None) -> list[str]:
     # Nearest first when a depth bounds the walk; by id otherwise, because an unbounded walk in
     # SQL is a set (de-duplicating ids is what makes it end on cycles) and both stores agree.
@@ -483,23 +465,6 @@ def _chain(prev: dict[str, str | None], end: str) -> list[str]:
 
 def _hops(prev: dict[str, str | None], end: str) -> int:
     return len(_chain(prev, end))
-
-
-def _unwind(prev: dict[str, tuple[str | None, str | None]], end: str) -> list[str]:
-    """The ids from the search's endpoint to ``end``, following ``prev`` links."""
-    path = [end]
-    node = end
-    while True:
-        before, t = prev[node]
-        if before is None:
-            break
-        if t is None:  # the endpoint is a transformation, one step away
-            path.append(before)
-            break
-        path += [t, before]
-        node = before
-    path.reverse()
-    return path
 
 
 def _find_cycles(graph: dict[str, list[str]]) -> list[list[str]]:
@@ -620,54 +585,6 @@ class SQLiteLineageGraph(LineageGraph):
             self._pred.setdefault(dst, set()).add(src)
         self._loaded = True
 
-    def path(self, src: str, dst: str) -> list[str] | None:
-        """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
-
-        The same bidirectional search as in memory, one SQL query per step of either front.
-        """
-        src_kind, dst_kind = self._require(src), self._require(dst)
-        if src == dst:
-            return [src]
-        # side -> node -> (neighbour towards the endpoint, transformation between them), and the
-        # distance in vertices from the endpoint
-        fwd: dict[str, tuple[str | None, str | None]] = {}
-        bwd: dict[str, tuple[str | None, str | None]] = {}
-        fdist: dict[str, int] = {}
-        bdist: dict[str, int] = {}
-        if src_kind == "Transformation":
-            for out in self._outputs_of(src):
-                fwd[out], fdist[out] = (src, None), 1
-        else:
-            fwd[src], fdist[src] = (None, None), 0
-        if dst_kind == "Transformation":  # reading a node is enough to reach it
-            for node in self.transformation_inputs(dst):
-                bwd[node], bdist[node] = (dst, None), 1
-        else:
-            bwd[dst], bdist[dst] = (None, None), 0
-        ffront, bfront = sorted(fwd), sorted(bwd)
-        meets = [n for n in ffront if n in bwd]
-        while not meets and ffront and bfront:
-            forward = len(ffront) <= len(bfront)
-            here, there = (fwd, bwd) if forward else (bwd, fwd)
-            dist = fdist if forward else bdist
-            expand = self._expand if forward else self._expand_back
-            nxt: list[str] = []
-            for a, t, b in expand(ffront if forward else bfront):
-                if b in here:
-                    continue
-                here[b], dist[b] = (a, t), dist[a] + 2
-                nxt.append(b)
-                if b in there:
-                    meets.append(b)
-            if forward:
-                ffront = nxt
-            else:
-                bfront = nxt
-        if not meets:
-            return None
-        middle = min(meets, key=lambda n: (fdist[n] + bdist[n], n))
-        return _unwind(fwd, middle) + list(reversed(_unwind(bwd, middle)))[1:]
-
     # Whole-graph questions need the declarations and edge table in memory.
     def node_ids(self) -> list[str]:
         self._load()
@@ -787,31 +704,21 @@ class SQLiteLineageGraph(LineageGraph):
                 found[ident] = d
         return _ordered(found, depth)
 
-    def _expand(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
-        return self._edges_from(ids, forward=True)
-
-    def _expand_back(self, ids: list[str]) -> Iterator[tuple[str, str, str]]:
-        return self._edges_from(ids, forward=False)
-
-    def _edges_from(self, ids: list[str], *, forward: bool) -> Iterator[tuple[str, str, str]]:
+    def _steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
         # Column names come from these two constants only; the ids travel as a bound parameter.
         near, far = ("src", "dst") if forward else ("dst", "src")
         sql = (
-            f"SELECT {near}, transformation_id, {far} FROM edges WHERE {near} IN "
-            f"(SELECT value FROM json_each(?)) ORDER BY {near}, transformation_id, {far}"
+            f"SELECT DISTINCT {near}, {far} FROM edges WHERE {near} IN "
+            f"(SELECT value FROM json_each(?)) ORDER BY {near}, {far}"
         )
         for i in range(0, len(ids), 500):
             yield from self._conn.execute(sql, (json.dumps(ids[i : i + 500]),))
 
-    def _outputs_of(self, transformation: str) -> list[str]:
-        return [
-            row[0]
-            for row in self._conn.execute(
-                "SELECT node_id FROM transformation_io WHERE transformation_id = ? "
-                "AND direction = 'out' ORDER BY node_id",
-                (transformation,),
-            )
-        ]
+    def _label(self, a: str, b: str) -> str:
+        (t,) = self._conn.execute(
+            "SELECT min(transformation_id) FROM edges WHERE src = ? AND dst = ?", (a, b)
+        ).fetchone()
+        return str(t)
 
     def transformation_inputs(self, transformation: str) -> list[str]:
         return self._io(transformation, "in")
