@@ -46,7 +46,7 @@ LIMITS = {
     "in-memory queries": (
         "upstream and downstream are on par with networkx (their results are sorted lists, "
         "networkx returns sets); path is a bidirectional search like networkx's that also names "
-        "the transformation of every step, ~1.4x its cost on long chains and a few microseconds "
+        "the transformation of every step, ~1.5-2x its cost on long chains and a few microseconds "
         "more on short paths."
     ),
     "import lineage_sdk": (

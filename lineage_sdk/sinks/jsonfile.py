@@ -52,6 +52,7 @@ class JsonFileSink(BaseSink):
         super().__init__(f"json:{self.path}")
         self._fsync = fsync
         self._fd: int | None = None
+        self._end = -1  # file size right after our last write
 
     def _open(self) -> int:
         if self._fd is None:
@@ -68,12 +69,15 @@ class JsonFileSink(BaseSink):
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data  # a killed writer left a torn line: do not glue onto it
+            # Unless the file ends where our own last write ended (with a newline), look at its
+            # last byte: a killed writer may have left a torn line, and we must not glue onto it.
+            if size and size != self._end and os.pread(fd, 1, size - 1) != b"\n":
+                data = b"\n" + data
             view = memoryview(data)
             while view:
                 written = os.write(fd, view)
                 view = view[written:]
+            self._end = size + len(data)
             if self._fsync:
                 os.fsync(fd)
         finally:
@@ -88,6 +92,7 @@ class JsonFileSink(BaseSink):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+            self._end = -1
 
     def _after_fork(self) -> None:
         # flock belongs to the open file description, which a forked child shares with its
@@ -95,6 +100,7 @@ class JsonFileSink(BaseSink):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        self._end = -1
 
     def read(self) -> Iterator[Record]:
         """Every readable record in the file, oldest first; bad lines are skipped with a warning."""
