@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, SinkTarget, parse_bool, parse_sinks, settings_from_env
+from .config import Settings, SinkTarget, parse_sinks, settings_from_env
 from .delivery import Delivery
 from .errors import ConfigError
 from .records import DataSource, Feature, Node, Record
@@ -234,9 +234,3 @@ def stats() -> dict[str, Any]:
     result = current().delivery.stats()
     result["internal_errors"] = _counters["internal_errors"]
     return result
-
-
-def env_flag(name: str, default: bool) -> bool:
-    """A boolean environment variable, parsed like the others (ConfigError when bad)."""
-    value = os.environ.get(name)
-    return default if value is None else parse_bool(value, name)

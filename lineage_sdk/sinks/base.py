@@ -20,11 +20,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from ..errors import ConfigError
 from ..records import Record
 
-__all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError"]
+__all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError", "check_file_path"]
 
 # Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit.
 _fork_generation = [0]
@@ -36,6 +38,14 @@ def _forked() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
+
+
+def check_file_path(path: Path, scheme: str) -> None:
+    """ConfigError, naming LINEAGE_SINK, where a file store cannot be: an empty path, a folder."""
+    if str(path).strip() in ("", "."):
+        raise ConfigError(f"LINEAGE_SINK: the {scheme} path is empty; accepted: {scheme}:PATH")
+    if path.is_dir():
+        raise ConfigError(f"LINEAGE_SINK={scheme}:{path} is a directory; a file is needed")
 
 
 class SinkClosedError(RuntimeError):

@@ -13,10 +13,9 @@ import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ..errors import ConfigError
 from ..records import Record
 from ..serde import UnsupportedRecord, dumps, loads
-from .base import BaseSink
+from .base import BaseSink, check_file_path
 
 try:
     import fcntl
@@ -30,15 +29,6 @@ _log = logging.getLogger("lineage_sdk")
 _FILE_MODE = 0o664
 
 
-def _check_file_path(path: Path, variable: str, form: str) -> None:
-    if str(path).strip() == "":
-        raise ConfigError(f"{variable}: the path is empty; accepted: {form}")
-    if path.is_dir():
-        raise ConfigError(
-            f"{variable}={form.split(':', maxsplit=1)[0]}:{path} is a directory; a file is needed"
-        )
-
-
 class JsonFileSink(BaseSink):
     """Appends records to a JSON Lines file (created with its folders on first write).
 
@@ -48,7 +38,7 @@ class JsonFileSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.path = Path(path)
-        _check_file_path(self.path, "LINEAGE_SINK", "json:PATH")
+        check_file_path(self.path, "json")
         super().__init__(f"json:{self.path}")
         self._fsync = fsync
         self._fd: int | None = None

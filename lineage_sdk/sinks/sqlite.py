@@ -24,8 +24,7 @@ from typing import Any
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import dumps, from_dict
-from .base import BaseSink
-from .jsonfile import _check_file_path
+from .base import BaseSink, check_file_path
 
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
@@ -199,7 +198,7 @@ class SQLiteSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        _check_file_path(self.path, "LINEAGE_SINK", "sqlite:PATH")
+        check_file_path(self.path, "sqlite")
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
