@@ -53,10 +53,8 @@ def test_async_records_arrive_on_flush_and_the_call_does_not_wait() -> None:
     def job() -> int:
         return 1
 
-    started = time.perf_counter()
     assert job() == 1
-    assert time.perf_counter() - started < 5  # the slow sink is not on the caller's path
-    assert sink.records == []
+    assert sink.records == []  # returned while the sink is still blocked: not on the call's path
     sink.release.set()
     assert lineage_sdk.flush(timeout=10)
     assert sum(isinstance(r, Run) for r in sink.records) == 1
