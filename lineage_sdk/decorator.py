@@ -33,10 +33,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from . import _runtime
 from ._version import __version__
 from .errors import LineageSinkError
-
-if TYPE_CHECKING:
-    from .capture.code import CodeLocation
-    from .context import RunContext
 from .records import (
     DataSource,
     Feature,
@@ -48,6 +44,10 @@ from .records import (
     check_metadata,
     trusted_run,
 )
+
+if TYPE_CHECKING:
+    from .capture.code import CodeLocation
+    from .context import RunContext
 
 __all__ = ["current_run_id", "log_lineage"]
 
@@ -318,7 +318,7 @@ class _Transformation:
                 code=location.code,
                 git=git,
                 code_reference=ref,
-                host=_host[0] if _host else _hostname(),
+                host=_hostname(),
                 pid=_pid[0],
                 python_version=_PYTHON,
                 sdk_version=__version__,

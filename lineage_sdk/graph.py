@@ -150,7 +150,7 @@ class LineageGraph:
 
     def kind(self, node_id: str) -> NodeKind:
         """``DataSource``, ``Feature``, ``Transformation`` or ``External``; KeyError if unknown."""
-        return self.node(node_id).kind  # type: ignore[return-value]
+        return self._require(node_id)  # type: ignore[return-value]
 
     def node(self, node_id: str) -> GraphNode:
         """The latest declaration of ``node_id``; :class:`UnknownNodeError` with suggestions."""
@@ -194,16 +194,15 @@ class LineageGraph:
             return self._reach(start, is_t, forward)
         step = self._down if forward else self._up
         touching = self._reads if forward else self._writes
-        limit = float("inf") if depth is None else depth
+        limit = depth  # at least 1 (checked by the callers)
         seen_nodes: dict[str, int] = {}
         seen_ts: dict[str, int] = {}
         queue: deque[tuple[str, int]] = deque()
         if is_t:
             ends = self._t_out if forward else self._t_in
             for node in sorted(ends.get(start, ())):
-                if limit >= 1:
-                    seen_nodes[node] = 1
-                    queue.append((node, 1))
+                seen_nodes[node] = 1
+                queue.append((node, 1))
         else:
             seen_nodes[start] = 0
             queue.append((start, 0))
@@ -272,12 +271,7 @@ class LineageGraph:
 
     def impact(self, node_id: str) -> list[str]:
         """The features that change when ``node_id`` changes."""
-        return sorted(n for n in self.downstream(node_id) if self._kind_quiet(n) == "Feature")
-
-    def _kind_quiet(self, node_id: str) -> str:
-        if node_id in self._nodes:
-            return self._nodes[node_id].kind
-        return "Transformation" if node_id in self._t_in or node_id in self._t_out else "External"
+        return sorted(n for n in self.downstream(node_id) if self._require(n) == "Feature")
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
@@ -629,9 +623,7 @@ class SQLiteLineageGraph(LineageGraph):
         return None
 
     def node(self, node_id: str) -> GraphNode:
-        kind = self._sql_kind(node_id)
-        if kind is None:
-            raise self._unknown(node_id)
+        kind = self._require(node_id)
         if kind in ("DataSource", "Feature"):
             (text,) = self._conn.execute(
                 "SELECT record FROM nodes WHERE id = ?", (node_id,)
@@ -644,9 +636,6 @@ class SQLiteLineageGraph(LineageGraph):
             return from_dict(json.loads(row[0])) if row else Transformation(id=node_id)  # type: ignore[return-value]
         return ExternalNode(node_id)
 
-    def _kind_quiet(self, node_id: str) -> str:
-        return self._sql_kind(node_id) or "External"
-
     def _require(self, node_id: str) -> str:
         kind = self._sql_kind(node_id)
         if kind is None:
@@ -654,7 +643,7 @@ class SQLiteLineageGraph(LineageGraph):
         return kind
 
     def _walk(self, start: str, depth: int | None, forward: bool) -> list[str]:
-        kind = self.kind(start)
+        kind = self._require(start)
         near, far = ("src", "dst") if forward else ("dst", "src")
         io_dir = "in" if forward else "out"
         end_dir = "out" if forward else "in"

@@ -53,36 +53,24 @@ CUSTOM_FACETS = {
     "lineageSdk_feature": "LineageSdkFeatureDatasetFacet",
     "lineageSdk_derivation": "LineageSdkDerivationDatasetFacet",
 }
-_ENGINES = {
-    "spark": "pyspark",
-    "pyspark": "pyspark",
-    "pandas": "pandas",
-    "polars": "polars",
-    "dask": "dask",
-    "ray": "ray",
-    "duckdb": "duckdb",
-    "numpy": "numpy",
-}
+# compute framework (lower case) -> the module whose __version__ names the engine's version,
+# where the two names differ
+_ENGINE_MODULES = {"spark": "pyspark"}
+
+
+def _with_schema(schema_url: str, fields: dict[str, Any]) -> dict[str, Any]:
+    body = {k: v for k, v in fields.items() if v is not None}
+    return {"_producer": PRODUCER, "_schemaURL": schema_url, **body}
 
 
 def _facet(key: str, **fields: Any) -> dict[str, Any]:
     version, name = _STANDARD[key]
-    body = {k: v for k, v in fields.items() if v is not None}
-    return {
-        "_producer": PRODUCER,
-        "_schemaURL": f"{_SPEC}/facets/{version}/{name}.json#/$defs/{name}",
-        **body,
-    }
+    return _with_schema(f"{_SPEC}/facets/{version}/{name}.json#/$defs/{name}", fields)
 
 
 def _custom(key: str, **fields: Any) -> dict[str, Any]:
     name = CUSTOM_FACETS[key]
-    body = {k: v for k, v in fields.items() if v is not None}
-    return {
-        "_producer": PRODUCER,
-        "_schemaURL": f"{_CUSTOM_SCHEMA}/{name}.json#/$defs/{name}",
-        **body,
-    }
+    return _with_schema(f"{_CUSTOM_SCHEMA}/{name}.json#/$defs/{name}", fields)
 
 
 def _code_url(reference: str, tag: str | None, commit: str) -> str:
@@ -162,7 +150,7 @@ def _dataset(
     derived_from: tuple[str, ...] | None = None,
 ) -> dict[str, Any]:
     node = nodes.get(node_id)
-    ns, name = dataset_for(node if node is not None else node_id, namespace)
+    ns, name = _name_of(node_id, nodes, namespace)
     facets: dict[str, Any] = {}
     if isinstance(node, DataSource):
         if node.schema:
@@ -199,7 +187,7 @@ def _name_of(
 
 def _engine(framework: str | None, python_version: str | None) -> dict[str, Any]:
     if framework:
-        module = sys.modules.get(_ENGINES.get(framework.lower(), framework.lower()))
+        module = sys.modules.get(_ENGINE_MODULES.get(framework.lower(), framework.lower()))
         version = getattr(module, "__version__", None) if module is not None else None
         if isinstance(version, str):
             return _facet(

@@ -12,7 +12,6 @@ then tries again. Only the first failure waits for the transport's own timeout a
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -63,7 +62,6 @@ class OpenLineageSink(BaseSink):
         self._down_until = 0.0
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
-        self._state_lock = threading.Lock()
 
     def _emit(self, records: Sequence[Record]) -> None:
         events: list[dict[str, Any]] = []

@@ -115,10 +115,6 @@ def _us(record_time: Any) -> int:
     return int(record_time.timestamp() * 1_000_000)
 
 
-def _json(record: Record) -> str:
-    return dumps(record)
-
-
 def _retrying(action: Callable[[], None]) -> None:
     """Run ``action``, retrying while another process holds the database beyond busy_timeout."""
     deadline = time.monotonic() + _RETRY_FOR_S
@@ -267,7 +263,7 @@ def _write_nodes(conn: sqlite3.Connection, nodes: list[DataSource | Feature]) ->
         "INSERT INTO nodes (id, kind, record, updated_us) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, record = excluded.record, "
         "updated_us = excluded.updated_us",
-        [(n.id, n.kind, _json(n), now) for n in nodes],
+        [(n.id, n.kind, dumps(n), now) for n in nodes],
     )
 
 
@@ -281,7 +277,7 @@ def _write_transformations(conn: sqlite3.Connection, items: list[Transformation]
         "code_reference = excluded.code_reference, record = excluded.record, "
         "updated_us = excluded.updated_us",
         [
-            (t.id, t.version, t.description, t.compute_framework, t.code_reference, _json(t), now)
+            (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
             for t in items
         ],
     )
@@ -304,7 +300,7 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
                 r.code.source_sha256 if r.code else None,
                 r.git.commit if r.git else None,
                 r.git.tag if r.git else None,
-                _json(r),
+                dumps(r),
             )
             for r in runs
         ],
