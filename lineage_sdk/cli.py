@@ -26,8 +26,8 @@ from .errors import ConfigError
 from .graph import LineageGraph, UnknownNodeError, load_graph
 from .records import Run
 from .registry import registry_dict
-from .render import FORMATS, DotNotFoundError, render_bytes, to_dot
-from .serde import to_dict
+from .render import FORMATS, DotNotFoundError, render, render_bytes, to_dot
+from .serde import dumps, to_dict
 
 __all__ = ["main"]
 
@@ -190,15 +190,14 @@ def _cmd_graph(args: argparse.Namespace, out: IO[str]) -> int:
     fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "dot") or "svg"
     if fmt not in FORMATS:
         raise _Fail(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}", EXIT_USAGE)
-    source = to_dot(graph, focus=args.focus, depth=args.depth)
     try:
-        data = render_bytes(source, fmt)
+        if args.output:
+            path = render(graph, args.output, fmt, focus=args.focus, depth=args.depth)
+        else:
+            data = render_bytes(to_dot(graph, focus=args.focus, depth=args.depth), fmt)
     except DotNotFoundError as exc:
         raise _Fail(str(exc), EXIT_USAGE) from exc
     if args.output:
-        path = Path(args.output)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
         if args.json:
             _json_out({"path": str(path.resolve()), "format": fmt}, out)
         else:
@@ -220,10 +219,7 @@ def _cmd_export(args: argparse.Namespace, out: IO[str]) -> int:
 
         text = "".join(dumps_event(e) + "\n" for e in events_from_records(graph.records()))
     else:
-        text = "".join(
-            json.dumps(to_dict(r), ensure_ascii=False, separators=(",", ":")) + "\n"
-            for r in graph.records()
-        )
+        text = "".join(dumps(r) + "\n" for r in graph.records())
     if args.output:
         Path(args.output).write_text(text, encoding="utf-8")
         print(f"wrote {_safe(Path(args.output).resolve())}", file=sys.stderr)
