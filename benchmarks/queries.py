@@ -138,9 +138,9 @@ def run(report: Report, *, quick: bool) -> None:
             for query, ours, theirs in cases:
                 mine = _best(ours, repeats)
                 base = _best(theirs, repeats)
-                report.add("queries", f"memory {query}, {label}", mine, "s")
-                report.add("queries", f"networkx {query}, {label}", base, "s")
-                ratios.append(sorted(mine)[len(mine) // 2] / sorted(base)[len(base) // 2])
+                ours_row = report.add("queries", f"memory {query}, {label}", mine, "s")
+                base_row = report.add("queries", f"networkx {query}, {label}", base, "s")
+                ratios.append(ours_row.median / base_row.median)
             store = tmp / f"{shape}-{size}.db"
             sink = SQLiteSink(store)
             start = time.perf_counter()

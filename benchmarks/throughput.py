@@ -90,9 +90,10 @@ def run(report: Report, *, quick: bool) -> None:
         results.setdefault("raw SQLite executemany", []).append(
             _raw_executemany(tmp / f"raw-{r}.db", runs, record)
         )
-    for name, values in results.items():
-        report.add("throughput", f"{name}, {runs:,} runs", values, "runs/s")
-    med = {name: sorted(v)[len(v) // 2] for name, v in results.items()}
+    med = {
+        name: report.add("throughput", f"{name}, {runs:,} runs", values, "runs/s").median
+        for name, values in results.items()
+    }
     report.target(
         "json async throughput / raw JSON lines loop",
         med["log_lineage json, async"] / med["raw JSON lines loop"],
