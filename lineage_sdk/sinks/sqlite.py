@@ -5,114 +5,37 @@
 * One ``BEGIN IMMEDIATE`` transaction per batch, a busy timeout and a bounded retry, so many
   processes can write one file.
 * Only bound parameters: no SQL is ever built from an id or a value.
-* A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
-  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
-  and downstream traversal need; every row also keeps its record's JSON so that reading back is
-  exact. The schema version lives in ``PRAGMA user_version`` and is migrated forward on open.
+* The normalised model of :mod:`lineage_sdk.sinks.sqlmodel` (shared with PostgreSQL) in its
+  SQLite dialect. The schema version lives in ``PRAGMA user_version`` and is migrated forward on
+  open.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
-from ..records import DataSource, Feature, Record, Run, Transformation
-from ..serde import dumps, from_dict
+from ..records import Record
 from .base import BaseSink, check_file_path
+from .sqlmodel import (
+    RECORD_TABLES,
+    SQLITE,
+    STORE_VERSION,
+    GraphRows,
+    StoreVersionError,
+    iter_records,
+    migration,
+    write_batch,
+)
 
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
-#: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 1
 _BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
-
-
-class StoreVersionError(RuntimeError):
-    """The store was written by a newer lineage-sdk than this one."""
-
-
-_SCHEMA_V1 = """
-CREATE TABLE IF NOT EXISTS nodes (
-    id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,             -- DataSource | Feature
-    record      TEXT NOT NULL,             -- JSON of the latest declaration
-    updated_us  INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS transformations (
-    id                 TEXT PRIMARY KEY,
-    version            TEXT,
-    description        TEXT,
-    compute_framework  TEXT,
-    code_reference     TEXT,
-    record             TEXT NOT NULL,
-    updated_us         INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS runs (
-    run_id             TEXT PRIMARY KEY,
-    transformation_id  TEXT NOT NULL,
-    parent_run_id      TEXT,
-    status             TEXT NOT NULL,
-    started_us         INTEGER NOT NULL,
-    ended_us           INTEGER NOT NULL,
-    version            TEXT,
-    source_sha256      TEXT,
-    git_commit         TEXT,
-    git_tag            TEXT,
-    record             TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS runs_by_transformation ON runs (transformation_id, started_us);
-CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
--- A transformation's versions are derived from its runs (through runs_by_transformation) rather
--- than kept in a table of their own, which would cost every run's commit another page write.
-CREATE VIEW IF NOT EXISTS transformation_versions AS
-    SELECT transformation_id, version, source_sha256, git_commit, git_tag,
-           min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs
-    FROM runs
-    GROUP BY transformation_id, version, source_sha256, git_commit, git_tag;
--- Which runs read and wrote a node is answered through transformation_io and runs, and these two
--- keep each run's own lists, keyed by run (more indexes would cost every commit page writes).
-CREATE TABLE IF NOT EXISTS run_inputs (
-    run_id   TEXT NOT NULL,
-    node_id  TEXT NOT NULL,
-    PRIMARY KEY (run_id, node_id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS run_outputs (
-    run_id   TEXT NOT NULL,
-    node_id  TEXT NOT NULL,
-    PRIMARY KEY (run_id, node_id)
-) WITHOUT ROWID;
--- Which nodes a transformation reads and writes (every run's, merged).
-CREATE TABLE IF NOT EXISTS transformation_io (
-    transformation_id  TEXT NOT NULL,
-    direction          TEXT NOT NULL,      -- 'in' | 'out'
-    node_id            TEXT NOT NULL,
-    PRIMARY KEY (transformation_id, direction, node_id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS transformation_io_by_node ON transformation_io (node_id, direction);
--- Per-output derivation: src was read to produce dst by transformation_id.
-CREATE TABLE IF NOT EXISTS edges (
-    src                TEXT NOT NULL,
-    transformation_id  TEXT NOT NULL,
-    dst                TEXT NOT NULL,
-    PRIMARY KEY (src, transformation_id, dst)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
-CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
-"""
-
-#: user_version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
-
-
-def _us(record_time: Any) -> int:
-    return int(record_time.timestamp() * 1_000_000)
 
 
 def _retrying(action: Callable[[], None]) -> None:
@@ -146,9 +69,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         try:
             current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process won?
             while current < STORE_VERSION:
-                for statement in _MIGRATIONS[current].split(";"):
-                    if statement.strip():
-                        conn.execute(statement)
+                for statement in migration(SQLITE, current):
+                    conn.execute(statement)
                 current += 1
                 conn.execute(f"PRAGMA user_version = {int(current)}")
             conn.execute("COMMIT")
@@ -211,23 +133,14 @@ class SQLiteSink(BaseSink):
         if not records:
             return
         conn = self._connection()
-        nodes = [r for r in records if isinstance(r, (DataSource, Feature))]
-        transformations = [r for r in records if isinstance(r, Transformation)]
-        runs = [r for r in records if isinstance(r, Run)]
-        graph_rows: list[set[tuple[str, str, str]]] = []
+        known = (self._known_io, self._known_edges)
+        written: list[GraphRows] = []
 
         def write(dedupe: bool = False) -> None:
-            graph_rows.clear()
+            written.clear()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                if nodes:
-                    _write_nodes(conn, nodes)
-                if transformations:
-                    _write_transformations(conn, transformations)
-                if runs:
-                    graph_rows.extend(
-                        _write_runs(conn, runs, self._known_io, self._known_edges, dedupe)
-                    )
+                written.append(write_batch(conn.cursor(), SQLITE, records, known, dedupe))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -238,9 +151,9 @@ class SQLiteSink(BaseSink):
             _retrying(write)
         except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
             _retrying(lambda: write(dedupe=True))
-        if graph_rows:  # committed: these no longer need writing from this process
-            self._known_io.update(graph_rows[0])
-            self._known_edges.update(graph_rows[1])
+        if written:  # committed: these no longer need writing from this process
+            self._known_io.update(written[0][0])
+            self._known_edges.update(written[0][1])
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -257,102 +170,6 @@ class SQLiteSink(BaseSink):
         return read_records(self.path)
 
 
-def _write_nodes(conn: sqlite3.Connection, nodes: list[DataSource | Feature]) -> None:
-    now = time.time_ns() // 1000
-    conn.executemany(
-        "INSERT INTO nodes (id, kind, record, updated_us) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, record = excluded.record, "
-        "updated_us = excluded.updated_us",
-        [(n.id, n.kind, dumps(n), now) for n in nodes],
-    )
-
-
-def _write_transformations(conn: sqlite3.Connection, items: list[Transformation]) -> None:
-    now = time.time_ns() // 1000
-    conn.executemany(
-        "INSERT INTO transformations (id, version, description, compute_framework, "
-        "code_reference, record, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
-        "description = excluded.description, compute_framework = excluded.compute_framework, "
-        "code_reference = excluded.code_reference, record = excluded.record, "
-        "updated_us = excluded.updated_us",
-        [
-            (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
-            for t in items
-        ],
-    )
-
-
-def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
-    conn.executemany(
-        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-        "ended_us, version, source_sha256, git_commit, git_tag, record) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
-            (
-                r.run_id,
-                r.transformation,
-                r.parent_run_id,
-                r.status,
-                _us(r.started_at),
-                _us(r.ended_at),
-                r.version,
-                r.code.source_sha256 if r.code else None,
-                r.git.commit if r.git else None,
-                r.git.tag if r.git else None,
-                dumps(r),
-            )
-            for r in runs
-        ],
-    )
-
-
-def _write_runs(
-    conn: sqlite3.Connection,
-    runs: list[Run],
-    known_io: set[tuple[str, str, str]],
-    known_edges: set[tuple[str, str, str]],
-    dedupe: bool = False,
-) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
-    """Write a batch of runs with one statement per table; return the graph rows written."""
-    fresh = list({r.run_id: r for r in runs}.values())
-    if dedupe:  # the batch holds runs stored already: keep the first, skip the repeats
-        stored = {
-            row[0]
-            for row in conn.execute(
-                "SELECT run_id FROM runs WHERE run_id IN (SELECT value FROM json_each(?))",
-                (json.dumps([r.run_id for r in fresh]),),
-            )
-        }
-        fresh = [r for r in fresh if r.run_id not in stored]
-        if not fresh:
-            return set(), set()
-    _insert_runs(conn, fresh)  # IntegrityError on a stored run: the caller retries with dedupe
-    conn.executemany(
-        "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
-        [(r.run_id, n) for r in fresh for n in r.inputs],
-    )
-    conn.executemany(
-        "INSERT OR IGNORE INTO run_outputs (run_id, node_id) VALUES (?, ?)",
-        [(r.run_id, n) for r in fresh for n in r.outputs],
-    )
-    io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
-    io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
-    io -= known_io
-    if io:
-        conn.executemany(
-            "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
-            "VALUES (?, ?, ?)",
-            io,
-        )
-    edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
-    if edges:
-        conn.executemany(
-            "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)", edges
-        )
-    return io, edges
-
-
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Every record of a store: nodes, transformations, then runs oldest first."""
     path = Path(path)
@@ -360,9 +177,8 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
         return
     conn = connect(path, create=False)
     try:
-        for table, order in (("nodes", "id"), ("transformations", "id"), ("runs", "started_us")):
-            for (text,) in conn.execute(f"SELECT record FROM {table} ORDER BY {order}"):
-                yield from_dict(json.loads(text))
+        for table, order in RECORD_TABLES:
+            yield from iter_records(conn.execute(f"SELECT record FROM {table} ORDER BY {order}"))
     finally:
         conn.close()
 
