@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask test lint typecheck pytest graphviz bench clean
+.PHONY: demo demo-dask test lint typecheck pytest graphviz postgresql bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ graphviz:
 	      || echo "warning: could not install graphviz; rendering is skipped"; \
 	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
 
+# The PostgreSQL server binaries (initdb, pg_ctl) let the tests start a throwaway cluster.
+PG_CTL_FOUND = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1
+postgresql:
+	@$(PG_CTL_FOUND) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the PostgreSQL tests are skipped"; \
+	  else echo "note: PostgreSQL (initdb, pg_ctl) is missing; install it to run the PostgreSQL tests"; fi; }
+
 demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
 
@@ -37,7 +46,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz
+pytest: $(STAMP) graphviz postgresql
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -95,7 +95,7 @@ def _from_env() -> Runtime:
     env = os.environ
     try:
         settings = settings_from_env(env, Path.cwd())
-        sinks = [build_sink(t) for t in settings.sinks]
+        sinks = [build_sink(t, settings) for t in settings.sinks]
     except ConfigError as exc:
         if env.get("LINEAGE_ON_ERROR", "").strip().lower() == "raise":
             raise
@@ -165,7 +165,7 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
             if isinstance(item, str):
                 parsed = parse_sinks(item, cwd, "configure(sinks=...)")
                 targets.extend(parsed)
-                objects.extend(build_sink(t) for t in parsed)
+                objects.extend(build_sink(t, settings) for t in parsed)
             elif isinstance(item, Sink):
                 targets.append(SinkTarget("object", item.name))
                 objects.append(item)
@@ -176,7 +176,7 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
                 )
         settings = _evolve(settings, sinks=tuple(targets))
     else:
-        objects = [build_sink(t) for t in settings.sinks]
+        objects = [build_sink(t, settings) for t in settings.sinks]
     if "queue_size" in options:
         settings = _evolve(settings, queue_size=int(options["queue_size"]))
     if "flush_interval_s" in options:

@@ -10,6 +10,9 @@ directory), so every accepted and rejected form is tested without touching the p
   ``LINEAGE_CAPTURE_GIT`` (default ``1``).
 - ``LINEAGE_ON_ERROR``: ``warn`` (default), ``ignore`` or ``raise``.
 - ``LINEAGE_NAMESPACE``: text, default ``default``.
+- ``LINEAGE_PG_SCHEMA``: the PostgreSQL schema of the tables when the DSN has no ``?schema=``
+  (default: the server's search path, usually ``public``).
+- ``LINEAGE_PG_CONNECT_TIMEOUT``: seconds a PostgreSQL connection attempt may take (default 5).
 """
 
 from __future__ import annotations
@@ -27,17 +30,22 @@ from .errors import ConfigError
 __all__ = [
     "BUILTIN_SCHEMES",
     "ENV_VARS",
+    "PG_SCHEMES",
     "OnError",
     "Settings",
     "SinkTarget",
     "parse_bool",
     "parse_sinks",
+    "redact_secrets",
     "settings_from_env",
 ]
 
 OnError = Literal["warn", "ignore", "raise"]
 ON_ERROR_VALUES: tuple[OnError, ...] = ("warn", "ignore", "raise")
-BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage")
+BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage", "postgresql")
+#: ``postgresql://URL``, ``postgres://URL`` and ``postgresql:KEY=VALUE ...``: a PostgreSQL store.
+PG_SCHEMES = ("postgresql", "postgres")
+DEFAULT_PG_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_STORE = "lineage.db"
 ENV_VARS = (
     "LINEAGE_SINK",
@@ -46,10 +54,13 @@ ENV_VARS = (
     "LINEAGE_ON_ERROR",
     "LINEAGE_NAMESPACE",
     "LINEAGE_CAPTURE_GIT",
+    "LINEAGE_PG_SCHEMA",
+    "LINEAGE_PG_CONNECT_TIMEOUT",
 )
 
 SINK_FORMS = (
-    "comma-separated list of: memory, json:PATH, sqlite:PATH, openlineage, none, "
+    "comma-separated list of: memory, json:PATH, sqlite:PATH, postgresql://USER@HOST:PORT/DB "
+    "(also postgres://..., or postgresql: followed by libpq KEY=VALUE pairs), openlineage, none, "
     "an installed plug-in name (entry point group 'lineage_sdk.sinks', optionally NAME:ARG), "
     "or module:attr naming a sink factory"
 )
@@ -58,6 +69,30 @@ _FALSE = ("0", "false", "no", "off")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_KV_PASSWORD_RE = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)""", re.IGNORECASE)
+_URL_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the password of a DSN (URL user-info, ``password=``) replaced by ``***``.
+
+    >>> redact_secrets("postgresql://ann:hunter2@db/lineage")
+    'postgresql://ann:***@db/lineage'
+    >>> redact_secrets("host=db password='a b' user=ann")
+    'host=db password=*** user=ann'
+    """
+
+    # The last "@" ends the user-info: an unencoded "@" in a password must not leak its tail.
+    head, at, tail = text.rpartition("@")
+    url = _URL_USERINFO_RE.match(head) if at else None
+    if url is not None:
+        user, colon, _ = url.group(2).partition(":")
+        text = f"{url.group(1)}{user}{':***' if colon else ''}@{tail}"
+    return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + "***", text)
+
+
+def _redacted_repr(value: str | None) -> str:
+    return repr(value if value is None else redact_secrets(value))
 
 
 @attrs.frozen(slots=True)
@@ -66,15 +101,19 @@ class SinkTarget:
 
     ``scheme`` is a built-in scheme, ``plugin`` (an entry-point name, ``value`` = ``NAME[:ARG]``)
     or ``factory`` (``value`` = ``module:attr``). For ``json`` and ``sqlite``, ``value`` is an
-    absolute path.
+    absolute path; for ``postgresql`` the DSN (a URL, or libpq ``KEY=VALUE`` pairs). ``str()``
+    and ``repr()`` never show a password; ``value`` keeps it for connecting.
     """
 
     scheme: str
-    value: str | None = None
+    value: str | None = attrs.field(default=None, repr=_redacted_repr)
 
     def __str__(self) -> str:
         if self.scheme in ("plugin", "factory"):
             return self.value or ""
+        if self.scheme == "postgresql":
+            dsn = redact_secrets(self.value or "")
+            return dsn if "://" in dsn else f"postgresql:{dsn}"
         return self.scheme if self.value is None else f"{self.scheme}:{self.value}"
 
 
@@ -90,10 +129,13 @@ class Settings:
     capture_git: bool = True
     queue_size: int = 10_000
     flush_interval_s: float = 1.0
+    pg_schema: str | None = None
+    pg_connect_timeout_s: float = DEFAULT_PG_CONNECT_TIMEOUT_S
 
 
 def _bad(variable: str, value: str, accepted: str, why: str = "") -> ConfigError:
     reason = f" ({why})" if why else ""
+    value = redact_secrets(value)
     return ConfigError(f"{variable}={value!r} is not valid{reason}; accepted: {accepted}")
 
 
@@ -137,8 +179,14 @@ def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[
             targets.append(SinkTarget(low))
         elif low in ("json", "sqlite") and colon:
             targets.append(SinkTarget(low, _parse_path(rest, cwd, variable, entry)))
+        elif low in PG_SCHEMES and colon:
+            # A URL stays whole (libpq parses it); after "postgresql:" come KEY=VALUE pairs, or
+            # nothing at all: then libpq's PGHOST, PGSERVICE... decide.
+            targets.append(SinkTarget("postgresql", entry if rest.startswith("//") else rest))
         elif low in BUILTIN_SCHEMES:
-            expected = f"{low}:PATH" if low in ("json", "sqlite") else low
+            expected = {"json": "json:PATH", "sqlite": "sqlite:PATH"}.get(low, low)
+            if low == "postgresql":
+                expected = "postgresql://USER@HOST:PORT/DB or postgresql:KEY=VALUE ..."
             raise _bad(variable, entry, SINK_FORMS, f"write it as {expected}")
         elif FACTORY_RE.match(entry) and "." in scheme:
             targets.append(SinkTarget("factory", entry))
@@ -172,4 +220,30 @@ def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
         on_error=on_error,
         namespace=namespace,
         capture_git=parse_bool(env.get("LINEAGE_CAPTURE_GIT", "1"), "LINEAGE_CAPTURE_GIT"),
+        pg_schema=parse_pg_schema(env.get("LINEAGE_PG_SCHEMA"), "LINEAGE_PG_SCHEMA"),
+        pg_connect_timeout_s=_parse_timeout(env.get("LINEAGE_PG_CONNECT_TIMEOUT")),
     )
+
+
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def parse_pg_schema(value: str | None, variable: str) -> str | None:
+    """A PostgreSQL schema name: letters, digits and ``_``, not starting with a digit."""
+    if value is None or not value.strip():
+        return None
+    if not _SCHEMA_RE.match(value.strip()):
+        raise _bad(variable, value, "a schema name of letters, digits and _ (at most 63)")
+    return value.strip()
+
+
+def _parse_timeout(value: str | None) -> float:
+    if value is None or not value.strip():
+        return DEFAULT_PG_CONNECT_TIMEOUT_S
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 0 < seconds <= 3600:
+        raise _bad("LINEAGE_PG_CONNECT_TIMEOUT", value, "seconds, a number above 0 (e.g. 5)")
+    return seconds

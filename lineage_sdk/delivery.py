@@ -8,7 +8,10 @@ mode). One failing sink never stops the others.
 Batched delivery (``LINEAGE_ASYNC=1``) uses a bounded queue: when it is full a run waits briefly,
 then is dropped and counted, so memory stays bounded and the host never blocks for long. The
 worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush` and at interpreter
-exit, and is re-created lazily in a forked child.
+exit, and is re-created lazily in a forked child. A sink that raises
+:class:`~lineage_sdk.sinks.base.SinkUnavailableError` (a server down) wrote nothing: the worker
+holds its batches, up to ``queue_size`` runs per sink (beyond that they are dropped and counted),
+and offers them again, in order, once the sink's retry delay has passed.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from typing import Any
 
 from .config import OnError
 from .errors import LineageSinkError
-from .records import Record
-from .sinks.base import Sink
+from .records import Record, Run
+from .sinks.base import Sink, SinkUnavailableError
 
 __all__ = ["Delivery", "SinkStats"]
 
@@ -47,6 +50,21 @@ class SinkStats:
         self.emitted = 0
         self.failed = 0
         self.errors: dict[str, int] = {}
+
+
+class _Held:
+    """Batches a sink could not take yet (it raised SinkUnavailableError), oldest first."""
+
+    __slots__ = ("batches", "retry_at", "runs")
+
+    def __init__(self) -> None:
+        self.batches: collections.deque[tuple[list[Record], int]] = collections.deque()
+        self.runs = 0
+        self.retry_at = 0.0
+
+
+def _runs_in(records: Sequence[Record]) -> int:
+    return max(1, sum(1 for r in records if isinstance(r, Run)))
 
 
 class _Flush:
@@ -144,12 +162,23 @@ class Delivery:
             time.sleep(0.001)
         return True
 
-    def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
+    def _write(self, records: list[Record], hold: bool = False) -> list[tuple[str, BaseException]]:
+        """Emit ``records`` to every sink; ``hold`` (the worker) keeps what a sink cannot take."""
         failures: list[tuple[str, BaseException]] = []
         for sink in self.sinks:
             stats = self._stats[sink.name]
+            if hold and sink.name in self._held:  # older batches wait: keep the order
+                self._hold(sink.name, records)
+                continue
             try:
                 sink.emit(records)
+            except SinkUnavailableError as exc:
+                if not hold:
+                    failures.append((sink.name, exc))
+                    self._record_failure(sink.name, stats, exc, len(records))
+                    continue
+                self._record_failure(sink.name, stats, exc, 0)
+                self._hold(sink.name, records).retry_at = time.monotonic() + exc.retry_in_s
             except Exception as exc:
                 failures.append((sink.name, exc))
                 self._record_failure(sink.name, stats, exc, len(records))
@@ -158,8 +187,43 @@ class Delivery:
                     stats.emitted += len(records)
         return failures
 
+    def _hold(self, name: str, records: list[Record]) -> _Held:
+        held = self._held.setdefault(name, _Held())
+        runs = _runs_in(records)
+        if held.runs + runs > self._queue_size:  # bounded like the queue: drop and count
+            with self._stats_lock:
+                self._dropped += runs
+                self._stats[name].failed += len(records)
+            return held
+        held.batches.append((records, runs))
+        held.runs += runs
+        return held
+
+    def _retry_held(self) -> None:
+        """Offer held batches again, oldest first, to each sink whose retry delay has passed."""
+        for name, held in list(self._held.items()):
+            sink = next(s for s in self.sinks if s.name == name)
+            stats = self._stats[name]
+            while held.batches and time.monotonic() >= held.retry_at:
+                records, runs = held.batches[0]
+                try:
+                    sink.emit(records)
+                except SinkUnavailableError as exc:
+                    self._record_failure(name, stats, exc, 0)
+                    held.retry_at = time.monotonic() + exc.retry_in_s
+                    break
+                except Exception as exc:
+                    self._record_failure(name, stats, exc, len(records))
+                else:
+                    with self._stats_lock:
+                        stats.emitted += len(records)
+                held.batches.popleft()
+                held.runs -= runs
+            if not held.batches:
+                del self._held[name]
+
     def _record_failure(self, name: str, stats: SinkStats, exc: Exception, count: int) -> None:
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        kind = _kind(exc)
         with self._stats_lock:
             stats.failed += count
             stats.errors[kind] = stats.errors.get(kind, 0) + 1
@@ -167,13 +231,14 @@ class Delivery:
             self._warned.add((name, kind))
         if self.on_error == "warn" and first:
             _log.warning(
-                "lineage sink %s failed (%s: %s); %d record(s) lost. The pipeline goes on; "
+                "lineage sink %s failed (%s: %s); %d record(s) %s. The pipeline goes on; "
                 "further %s failures of this sink are counted quietly (lineage_sdk.stats()).",
                 name,
                 kind,
                 exc,
                 count,
-                type(exc).__name__,
+                "held for a retry" if count == 0 else "lost",
+                kind,
             )
 
     # --- batched path ------------------------------------------------------------------------
@@ -186,6 +251,7 @@ class Delivery:
         self._wake_at = max(1, self._queue_size // 4)
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
         if self._worker is None:
@@ -201,6 +267,11 @@ class Delivery:
         while True:
             self._wake.wait(self._flush_interval_s)
             self._wake.clear()
+            if self._held:
+                try:
+                    self._retry_held()
+                except Exception:  # never let the worker die
+                    _log.exception("lineage delivery worker failed")
             stop = False
             while buffer and not stop:
                 batch: list[Record] = []
@@ -216,7 +287,7 @@ class Delivery:
                     batch.extend(item)
                 if batch:
                     try:
-                        failures = self._write(batch)
+                        failures = self._write(batch, hold=True)
                     except Exception:  # never let the worker die: it would strand every flush()
                         _log.exception("lineage delivery worker failed")
                         failures = []
@@ -245,7 +316,7 @@ class Delivery:
             errors, self._pending_errors = self._pending_errors, []
         if errors and self.on_error == "raise":
             raise _sink_error(errors)
-        return done
+        return done and not self._held  # held: a sink is down and has not taken them yet
 
     def shutdown(self, timeout: float = _EXIT_FLUSH_S) -> None:
         """Flush (within ``timeout``), stop the worker and close every sink."""
@@ -253,6 +324,10 @@ class Delivery:
             return
         with contextlib.suppress(LineageSinkError):  # logged and counted; exit must not raise
             self.flush(timeout)
+        deadline = time.monotonic() + timeout
+        while self._held and time.monotonic() < deadline:  # a server may be back any moment
+            self._wake.set()
+            time.sleep(0.05)
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
@@ -264,6 +339,16 @@ class Delivery:
                 # daemon thread and ends with the interpreter.
                 _log.warning("lineage delivery did not finish within %.1fs; not waiting", timeout)
                 return
+        for name, held in list(self._held.items()):
+            lost = sum(len(records) for records, _ in held.batches)
+            with self._stats_lock:
+                self._stats[name].failed += lost
+            _log.warning(
+                "lineage sink %s was still unavailable at exit: %d held record(s) not written",
+                name,
+                lost,
+            )
+        self._held.clear()
         for sink in self.sinks:
             try:
                 sink.close()
@@ -282,6 +367,7 @@ class Delivery:
                 "failed": sum(s.failed for s in self._stats.values()),
                 "dropped": self._dropped,
                 "queued": len(self._buffer),
+                "held": sum(h.runs for h in list(self._held.values())),
                 "sinks": per_sink,
             }
 
@@ -292,6 +378,12 @@ class Delivery:
         self._stats_lock = threading.Lock()
         self._pending_errors = []
         self._process_checked = False
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, SinkUnavailableError):
+        return exc.kind
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
 def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
