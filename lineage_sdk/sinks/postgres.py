@@ -29,7 +29,7 @@ import re
 import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
@@ -42,10 +42,12 @@ from .sqlmodel import (
     RECORD_TABLES,
     STORE_VERSION,
     GraphRows,
+    Plan,
     StoreVersionError,
     iter_records,
     migration,
-    write_batch,
+    plan_batch,
+    stored_runs_query,
 )
 
 if TYPE_CHECKING:
@@ -113,9 +115,12 @@ def parse_dsn(dsn: str, schema: str | None = None) -> PgTarget:
     conninfo = dsn.strip()
     if "://" in conninfo:
         parts = urlsplit(conninfo)
-        query = parse_qsl(parts.query, keep_blank_values=True)
-        dsn_schema = next((v for k, v in query if k == "schema"), None)
-        rest = urlencode([(k, v) for k, v in query if k != "schema"])
+        # Only the schema parameter is ours; the others go to libpq exactly as written.
+        pairs = [p for p in parts.query.split("&") if p]
+        ours = [p for p in pairs if p.split("=", 1)[0] == "schema"]
+        if ours:
+            dsn_schema = unquote(ours[-1].partition("=")[2])
+        rest = "&".join(p for p in pairs if p not in ours)
         conninfo = urlunsplit(parts._replace(query=rest))
     else:
         found = _KV_SCHEMA_RE.search(conninfo)
@@ -218,7 +223,7 @@ def _failure_kind(exc: BaseException, connecting: bool) -> str:
     if "password" in text or "authentication" in text or isinstance(exc, errors.InvalidPassword):
         return "authentication"
     if connecting:
-        return "connect_timeout" if "timeout" in text else "unreachable"
+        return "connect_timeout" if "timeout expired" in text else "unreachable"
     return "connection_lost"
 
 
@@ -287,15 +292,17 @@ class PostgresSink(BaseSink):
 
     def _write(self, conn: Any, records: Sequence[Record]) -> GraphRows:
         psycopg = _psycopg()
-        dedupe = False
+        skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
+            plan = plan_batch(POSTGRES, records, self._known, skip)
             try:
-                with conn.pipeline(), conn.transaction():
-                    return write_batch(conn.cursor(), POSTGRES, records, self._known, dedupe)
+                _run_plan(conn, plan)
+                return plan.graph_rows
             except psycopg.IntegrityError:  # rolled back; rare: a run emitted twice
-                if dedupe:
+                if skip or attempt == _DEADLOCK_RETRIES:
                     raise
-                dedupe = True
+                query = stored_runs_query(POSTGRES, records)
+                skip = {row[0] for row in conn.execute(query.sql, query.params)}
             except (psycopg.errors.DeadlockDetected, psycopg.errors.SerializationFailure):
                 # Not expected (rows are taken in key order), but a retry is the right answer.
                 if attempt == _DEADLOCK_RETRIES:
@@ -336,6 +343,22 @@ class PostgresSink(BaseSink):
     def read(self) -> Iterator[Record]:
         """Every stored record: nodes, transformations, then runs oldest first."""
         return read_records(self.target)
+
+
+def _run_plan(conn: Any, plan: Plan) -> None:
+    """Run a batch's statements atomically, in as few round trips as the rows allow."""
+    if not plan.statements:
+        return
+    combine = POSTGRES.one_statement
+    if plan.private and combine is not None:
+        # Only this batch's own rows (the common case: runs whose lineage is known): one
+        # statement, atomic by itself, one round trip, and no lock another writer waits on.
+        sql = combine([s.sql for s in plan.statements])
+        conn.execute(sql, [p for s in plan.statements for p in s.params])
+        return
+    with conn.transaction():  # shared rows: one transaction, statements in lock order
+        for statement in plan.statements:
+            conn.execute(statement.sql, statement.params)
 
 
 def read_records(

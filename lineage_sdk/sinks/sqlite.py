@@ -29,7 +29,8 @@ from .sqlmodel import (
     StoreVersionError,
     iter_records,
     migration,
-    write_batch,
+    plan_batch,
+    stored_runs_query,
 )
 
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
@@ -140,8 +141,15 @@ class SQLiteSink(BaseSink):
             written.clear()
             conn.execute("BEGIN IMMEDIATE")
             try:
-                written.append(write_batch(conn.cursor(), SQLITE, records, known, dedupe))
+                skip: set[str] = set()
+                if dedupe:  # a run stored already: keep it, skip the repeat
+                    query = stored_runs_query(SQLITE, records)
+                    skip = {row[0] for row in conn.execute(query.sql, query.params)}
+                plan = plan_batch(SQLITE, records, known, skip)
+                for statement in plan.statements:
+                    conn.execute(statement.sql, statement.params)
                 conn.execute("COMMIT")
+                written.append(plan.graph_rows)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")

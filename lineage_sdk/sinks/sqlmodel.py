@@ -14,16 +14,18 @@ databases differ, the difference is a field of :class:`Dialect` and nowhere else
 Upserts are ``INSERT ... ON CONFLICT`` in both (SQLite >= 3.24). Every row also keeps its
 record's JSON as text, so reading back is exact in both stores.
 
-Writers take shared rows (nodes, transformations, graph rows) in one fixed order, sorted by key:
-two PostgreSQL transactions upserting the same rows in different orders would deadlock.
+A batch is planned once (:func:`plan_batch`: statements with many rows each) and each store runs
+the plan in one transaction. Shared rows (nodes, transformations, graph rows) are taken in one
+fixed order, sorted by key: two PostgreSQL transactions upserting the same rows in different
+orders would deadlock.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any
 
 import attrs
 
@@ -34,14 +36,16 @@ __all__ = [
     "POSTGRES",
     "SQLITE",
     "STORE_VERSION",
-    "Cursor",
     "Dialect",
     "GraphRows",
+    "Plan",
+    "Statement",
     "StoreVersionError",
     "iter_records",
     "migration",
+    "plan_batch",
     "split_records",
-    "write_batch",
+    "stored_runs_query",
 ]
 
 #: Version of the table layout this release writes (and reads up to).
@@ -50,16 +54,6 @@ STORE_VERSION = 1
 
 class StoreVersionError(RuntimeError):
     """The store was written by a newer lineage-sdk than this one."""
-
-
-class Cursor(Protocol):
-    """The part of a DB-API cursor the model uses (``sqlite3`` and ``psycopg`` both fit)."""
-
-    def execute(self, sql: Any, params: Any = ..., /) -> Any: ...
-
-    def executemany(self, sql: Any, params: Any, /) -> Any: ...
-
-    def fetchall(self) -> list[Any]: ...
 
 
 @attrs.frozen(slots=True)
@@ -73,6 +67,8 @@ class Dialect:
     create_view: str
     any_id: str  # ``<column> <any_id>`` is true when the column is in the list parameter
     id_list: Callable[[Sequence[str]], Any]
+    # Joins statements into one (atomic on its own: no BEGIN/COMMIT round trips), or None.
+    one_statement: Callable[[Sequence[str]], str] | None = None
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -89,6 +85,13 @@ SQLITE = Dialect(
     id_list=lambda ids: json.dumps(list(ids)),
 )
 
+
+def _data_modifying_ctes(sqls: Sequence[str]) -> str:
+    """``WITH s0 AS (first), s1 AS (second) last``: PostgreSQL runs them as one statement."""
+    head = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(sqls[:-1]))
+    return f"WITH {head} {sqls[-1]}" if head else sqls[-1]
+
+
 POSTGRES = Dialect(
     name="postgresql",
     placeholder="%s",
@@ -97,6 +100,7 @@ POSTGRES = Dialect(
     create_view="CREATE OR REPLACE VIEW",
     any_id="= ANY(?)",
     id_list=list,
+    one_statement=_data_modifying_ctes,
 )
 
 _SCHEMA_V1 = """
@@ -206,6 +210,53 @@ def split_records(
     )
 
 
+_IGNORE = "ON CONFLICT DO NOTHING"
+_ROWS_PER_STATEMENT = 500  # x 11 columns stays far below SQLite's 32766 parameters
+
+
+@attrs.frozen(slots=True)
+class Statement:
+    """One statement of a batch, in its dialect; ``shared`` when other writers touch its rows."""
+
+    sql: str
+    params: list[Any]
+    shared: bool
+
+
+@attrs.frozen(slots=True)
+class Plan:
+    """The statements that write a batch, in lock order, and the graph rows they write."""
+
+    statements: list[Statement]
+    graph_rows: GraphRows
+
+    @property
+    def private(self) -> bool:
+        """True when no statement touches rows another writer may hold (only this run's)."""
+        return not any(s.shared for s in self.statements)
+
+
+def _insert(
+    plan: list[Statement],
+    dialect: Dialect,
+    head: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str = "",
+    shared: bool = True,
+) -> None:
+    """``head VALUES (...), (...) tail``: many rows per statement, one statement per table.
+
+    PostgreSQL pays per statement (a round trip, parsing), not per row.
+    """
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        group = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        values = ", ".join([group] * len(chunk))
+        sql = dialect.sql(f"{head} VALUES {values} {tail}".rstrip())
+        plan.append(Statement(sql, [value for row in chunk for value in row], shared))
+
+
 def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
     return (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
 
@@ -214,114 +265,92 @@ def _us(record_time: Any) -> int:
     return int(record_time.timestamp() * 1_000_000)
 
 
-def write_batch(
-    cur: Cursor,
+def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
+    """The query of which of the batch's run ids a store holds already."""
+    ids = [r.run_id for r in records if isinstance(r, Run)]
+    sql = dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}")
+    return Statement(sql, [dialect.id_list(ids)], shared=False)
+
+
+def plan_batch(
     dialect: Dialect,
     records: Sequence[Record],
     known: GraphRows,
-    dedupe: bool = False,
-) -> GraphRows:
-    """Write one batch inside the caller's transaction; return the graph rows it wrote.
+    skip: Collection[str] = (),
+) -> Plan:
+    """The statements that write one batch (to run in one transaction, in this order).
 
     ``known`` holds graph rows this process committed before (a run repeating its lineage, the
-    common case, then writes only its own rows). A run stored already raises the driver's
-    IntegrityError; the caller rolls back and calls again with ``dedupe=True``, which keeps the
-    stored run and skips the repeat.
+    common case, then writes only its own rows). A run stored already makes the insert raise the
+    driver's IntegrityError; the caller rolls back, asks :func:`stored_runs_query`, and plans
+    again with those ids in ``skip``: the stored run is kept, the repeat skipped.
     """
     nodes, transformations, runs = split_records(records)
     now = time.time_ns() // 1000
+    plan: list[Statement] = []
     if nodes:
-        cur.executemany(
-            dialect.sql(
-                "INSERT INTO nodes (id, kind, record, updated_us) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, record = excluded.record, "
-                "updated_us = excluded.updated_us"
-            ),
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO nodes (id, kind, record, updated_us)",
             [(n.id, n.kind, dumps(n), now) for n in nodes],
+            tail="ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+            "record = excluded.record, updated_us = excluded.updated_us",
         )
     if transformations:
-        cur.executemany(
-            dialect.sql(
-                "INSERT INTO transformations (id, version, description, compute_framework, "
-                "code_reference, record, updated_us) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
-                "description = excluded.description, "
-                "compute_framework = excluded.compute_framework, "
-                "code_reference = excluded.code_reference, record = excluded.record, "
-                "updated_us = excluded.updated_us"
-            ),
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO transformations (id, version, description, compute_framework, "
+            "code_reference, record, updated_us)",
             [_transformation_row(t, now) for t in transformations],
+            tail="ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+            "description = excluded.description, compute_framework = excluded.compute_framework, "
+            "code_reference = excluded.code_reference, record = excluded.record, "
+            "updated_us = excluded.updated_us",
         )
-    if not runs:
-        return set(), set()
-    return _write_runs(cur, dialect, runs, known, dedupe)
-
-
-def _write_runs(
-    cur: Cursor, dialect: Dialect, runs: list[Run], known: GraphRows, dedupe: bool
-) -> GraphRows:
     # New runs take no shared locks (their keys are new), so they keep the batch's order.
-    fresh = list({r.run_id: r for r in runs}.values())
-    if dedupe:  # the batch holds runs stored already: keep the stored ones, skip the repeats
-        cur.execute(
-            dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}"),
-            (dialect.id_list([r.run_id for r in fresh]),),
-        )
-        stored = {row[0] for row in cur.fetchall()}
-        fresh = [r for r in fresh if r.run_id not in stored]
-        if not fresh:
-            return set(), set()
-    cur.executemany(
-        dialect.sql(
-            "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-            "ended_us, version, source_sha256, git_commit, git_tag, record) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        ),
-        [
-            (
-                r.run_id,
-                r.transformation,
-                r.parent_run_id,
-                r.status,
-                _us(r.started_at),
-                _us(r.ended_at),
-                r.version,
-                r.code.source_sha256 if r.code else None,
-                r.git.commit if r.git else None,
-                r.git.tag if r.git else None,
-                dumps(r),
-            )
-            for r in fresh
-        ],
+    fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
+    if not fresh:
+        return Plan(plan, (set(), set()))
+    _insert(
+        plan,
+        dialect,
+        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
+        "ended_us, version, source_sha256, git_commit, git_tag, record)",
+        [_run_row(r) for r in fresh],
+        shared=False,
     )
     for table, attr in (("run_inputs", "inputs"), ("run_outputs", "outputs")):
         rows = sorted({(r.run_id, n) for r in fresh for n in getattr(r, attr)})
         if rows:
-            cur.executemany(
-                dialect.sql(
-                    f"INSERT INTO {table} (run_id, node_id) VALUES (?, ?) ON CONFLICT DO NOTHING"
-                ),
-                rows,
-            )
+            head = f"INSERT INTO {table} (run_id, node_id)"
+            _insert(plan, dialect, head, rows, tail=_IGNORE, shared=False)
     known_io, known_edges = known
     io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
     io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
     io -= known_io
     if io:
-        cur.executemany(
-            dialect.sql(
-                "INSERT INTO transformation_io (transformation_id, direction, node_id) "
-                "VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
-            ),
-            sorted(io),
-        )
+        head = "INSERT INTO transformation_io (transformation_id, direction, node_id)"
+        _insert(plan, dialect, head, sorted(io), tail=_IGNORE)
     edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
     if edges:
-        cur.executemany(
-            dialect.sql(
-                "INSERT INTO edges (src, transformation_id, dst) VALUES (?, ?, ?) "
-                "ON CONFLICT DO NOTHING"
-            ),
-            sorted(edges),
-        )
-    return io, edges
+        head = "INSERT INTO edges (src, transformation_id, dst)"
+        _insert(plan, dialect, head, sorted(edges), tail=_IGNORE)
+    return Plan(plan, (io, edges))
+
+
+def _run_row(r: Run) -> tuple[Any, ...]:
+    return (
+        r.run_id,
+        r.transformation,
+        r.parent_run_id,
+        r.status,
+        _us(r.started_at),
+        _us(r.ended_at),
+        r.version,
+        r.code.source_sha256 if r.code else None,
+        r.git.commit if r.git else None,
+        r.git.tag if r.git else None,
+        dumps(r),
+    )
