@@ -287,8 +287,8 @@ class PgCluster:
         self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def running(self) -> bool:
-        status = self._run(str(self.bin_dir / "pg_ctl"), "-D", str(self.data), "status", check=False)
-        return status.returncode == 0
+        ctl = str(self.bin_dir / "pg_ctl")
+        return self._run(ctl, "-D", str(self.data), "status", check=False).returncode == 0
 
     def log(self) -> str:
         path = self.root / "server.log"

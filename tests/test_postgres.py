@@ -282,7 +282,7 @@ def test_a_statement_timeout_is_counted_and_the_next_runs_land(
     lineage_sdk.configure([sink], on_error="warn")
     job = make_job()
     job(0)
-    blocker = psycopg.connect(pg_dsn.split("?")[0])
+    blocker = psycopg.connect(pg_dsn.split("?", maxsplit=1)[0])
     try:
         blocker.execute(f'LOCK TABLE "{schema_of(pg_dsn)}".runs IN ACCESS EXCLUSIVE MODE')
         assert job(1) == 2  # waits on the lock until the server cancels it
