@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..records import Record
@@ -97,8 +97,13 @@ class JsonFileSink(BaseSink):
         return read_json_lines(self.path)
 
 
-def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
-    """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines."""
+def read_json_lines(
+    path: str | os.PathLike[str], on_skip: Callable[[], None] | None = None
+) -> Iterator[Record]:
+    """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines.
+
+    ``on_skip`` is called once per skipped line (``lineage copy`` counts them).
+    """
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -113,3 +118,5 @@ def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
             except (ValueError, UnicodeDecodeError) as exc:
                 kind = "unsupported" if isinstance(exc, UnsupportedRecord) else "torn or corrupt"
                 _log.warning("%s:%d: skipped a %s line: %s", path, lineno, kind, exc)
+                if on_skip is not None:
+                    on_skip()

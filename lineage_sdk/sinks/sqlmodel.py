@@ -39,11 +39,13 @@ __all__ = [
     "Dialect",
     "GraphRows",
     "Plan",
+    "Pruned",
     "Statement",
     "StoreVersionError",
     "iter_records",
     "migration",
     "plan_batch",
+    "prune",
     "split_records",
     "stored_runs_query",
 ]
@@ -354,3 +356,77 @@ def _run_row(r: Run) -> tuple[Any, ...]:
         r.git.tag if r.git else None,
         dumps(r),
     )
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+# Runs older than the cut-off, except the newest run of each transformation.
+_OLD_RUNS = """
+    SELECT run_id, transformation_id FROM runs r
+    WHERE started_us < ? AND started_us < (
+        SELECT max(started_us) FROM runs n WHERE n.transformation_id = r.transformation_id
+    )
+    ORDER BY transformation_id, started_us, run_id
+"""
+# Nodes those runs read or wrote that no other (kept) run references.
+_ORPHANED_NODES = """
+    SELECT DISTINCT io.node_id FROM (
+        SELECT node_id FROM run_inputs WHERE run_id {any_id}
+        UNION SELECT node_id FROM run_outputs WHERE run_id {any_id}
+    ) io
+    WHERE NOT EXISTS (SELECT 1 FROM run_inputs k WHERE k.node_id = io.node_id
+                      AND NOT (k.run_id {any_id}))
+      AND NOT EXISTS (SELECT 1 FROM run_outputs k WHERE k.node_id = io.node_id
+                      AND NOT (k.run_id {any_id}))
+    ORDER BY io.node_id
+"""
+# Graph rows no kept run supports any more (a transformation's merged inputs and outputs, and
+# the derivation edges between a kept run's inputs and outputs).
+_STALE_GRAPH_ROWS = (
+    """DELETE FROM transformation_io WHERE NOT EXISTS (
+        SELECT 1 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
+        WHERE transformation_io.direction = 'in'
+          AND r.transformation_id = transformation_io.transformation_id
+          AND i.node_id = transformation_io.node_id)
+      AND NOT EXISTS (
+        SELECT 1 FROM runs r JOIN run_outputs o ON o.run_id = r.run_id
+        WHERE transformation_io.direction = 'out'
+          AND r.transformation_id = transformation_io.transformation_id
+          AND o.node_id = transformation_io.node_id)""",
+    """DELETE FROM edges WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs i ON i.run_id = r.run_id AND i.node_id = edges.src
+        JOIN run_outputs o ON o.run_id = r.run_id AND o.node_id = edges.dst
+        WHERE r.transformation_id = edges.transformation_id)""",
+)
+
+
+@attrs.frozen(slots=True)
+class Pruned:
+    """What a prune removed (or, in a dry run, would remove)."""
+
+    runs: list[tuple[str, str]]  # (run id, transformation id)
+    nodes: list[str]
+
+
+def prune(conn: Any, dialect: Dialect, cutoff_us: int, *, dry_run: bool) -> Pruned:
+    """Remove runs started before ``cutoff_us`` inside the caller's transaction.
+
+    The newest run of each transformation always stays, and so does every node a kept run
+    references; graph rows only removed runs supported go with them.
+    """
+    old = [tuple(row) for row in conn.execute(dialect.sql(_OLD_RUNS), [cutoff_us]).fetchall()]
+    if not old:
+        return Pruned([], [])
+    ids = dialect.id_list([run_id for run_id, _ in old])
+    orphaned = dialect.sql(_ORPHANED_NODES.format(any_id=dialect.any_id))
+    nodes = [row[0] for row in conn.execute(orphaned, [ids] * 4).fetchall()]
+    if not dry_run:
+        for table in ("run_inputs", "run_outputs", "runs"):
+            conn.execute(dialect.sql(f"DELETE FROM {table} WHERE run_id {dialect.any_id}"), [ids])
+        if nodes:
+            node_ids = dialect.id_list(nodes)
+            conn.execute(dialect.sql(f"DELETE FROM nodes WHERE id {dialect.any_id}"), [node_ids])
+        for statement in _STALE_GRAPH_ROWS:
+            conn.execute(statement)
+    return Pruned([(str(a), str(b)) for a, b in old], nodes)
