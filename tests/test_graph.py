@@ -19,16 +19,23 @@ from lineage_sdk.records import Record
 from .helpers import COUNTS, CTR, clicks, n_clk, profiles, run_seed
 
 UTC = dt.timezone.utc
-STORES = ["memory", "json", "sqlite"]
+STORES = ["memory", "json", "sqlite", "postgresql"]
+
+
+def pg_store(request: Any) -> str:
+    """A fresh PostgreSQL store (its own schema) on the session's server."""
+    cluster = request.getfixturevalue("pg_cluster")
+    return str(cluster.dsn(schema=cluster.new_schema()))
 
 
 @pytest.fixture(params=STORES)
 def seed_graph(request: Any, tmp_path: Path) -> LineageGraph:
-    target = (
-        "memory"
-        if request.param == "memory"
-        else (f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}")
-    )
+    if request.param == "postgresql":
+        target = pg_store(request)
+    elif request.param == "memory":
+        target = "memory"
+    else:
+        target = f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}"
     lineage_sdk.configure(target, on_error="raise")
     run_seed()
     return lineage_sdk.load_graph(target)
@@ -217,9 +224,16 @@ def oracle(runs: list[Run], start: str, forward: bool) -> dict[str, int]:
     return {k: int(v) for k, v in dist.items()}
 
 
-def store_graph(kind: str, runs: list[Record], where: Path) -> LineageGraph:
+def store_graph(kind: str, runs: list[Record], where: Path, request: Any = None) -> LineageGraph:
+    if kind == "postgresql":
+        from lineage_sdk.sinks.postgres import PostgresSink
+
+        sink: Any = PostgresSink(pg_store(request))
+        sink.emit(runs)
+        sink.close()
+        return lineage_sdk.load_graph(sink.dsn)
     if kind == "memory":
-        sink: Any = MemorySink()
+        sink = MemorySink()
     elif kind == "json":
         sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
     else:
@@ -238,9 +252,9 @@ _n = itertools.count()
 )
 @given(runs=random_dags(), data=st.data())
 def test_traversals_match_the_oracle_on_random_dags(
-    kind: str, runs: list[Run], data: Any, tmp_path: Path
+    kind: str, runs: list[Run], data: Any, tmp_path: Path, request: Any
 ) -> None:
-    graph = store_graph(kind, list(runs), tmp_path)
+    graph = store_graph(kind, list(runs), tmp_path, request)
     vertices = graph.node_ids() + graph.transformation_ids()
     start = data.draw(st.sampled_from(vertices))
     depth = data.draw(st.none() | st.integers(1, 6))
@@ -273,13 +287,13 @@ def test_traversals_match_the_oracle_on_random_dags(
             assert (steps[i], steps[i + 1], steps[i + 2]) in triples
 
 
-@pytest.mark.parametrize("kind", ["json", "sqlite"])
-def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["json", "sqlite", "postgresql"])
+def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path, request: Any) -> None:
     memory = MemorySink()
     lineage_sdk.configure([memory], on_error="raise")
     run_seed()
     reference = lineage_sdk.load_graph(memory)
-    other = store_graph(kind, list(memory.records), tmp_path)
+    other = store_graph(kind, list(memory.records), tmp_path, request)
     for node in reference.node_ids() + reference.transformation_ids():
         assert other.upstream(node) == reference.upstream(node)
         assert other.downstream(node, 2) == reference.downstream(node, 2)

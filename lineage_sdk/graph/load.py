@@ -11,19 +11,22 @@ from pathlib import Path
 from .. import _runtime
 from ..config import SinkTarget, parse_sinks
 from ..sinks.base import ReadableSink, Sink
-from .dialects import SQLDialect, SQLiteDialect
+from .dialects import PostgresDialect, SQLDialect, SQLiteDialect
 from .facade import LineageGraph
 from .sql import SQLBackend
 
 __all__ = ["load_graph", "open_store"]
 
-_ACCEPTED = "use sqlite:PATH, json:PATH or memory"
+_ACCEPTED = "use sqlite:PATH, json:PATH, postgresql://USER@HOST/DB or memory"
 
 
 def _dialect_for(scheme: str) -> SQLDialect | None:
     """The SQL dialect of a store scheme, or None when the store is read into memory."""
     if scheme == "sqlite":
         return SQLiteDialect()
+    if scheme == "postgresql":
+        settings = _runtime.current().settings
+        return PostgresDialect(settings.pg_schema, settings.pg_connect_timeout_s)
     return None
 
 
@@ -33,6 +36,10 @@ def _queryable(sink: Sink) -> SinkTarget | None:
 
     if isinstance(sink, SQLiteSink):
         return SinkTarget("sqlite", str(sink.path))
+    from ..sinks.postgres import PostgresSink  # psycopg itself is imported on connecting
+
+    if isinstance(sink, PostgresSink):
+        return SinkTarget("postgresql", sink.dsn)
     return None
 
 
@@ -45,7 +52,7 @@ def open_store(store: SinkTarget) -> LineageGraph:
     dialect = _dialect_for(store.scheme)
     if dialect is None and store.scheme != "json":
         raise ValueError(f"cannot read lineage back from {str(store)!r}; {_ACCEPTED}")
-    if not Path(store.value or "").exists():
+    if store.scheme != "postgresql" and not Path(store.value or "").exists():
         raise FileNotFoundError(f"no lineage store at {store.value}")
     if dialect is not None:
         return LineageGraph(backend=SQLBackend(dialect, store.value or ""))

@@ -145,6 +145,13 @@ def parse_dsn(dsn: str, schema: str | None = None) -> PgTarget:
     return PgTarget(conninfo=conninfo, schema=schema, display=shown, secrets=secrets)
 
 
+def _with_schema(dsn: str, schema: str) -> str:
+    """``dsn`` naming ``schema`` (a reader given only the DSN finds the same tables)."""
+    if "://" in dsn:
+        return f"{dsn}{'&' if '?' in dsn else '?'}schema={schema}"
+    return f"{dsn} schema={schema}"
+
+
 def connect(
     target: PgTarget,
     *,
@@ -248,6 +255,11 @@ class PostgresSink(BaseSink):
         max_cooldown_s: float = 60.0,
     ) -> None:
         self.target = parse_dsn(dsn, parse_pg_schema(schema, "schema"))
+        # The DSN as given (password included): readers connect with it. Never shown.
+        named = parse_dsn(dsn).schema is not None
+        self.dsn = (
+            dsn if named or self.target.schema is None else _with_schema(dsn, self.target.schema)
+        )
         if not connect_timeout_s > 0:
             raise ConfigError(f"connect_timeout_s={connect_timeout_s!r}: seconds above 0")
         super().__init__(self.target.display)

@@ -64,6 +64,8 @@ class Dialect:
 
     name: str
     placeholder: str
+    text: str  # PostgreSQL: the "C" collation, so ids sort and compare byte-wise as in SQLite
+    text_value: str  # a text parameter under that collation (where no column lends it one)
     bigint: str
     clustered: str  # suffix of a table whose primary key is its storage order
     create_view: str
@@ -80,6 +82,8 @@ class Dialect:
 SQLITE = Dialect(
     name="sqlite",
     placeholder="?",
+    text="TEXT",
+    text_value="?",
     bigint="INTEGER",
     clustered=" WITHOUT ROWID",
     create_view="CREATE VIEW IF NOT EXISTS",
@@ -97,6 +101,8 @@ def _data_modifying_ctes(sqls: Sequence[str]) -> str:
 POSTGRES = Dialect(
     name="postgresql",
     placeholder="%s",
+    text='TEXT COLLATE "C"',
+    text_value='(CAST(? AS TEXT) COLLATE "C")',
     bigint="BIGINT",
     clustered="",
     create_view="CREATE OR REPLACE VIEW",
@@ -107,32 +113,32 @@ POSTGRES = Dialect(
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS nodes (
-    id          TEXT PRIMARY KEY,
-    kind        TEXT NOT NULL,             -- DataSource | Feature
-    record      TEXT NOT NULL,             -- JSON of the latest declaration
+    id          {text} PRIMARY KEY,
+    kind        {text} NOT NULL,             -- DataSource | Feature
+    record      {text} NOT NULL,             -- JSON of the latest declaration
     updated_us  {bigint} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS transformations (
-    id                 TEXT PRIMARY KEY,
-    version            TEXT,
-    description        TEXT,
-    compute_framework  TEXT,
-    code_reference     TEXT,
-    record             TEXT NOT NULL,
+    id                 {text} PRIMARY KEY,
+    version            {text},
+    description        {text},
+    compute_framework  {text},
+    code_reference     {text},
+    record             {text} NOT NULL,
     updated_us         {bigint} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS runs (
-    run_id             TEXT PRIMARY KEY,
-    transformation_id  TEXT NOT NULL,
-    parent_run_id      TEXT,
-    status             TEXT NOT NULL,
+    run_id             {text} PRIMARY KEY,
+    transformation_id  {text} NOT NULL,
+    parent_run_id      {text},
+    status             {text} NOT NULL,
     started_us         {bigint} NOT NULL,
     ended_us           {bigint} NOT NULL,
-    version            TEXT,
-    source_sha256      TEXT,
-    git_commit         TEXT,
-    git_tag            TEXT,
-    record             TEXT NOT NULL
+    version            {text},
+    source_sha256      {text},
+    git_commit         {text},
+    git_tag            {text},
+    record             {text} NOT NULL
 );
 CREATE INDEX IF NOT EXISTS runs_by_transformation ON runs (transformation_id, started_us);
 CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
@@ -146,28 +152,28 @@ CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
 -- Which runs read and wrote a node is answered through transformation_io and runs, and these two
 -- keep each run's own lists, keyed by run (more indexes would cost every commit page writes).
 CREATE TABLE IF NOT EXISTS run_inputs (
-    run_id   TEXT NOT NULL,
-    node_id  TEXT NOT NULL,
+    run_id   {text} NOT NULL,
+    node_id  {text} NOT NULL,
     PRIMARY KEY (run_id, node_id)
 ){clustered};
 CREATE TABLE IF NOT EXISTS run_outputs (
-    run_id   TEXT NOT NULL,
-    node_id  TEXT NOT NULL,
+    run_id   {text} NOT NULL,
+    node_id  {text} NOT NULL,
     PRIMARY KEY (run_id, node_id)
 ){clustered};
 -- Which nodes a transformation reads and writes (every run's, merged).
 CREATE TABLE IF NOT EXISTS transformation_io (
-    transformation_id  TEXT NOT NULL,
-    direction          TEXT NOT NULL,      -- 'in' | 'out'
-    node_id            TEXT NOT NULL,
+    transformation_id  {text} NOT NULL,
+    direction          {text} NOT NULL,      -- 'in' | 'out'
+    node_id            {text} NOT NULL,
     PRIMARY KEY (transformation_id, direction, node_id)
 ){clustered};
 CREATE INDEX IF NOT EXISTS transformation_io_by_node ON transformation_io (node_id, direction);
 -- Per-output derivation: src was read to produce dst by transformation_id.
 CREATE TABLE IF NOT EXISTS edges (
-    src                TEXT NOT NULL,
-    transformation_id  TEXT NOT NULL,
-    dst                TEXT NOT NULL,
+    src                {text} NOT NULL,
+    transformation_id  {text} NOT NULL,
+    dst                {text} NOT NULL,
     PRIMARY KEY (src, transformation_id, dst)
 ){clustered};
 CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
@@ -181,7 +187,10 @@ _MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
 def migration(dialect: Dialect, version: int) -> list[str]:
     """The statements that bring a store of ``version`` to ``version + 1``, in ``dialect``."""
     script = _MIGRATIONS[version].format(
-        bigint=dialect.bigint, clustered=dialect.clustered, create_view=dialect.create_view
+        text=dialect.text,
+        bigint=dialect.bigint,
+        clustered=dialect.clustered,
+        create_view=dialect.create_view,
     )
     return [s.strip() for s in script.split(";") if s.strip()]
 
