@@ -67,11 +67,18 @@ def _connect(target: SinkTarget, create: bool) -> Any:
 
         return connect(target.value or "", create=create)
     from .sinks.postgres import connect as pg_connect
-    from .sinks.postgres import parse_dsn
+    from .sinks.postgres import connect_reader, parse_dsn
 
     settings = _settings()
     dsn = parse_dsn(target.value or "", settings.pg_schema)
-    return pg_connect(dsn, connect_timeout_s=settings.pg_connect_timeout_s, create=create)
+    if not create:
+        return connect_reader(dsn, settings.pg_connect_timeout_s)
+    try:
+        return pg_connect(dsn, connect_timeout_s=settings.pg_connect_timeout_s)
+    except Exception as exc:  # psycopg's errors may quote the server; never the password
+        from .sinks.postgres import describe_failure
+
+        raise ConnectionError(describe_failure(dsn, exc)) from None
 
 
 def read_store(target: SinkTarget, on_skip: Callable[[], None] | None = None) -> Iterator[Record]:

@@ -6,12 +6,12 @@ import argparse
 import os
 from pathlib import Path
 
-from ..config import DEFAULT_STORE, SinkTarget, parse_sinks
+from ..config import DEFAULT_STORE, SinkTarget, parse_sinks, redact_secrets
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
 from .output import EXIT_USAGE
 
-__all__ = ["CommandError", "default_store", "open_graph", "positive_int"]
+__all__ = ["CommandError", "default_store", "open_graph", "positive_int", "store_spec"]
 
 
 class CommandError(Exception):
@@ -22,16 +22,25 @@ class CommandError(Exception):
         self.code = code
 
 
+def store_spec(target: SinkTarget) -> str:
+    """``target`` as a store string again, password included (to open it; never to show it)."""
+    if target.scheme == "postgresql":
+        value = target.value or ""
+        return value if "://" in value else f"postgresql:{value}"
+    return str(target)
+
+
 def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """The store the CLI reads without ``--store``: the first json/sqlite in LINEAGE_SINK."""
+    """The store the CLI reads without ``--store``: the first json/sqlite/postgresql one in
+    LINEAGE_SINK."""
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
     raw = env.get("LINEAGE_SINK", "")
     if raw.strip():
         try:
             for target in parse_sinks(raw, cwd):
-                if target.scheme in ("json", "sqlite"):
-                    return str(target)
+                if target.scheme in ("json", "sqlite", "postgresql"):
+                    return store_spec(target)
         except ConfigError:
             pass  # reported by `lineage doctor`; fall back to the embedded default
     return str(SinkTarget("sqlite", str(cwd / DEFAULT_STORE)))
@@ -44,8 +53,8 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
         return load_graph(store)
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
-        raise CommandError(f"--store {store!r}: {exc}") from exc
+    except (ConfigError, ValueError, ConnectionError) as exc:
+        raise CommandError(f"--store {redact_secrets(store)!r}: {exc}") from exc
 
 
 def positive_int(text: str) -> int:

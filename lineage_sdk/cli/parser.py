@@ -11,12 +11,12 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import doctor, draw, export, query
+from . import doctor, draw, export, query, stores
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, doctor)
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, stores, doctor)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
@@ -27,7 +27,8 @@ def _options(default: Any) -> argparse.ArgumentParser:
         "--store",
         metavar="TARGET",
         default=default,
-        help="store to read: sqlite:PATH or json:PATH (default: LINEAGE_SINK, else "
+        help="store to read: sqlite:PATH, json:PATH or postgresql://USER@HOST/DB (default: "
+        "the first of them in LINEAGE_SINK, else "
         "sqlite:lineage.db in the working directory)",
     )
     common.add_argument(

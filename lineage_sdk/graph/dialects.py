@@ -106,10 +106,11 @@ class PostgresDialect:
         self.connect_timeout_s = connect_timeout_s
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.postgres import connect, parse_dsn
+        from ..sinks.postgres import connect_reader, parse_dsn
 
-        target = parse_dsn(str(location), self.schema)
-        conn: Connection = connect(target, connect_timeout_s=self.connect_timeout_s, create=False)
+        conn: Connection = connect_reader(
+            parse_dsn(str(location), self.schema), self.connect_timeout_s
+        )
         return conn
 
     def statement(self, text: str) -> str:

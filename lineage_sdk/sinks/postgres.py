@@ -58,7 +58,10 @@ __all__ = [
     "PostgresSink",
     "PostgresUnavailableError",
     "connect",
+    "connect_reader",
+    "describe_failure",
     "parse_dsn",
+    "probe",
     "read_records",
 ]
 
@@ -218,6 +221,23 @@ def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
         conn.execute("INSERT INTO lineage_store_version (version) VALUES (%s)", (current,))
 
 
+def describe_failure(target: PgTarget, exc: BaseException, connecting: bool = True) -> str:
+    """One line about a failure: the store, its kind, the server's words; never a password."""
+    detail = " ".join(str(exc).split())
+    return target.scrub(f"{target.display}: {_failure_kind(exc, connecting)}: {detail}")
+
+
+def connect_reader(
+    target: PgTarget, connect_timeout_s: float = DEFAULT_PG_CONNECT_TIMEOUT_S
+) -> psycopg.Connection[Any]:
+    """A connection for reading an existing store; ConnectionError (password-free) if none."""
+    pg = _psycopg()
+    try:
+        return connect(target, connect_timeout_s=connect_timeout_s, create=False)
+    except pg.Error as exc:
+        raise ConnectionError(describe_failure(target, exc)) from None
+
+
 def _failure_kind(exc: BaseException, connecting: bool) -> str:
     """A short, stable name for a failure: logged once per kind, counted per kind."""
     psycopg = _psycopg()
@@ -330,9 +350,8 @@ class PostgresSink(BaseSink):
         self._down_until = time.monotonic() + self._cooldown_s
         retry = self._cooldown_s
         self._cooldown_s = min(self._cooldown_s * 2, self._max_cooldown_s)
-        detail = " ".join(str(exc).split())
         return PostgresUnavailableError(
-            self.target.scrub(f"{self.name}: {kind}: {detail}; retrying in {retry:.1f}s"),
+            f"{describe_failure(self.target, exc, connecting)}; retrying in {retry:.1f}s",
             kind=kind,
             retry_in_s=retry,
         )
@@ -378,7 +397,7 @@ def read_records(
 ) -> Iterator[Record]:
     """Every record of a store, streamed from the server in chunks (never all in memory)."""
     try:
-        conn = connect(target, connect_timeout_s=connect_timeout_s, create=False)
+        conn = connect_reader(target, connect_timeout_s)
     except FileNotFoundError:
         return
     try:
@@ -390,3 +409,58 @@ def read_records(
                     yield from iter_records(cur)
     finally:
         conn.close()
+
+
+_WRITE_TABLES = ("nodes", "transformations", "runs", "run_inputs", "run_outputs", "edges")
+
+
+def probe(
+    target: PgTarget, connect_timeout_s: float = DEFAULT_PG_CONNECT_TIMEOUT_S
+) -> dict[str, Any]:
+    """What ``lineage doctor`` shows of a PostgreSQL store; ConnectionError if unreachable.
+
+    Server version, store version (None before the first write), whether this login can write
+    (INSERT on the tables, or CREATE in the schema before they exist; never on a read-only
+    replica), and the median round trip of ``SELECT 1`` in milliseconds. Nothing is written.
+    """
+    pg = _psycopg()
+    options = {"application_name": "lineage-sdk doctor", "autocommit": True}
+    if "connect_timeout" not in target.conninfo:
+        options["connect_timeout"] = max(2, math.ceil(connect_timeout_s))
+    try:
+        conn = pg.connect(target.conninfo, **options)
+    except pg.Error as exc:
+        raise ConnectionError(describe_failure(target, exc)) from None
+    with conn:
+        if target.schema is not None:
+            conn.execute(
+                pg.sql.SQL("SET search_path TO {}").format(pg.sql.Identifier(target.schema))
+            )
+        trips = []
+        for _ in range(5):
+            start = time.perf_counter()
+            conn.execute("SELECT 1").fetchone()
+            trips.append((time.perf_counter() - start) * 1000)
+        version = _store_version(conn)
+        read_only = conn.execute("SELECT pg_is_in_recovery()").fetchone()[0] or (
+            conn.execute("SHOW transaction_read_only").fetchone()[0] == "on"
+        )
+        if version is None:
+            schema = target.schema or conn.execute("SELECT current_schema()").fetchone()[0]
+            can = (
+                schema is not None
+                and conn.execute("SELECT has_schema_privilege(%s, 'CREATE')", (schema,)).fetchone()[
+                    0
+                ]
+            )
+        else:
+            can = all(
+                conn.execute("SELECT has_table_privilege(%s, 'INSERT')", (t,)).fetchone()[0]
+                for t in _WRITE_TABLES
+            )
+        return {
+            "server_version": conn.execute("SHOW server_version").fetchone()[0],
+            "store_version": version,
+            "can_write": bool(can) and not read_only,
+            "round_trip_ms": round(sorted(trips)[len(trips) // 2], 3),
+        }
