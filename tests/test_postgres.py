@@ -23,6 +23,7 @@ from lineage_sdk.errors import ConfigError
 from lineage_sdk.sinks.sqlmodel import STORE_VERSION, StoreVersionError
 
 from .conftest import ROOT, PgCluster, child_env, import_path
+from .helpers import COUNTS, CTR, cli, run_seed
 
 psycopg = pytest.importorskip("psycopg", reason="pip install 'lineage-sdk[postgres]'")
 
@@ -468,3 +469,77 @@ def test_a_child_process_password_never_reaches_its_output(pg_cluster: PgCluster
     assert out.returncode == 3  # the writer reports failures; the runs themselves returned
     assert "authentication" in out.stderr
     assert "wrong-PW-0815" not in out.stdout + out.stderr
+
+
+# --- the command line gives the SQLite answers --------------------------------------------------
+
+SAME_ANSWERS = [
+    ["upstream", "user_ctr_7d"],
+    ["upstream", "user_ctr_7d", "--depth", "2", "--json"],
+    ["downstream", "raw_clicks_kafka_topic"],
+    ["downstream", COUNTS, "--depth", "1", "--json"],
+    ["show", CTR, "--json"],
+    ["show", "user_clicks_7d"],
+    ["runs", "--json"],
+    ["runs", "--transformation", CTR],
+    ["export", "--format", "json"],
+    ["export", "--format", "registry"],
+    ["export", "--format", "openlineage"],
+    ["graph", "--focus", "user_ctr_7d", "-o", "-"],
+    ["upstream", "no_such_feature"],
+]
+
+
+def test_every_command_answers_as_the_sqlite_store_does(pg_dsn: str, tmp_path: Path) -> None:
+    sqlite_store = f"sqlite:{tmp_path / 'seed.db'}"
+    lineage_sdk.configure(f"{sqlite_store},{pg_dsn}", on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    for args in SAME_ANSWERS:
+        expected = cli(*args, "--store", sqlite_store)
+        got = cli(*args, "--store", pg_dsn)
+        assert expected.returncode == (1 if "no_such_feature" in args else 0), expected.stderr
+        assert (got.returncode, got.stdout) == (expected.returncode, expected.stdout), args
+    doctor = cli("doctor", "--json", "--store", pg_dsn)
+    (entry,) = json.loads(doctor.stdout)["sinks"]
+    assert entry["store_version"] == STORE_VERSION and entry["can_write"] is True
+    assert entry["server_version"].startswith("15") or entry["server_version"][0].isdigit()
+    assert PG_PASSWORD_OF(pg_dsn) not in doctor.stdout + doctor.stderr
+
+
+def PG_PASSWORD_OF(dsn: str) -> str:
+    password = parse_dsn(dsn).secrets[0]
+    assert len(password) > 8
+    return password
+
+
+def test_doctor_explains_a_bad_dsn_without_the_password(pg_cluster: PgCluster) -> None:
+    wrong = pg_cluster.dsn().replace(pg_cluster.password, "wrong-PW-doctor-77")
+    unreachable = "postgresql://ann:unreach-PW-99@127.0.0.1:1/lineage"
+    for dsn, why in ((wrong, "authentication"), (unreachable, "unreachable")):
+        result = cli("doctor", "--store", dsn)
+        assert result.returncode == 1 and why in result.stdout
+        for command in (["doctor", "--json"], ["upstream", "x"], ["runs"]):
+            out = cli(*command, "--store", dsn)
+            assert "PW" not in out.stdout + out.stderr, command
+            assert "Traceback" not in out.stderr
+    malformed = cli("doctor", "--store", "postgresql:host=db password='bad-PW-1 port=5")
+    assert "not a valid PostgreSQL DSN" in malformed.stdout and "bad-PW" not in malformed.stdout
+
+
+def test_copy_and_prune_from_the_command_line(pg_dsn: str, tmp_path: Path) -> None:
+    laptop = f"json:{tmp_path / 'laptop.jsonl'}"
+    lineage_sdk.configure(laptop, on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    first = cli("copy", laptop, pg_dsn, "--json")
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["copied"] == 10
+    again = json.loads(cli("copy", laptop, pg_dsn, "--json").stdout)
+    assert (again["copied"], again["already_present"]) == (0, 10)
+    assert PG_PASSWORD_OF(pg_dsn) not in first.stdout + first.stderr
+    pruned = cli("prune", "--older-than", "0s", "--dry-run", "--store", pg_dsn)
+    assert pruned.returncode == 0, pruned.stderr
+    assert "would remove 0 run(s)" in pruned.stdout  # each job's only run is its newest
+    bad = cli("prune", "--older-than", "soon", "--store", pg_dsn)
+    assert bad.returncode == 2 and "90d" in bad.stderr
