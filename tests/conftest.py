@@ -191,7 +191,7 @@ PG_HOW_TO = (
 )
 
 
-def _pg_bin_dir() -> Path | None:
+def pg_bin_dir() -> Path | None:
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: p.parts[-3])
     if found:
         return found[-1].parent
@@ -325,7 +325,7 @@ def pg_cluster() -> Iterator[PgCluster]:
         import psycopg  # noqa: F401
     except ImportError:
         missing_component("psycopg is not installed: pip install 'lineage-sdk[postgres]'")
-    bin_dir = _pg_bin_dir()
+    bin_dir = pg_bin_dir()
     if bin_dir is None:
         missing_component(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_HOW_TO}")
         raise AssertionError("unreachable")

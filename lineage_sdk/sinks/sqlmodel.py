@@ -73,6 +73,9 @@ class Dialect:
     id_list: Callable[[Sequence[str]], Any]
     # Joins statements into one (atomic on its own: no BEGIN/COMMIT round trips), or None.
     one_statement: Callable[[Sequence[str]], str] | None = None
+    # Rows travel as one array per column (``unnest``): the statement text stays the same for
+    # any number of rows, so the driver parses and the server plans it once.
+    array_rows: bool = False
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -100,7 +103,7 @@ def _data_modifying_ctes(sqls: Sequence[str]) -> str:
 
 POSTGRES = Dialect(
     name="postgresql",
-    placeholder="%s",
+    placeholder="%b",  # binary parameters: no text escaping of JSON-heavy values
     text='TEXT COLLATE "C"',
     text_value='(CAST(? AS TEXT) COLLATE "C")',
     bigint="BIGINT",
@@ -109,6 +112,7 @@ POSTGRES = Dialect(
     any_id="= ANY(?)",
     id_list=list,
     one_statement=_data_modifying_ctes,
+    array_rows=True,
 )
 
 _SCHEMA_V1 = """
@@ -258,8 +262,17 @@ def _insert(
 ) -> None:
     """``head VALUES (...), (...) tail``: many rows per statement, one statement per table.
 
-    PostgreSQL pays per statement (a round trip, parsing), not per row.
+    A database pays per statement (a round trip, parsing), not per row. With ``array_rows`` the
+    rows go as one array per column instead of one placeholder per value.
     """
+    if dialect.array_rows:
+        columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
+        arrays = ", ".join(
+            f"?::{'BIGINT' if c.strip().endswith('_us') else 'TEXT'}[]" for c in columns
+        )
+        sql = dialect.sql(f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip())
+        plan.append(Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared))
+        return
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
         group = "(" + ", ".join("?" * len(chunk[0])) + ")"
