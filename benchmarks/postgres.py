@@ -27,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 import lineage_sdk
-from lineage_sdk.serde import to_dict
 
 from .overhead import lineage_work
 from .queries import edges_of, endpoints, runs_of
 from .report import Report
+from .throughput import lineage_runs, sample_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,76 +67,51 @@ def _schema_dsn(dsn: str) -> str:
     return f"{dsn}{'&' if '?' in dsn else '?'}schema=b{secrets.token_hex(4)}"
 
 
-def _raw_table(conn: Any) -> None:
-    conn.execute(
-        "CREATE TABLE raw_runs (run_id TEXT PRIMARY KEY, transformation_id TEXT, status TEXT, "
-        "started_us BIGINT, record TEXT)"
-    )
+@contextlib.contextmanager
+def _raw_connection(dsn: str) -> Iterator[Any]:
+    """A plain psycopg connection (autocommit) in a fresh schema holding the baseline's table."""
+    import psycopg
+
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        schema = f"raw_{secrets.token_hex(4)}"
+        conn.execute(f"CREATE SCHEMA {schema}")
+        conn.execute(f"SET search_path TO {schema}")
+        conn.execute(
+            "CREATE TABLE raw_runs (run_id TEXT PRIMARY KEY, transformation_id TEXT, "
+            "status TEXT, started_us BIGINT, record TEXT)"
+        )
+        yield conn
+
+
+def _rows(count: int) -> list[tuple[str, str, str, int, str]]:
+    """The baseline's rows: ids, status, time and the JSON of a real run record."""
+    text = json.dumps(sample_record(), separators=(",", ":"))
+    return [(f"run-{i}", "bench_job", "completed", i, text) for i in range(count)]
 
 
 def _sync_per_call(dsn: str, calls: int) -> tuple[float, float]:
     """Seconds per call: log_lineage sync into PostgreSQL, and a raw one-row INSERT transaction."""
-    import psycopg
-
-    target = _schema_dsn(dsn)
-    lineage_sdk.configure(target, on_error="raise")
+    lineage_sdk.configure(_schema_dsn(dsn), on_error="raise")
     lineage_work(0)
     start = time.perf_counter()
     for i in range(calls):
         lineage_work(i)
     ours = (time.perf_counter() - start) / calls
-    sink = lineage_sdk.MemorySink()
-    lineage_sdk.configure([sink])
-    lineage_work(0)
-    text = json.dumps(to_dict(sink.records[-1]), separators=(",", ":"))
     lineage_sdk.configure("none")
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        schema = f"raw_{secrets.token_hex(4)}"
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"SET search_path TO {schema}")
-        _raw_table(conn)
+    rows = _rows(calls)
+    with _raw_connection(dsn) as conn:
         start = time.perf_counter()
-        for i in range(calls):
+        for row in rows:
             with conn.transaction():
-                conn.execute(
-                    "INSERT INTO raw_runs VALUES (%s, %s, %s, %s, %s)",
-                    (f"run-{i}", "bench_job", "completed", i, text),
-                )
+                conn.execute("INSERT INTO raw_runs VALUES (%s, %s, %s, %s, %s)", row)
         raw = (time.perf_counter() - start) / calls
     return ours, raw
 
 
-def _async_ingest(dsn: str, runs: int) -> float:
-    target = _schema_dsn(dsn)
-    lineage_sdk.configure(target, async_delivery=True, queue_size=runs + 10, on_error="warn")
-    lineage_work(0)
-    lineage_sdk.flush()
-    start = time.perf_counter()
-    for i in range(runs):
-        lineage_work(i)
-    lineage_sdk.flush()
-    elapsed = time.perf_counter() - start
-    stats = lineage_sdk.stats()
-    lineage_sdk.configure("none")
-    assert stats["dropped"] == 0 and stats["failed"] == 0, stats
-    return runs / elapsed
-
-
 def _raw_ingest(dsn: str, runs: int, copy: bool) -> float:
     """Runs per second of one executemany (or COPY) of the same run rows, in one transaction."""
-    import psycopg
-
-    sink = lineage_sdk.MemorySink()
-    lineage_sdk.configure([sink])
-    lineage_work(0)
-    lineage_sdk.configure("none")
-    text = json.dumps(to_dict(sink.records[-1]), separators=(",", ":"))
-    rows = [(f"run-{i}", "bench_job", "completed", i, text) for i in range(runs)]
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        schema = f"raw_{secrets.token_hex(4)}"
-        conn.execute(f"CREATE SCHEMA {schema}")
-        conn.execute(f"SET search_path TO {schema}")
-        _raw_table(conn)
+    rows = _rows(runs)
+    with _raw_connection(dsn) as conn:
         start = time.perf_counter()
         with conn.transaction():
             if copy:
@@ -258,7 +233,7 @@ def run(report: Report, *, quick: bool) -> None:
             ours_row.median / raw_row.median,
             3.0,
         )
-        ingest = [_async_ingest(dsn, runs) for _ in range(repeats)]
+        ingest = [lineage_runs(_schema_dsn(dsn), runs, True) for _ in range(repeats)]
         many = [_raw_ingest(dsn, runs, copy=False) for _ in range(repeats)]
         copied = [_raw_ingest(dsn, runs, copy=True) for _ in range(repeats)]
         ingest_row = report.add(

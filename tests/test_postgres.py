@@ -41,6 +41,24 @@ def stored_runs(dsn: str) -> list[Run]:
     return [r for r in read_records(parse_dsn(dsn)) if isinstance(r, Run)]
 
 
+def run_writers(count: int, args: list[str], **env: str) -> None:
+    """``count`` processes of ``python -m tests.writer ARGS`` at once; each must succeed."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tests.writer", *args],
+            env=child_env(**env),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(count)
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+
+
 def sink_for(dsn: str, **options: Any) -> PostgresSink:
     options.setdefault("cooldown_s", 0.2)
     return PostgresSink(dsn, **options)
@@ -413,20 +431,7 @@ def test_a_forked_child_opens_its_own_connection(pg_dsn: str) -> None:
 def test_eight_processes_store_every_run_exactly_once(
     pg_cluster: PgCluster, pg_dsn: str, async_delivery: str
 ) -> None:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.writer", "1000"],
-            env=child_env(LINEAGE_SINK=pg_dsn, LINEAGE_ASYNC=async_delivery),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    run_writers(8, ["1000"], LINEAGE_SINK=pg_dsn, LINEAGE_ASYNC=async_delivery)
     ids = [r.run_id for r in stored_runs(pg_dsn)]
     assert len(ids) == 8000 and len(set(ids)) == 8000
 
@@ -435,20 +440,7 @@ def test_eight_processes_store_every_run_exactly_once(
 def test_many_writers_declaring_the_same_nodes_never_deadlock(
     pg_cluster: PgCluster, pg_dsn: str
 ) -> None:
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "tests.writer", "300", "shared-nodes"],
-            env=child_env(LINEAGE_SINK=pg_dsn),
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(8)
-    ]
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
+    run_writers(8, ["300", "shared-nodes"], LINEAGE_SINK=pg_dsn)
     assert "deadlock detected" not in pg_cluster.log()
     ids = [r.run_id for r in stored_runs(pg_dsn)]
     assert len(ids) == 8 * 300 and len(set(ids)) == len(ids)
