@@ -49,6 +49,10 @@ class GraphBackend(Protocol):
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         """The latest declaration stored for a node or transformation id, if any."""
 
+    def features_among(self, ids: list[str]) -> set[str]:
+        """Those of ``ids`` declared as Features (one question for many ids: a server store
+        would otherwise pay a round trip per id)."""
+
     def declared_node_ids(self) -> set[str]:
         """Ids of every declared DataSource and Feature."""
 

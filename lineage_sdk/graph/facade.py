@@ -119,7 +119,7 @@ class LineageGraph:
 
     def impact(self, node_id: str) -> list[str]:
         """The features that change when ``node_id`` changes."""
-        return sorted(n for n in self.downstream(node_id) if self.kind(n) == "Feature")
+        return sorted(self._backend.features_among(self.downstream(node_id)))
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.

@@ -73,6 +73,9 @@ class MemoryBackend:
             return "External"
         return None
 
+    def features_among(self, ids: list[str]) -> set[str]:
+        return {i for i in ids if i in self._nodes and self._nodes[i].kind == "Feature"}
+
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         node = self._nodes.get(ident)
         return node if node is not None else self._transformations.get(ident)

@@ -119,6 +119,13 @@ class SQLBackend:
                 return self._record(row[0])  # type: ignore[return-value]
         return None
 
+    def features_among(self, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        sql = "SELECT id FROM nodes WHERE kind = 'Feature' AND id {ids:ids}"
+        for i in range(0, len(ids), _BATCH):
+            found.update(self._column(sql, ids=self.dialect.id_list(ids[i : i + _BATCH])))
+        return found
+
     def declared_node_ids(self) -> set[str]:
         return set(self._column("SELECT id FROM nodes"))
 
