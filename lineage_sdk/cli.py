@@ -28,6 +28,7 @@ from .records import Run
 from .registry import registry_dict
 from .render import FORMATS, DotNotFoundError, render, render_bytes, to_dot
 from .serde import dumps, to_dict
+from .ui import command as ui_command
 
 __all__ = ["main"]
 
@@ -408,6 +409,11 @@ def build_parser() -> argparse.ArgumentParser:
         "doctor", parents=[common], help="check configuration, stores and git capture"
     )
     doctor.set_defaults(handler=_cmd_doctor)
+
+    # The browser explorer's command lives with the explorer (lineage_sdk.ui.command).
+    ui_command.add_parser(sub, [common]).set_defaults(
+        handler=lambda args, out: ui_command.run(args, out, lambda: _open(args))
+    )
     return parser
 
 
