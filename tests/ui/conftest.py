@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from lineage_sdk import DataSource, Feature, JsonFileSink, configure, log_lineage
 from tests.conftest import ROOT, child_env
 
 CHROME_FLAGS = (
@@ -34,6 +35,27 @@ INSTALL_HINT = (
     "install Chromium and its driver (Debian: apt-get install chromium chromium-driver, or "
     "`make test` as root) and the dev extra (pip install -e '.[dev]', for selenium)"
 )
+
+
+HOSTILE = [
+    "<img src=x onerror=alert(1)>",
+    "</script><script>alert(1)</script>",
+    "a\u2028b\u2029c & <!-- --> ]]>",
+]
+
+
+def hostile_store(path: Path) -> str:
+    """A JSON store whose ids and texts are markup and script."""
+    configure([JsonFileSink(path)], on_error="raise")
+    src = DataSource(HOSTILE[0], type="<b>kafka</b>", description=HOSTILE[1], schema=[HOSTILE[2]])
+    out = Feature(HOSTILE[1], value_type="<i>float</i>", description="<script>x()</script>")
+
+    @log_lineage(inputs=[src], outputs=[out], name=HOSTILE[2], description="\"'><svg onload=1>")
+    def job() -> None:
+        return None
+
+    job()
+    return f"json:{path}"
 
 
 def need(condition: bool, reason: str) -> None:
@@ -114,11 +136,57 @@ def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     where = tmp_path_factory.mktemp("seed")
     store = where / "lineage.db"
     subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "ctr_7d.py"), "--users", "300", "--svg",
-         str(where / "lineage.svg")],
+        [
+            sys.executable,
+            str(ROOT / "examples" / "ctr_7d.py"),
+            "--users",
+            "300",
+            "--svg",
+            str(where / "lineage.svg"),
+        ],
         cwd=where,
         env=child_env(LINEAGE_SINK=f"sqlite:{store}"),
         check=True,
         capture_output=True,
     )
     return store
+
+
+def synthetic_records(transformations: int, seed: int, sources: int = 20) -> list[Any]:
+    """A random layered lineage with per-output derivation: what the big-graph tests walk.
+
+    Each transformation reads 2-6 earlier nodes and writes 1-3 new features, each output derived
+    from a random non-empty subset of its inputs; some transformations' last run failed.
+    """
+    import datetime as dt
+    import random
+
+    from lineage_sdk import DataSource, Feature, Run, Transformation
+
+    rng = random.Random(seed)
+    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    nodes: list[str] = [f"src_{i}" for i in range(sources)]
+    records: list[Any] = [DataSource(n, type="table", description=f"source {n}") for n in nodes]
+    for j in range(transformations):
+        inputs = rng.sample(nodes[-60:], min(len(nodes[-60:]), rng.randint(2, 6)))
+        outputs = [f"feat_{j}_{k}" for k in range(rng.randint(1, 3))]
+        derivation = [(o, rng.sample(inputs, rng.randint(1, len(inputs)))) for o in outputs]
+        records += [Feature(o, value_type="float", description=f"feature {o}") for o in outputs]
+        records.append(Transformation(f"job_{j}", version="1", compute_framework="pandas"))
+        for r, status in enumerate(("completed", "failed" if j % 7 == 0 else "completed")):
+            when = at + dt.timedelta(minutes=j * 10 + r)
+            records.append(
+                Run(
+                    f"run-{j}-{r}",
+                    f"job_{j}",
+                    status,
+                    when,
+                    when,
+                    0.5 + r,
+                    inputs=inputs,
+                    outputs=outputs,
+                    derivation=derivation,
+                )
+            )
+        nodes += outputs
+    return records
