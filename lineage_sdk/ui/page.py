@@ -27,14 +27,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["build_page", "content_security_policy", "embed_json", "notebook_html", "page_html"]
 
-_JSON_ESCAPES = str.maketrans(
-    {
-        "<": "\\u003c",
-        ">": "\\u003e",
-        "&": "\\u0026",
-        "\u2028": "\\u2028",
-        "\u2029": "\\u2029",
-    }
+_JSON_ESCAPES = (
+    ("&", "\\u0026"),
+    ("<", "\\u003c"),
+    (">", "\\u003e"),
+    ("\u2028", "\\u2028"),
+    ("\u2029", "\\u2029"),
 )
 
 _TEMPLATE = """<!DOCTYPE html>
@@ -110,7 +108,9 @@ def content_security_policy(served: bool = False) -> str:
 def embed_json(value: Any) -> str:
     """``value`` as JSON that is inert inside an HTML ``<script>`` element."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.translate(_JSON_ESCAPES)
+    for raw, escaped in _JSON_ESCAPES:  # str.replace is far faster than str.translate here
+        text = text.replace(raw, escaped)
+    return text
 
 
 def page_html(data: dict[str, Any], served: bool = False) -> str:

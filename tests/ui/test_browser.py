@@ -341,3 +341,58 @@ def test_served_page_shows_runs_recorded_after_it_started(
     console, urls = browser.drain()
     assert console == []
     assert [u for u in urls if not u.startswith((url, "data:"))] == []
+
+
+def test_a_big_served_graph_lays_the_selected_neighbourhood_out_with_dot(
+    browser: Browser,
+) -> None:
+    import threading
+
+    from lineage_sdk.ui.server import ExplorerServer
+
+    graph = LineageGraph(synthetic_records(transformations=120, seed=4))
+    server = ExplorerServer(("127.0.0.1", 0), lambda: graph)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        browser.open(server.url + "#node=feat_60_0")
+        link = browser.driver.find_element("id", "neighbourhood")
+        assert link.is_displayed()
+        browser.js("const d = document.getElementById('depth'); d.value = '2';"
+                   "d.dispatchEvent(new Event('change'))")  # fmt: skip
+        link.click()
+        assert browser.js("return document.querySelector('#details h2').textContent") == "feat_60_0"
+        shown = set(
+            browser.js(
+                "return [...document.querySelectorAll('[data-node-id]')]"
+                ".map(e => e.getAttribute('data-node-id'))"
+            )
+        )
+        assert shown == {"feat_60_0", *graph.upstream("feat_60_0", 2),
+                         *graph.downstream("feat_60_0", 2)}  # fmt: skip
+        assert "dot layout" in browser.driver.find_element("id", "status").text
+        assert browser.driver.find_element("id", "focus-mode").is_selected()
+        console, urls = browser.drain()
+        assert console == []
+        assert [u for u in urls if not u.startswith((server.url, "data:"))] == []
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def test_the_notebook_view_runs_the_explorer_inside_its_sandboxed_frame(
+    browser: Browser, seed_store: Path, tmp_path: Path
+) -> None:
+    graph = load_graph(f"sqlite:{seed_store}")
+    notebook = tmp_path / "cell.html"
+    notebook.write_text(f"<!DOCTYPE html><html><body>{graph._repr_html_()}</body></html>")
+    browser.open(notebook.as_uri())
+    browser.driver.switch_to.frame(browser.driver.find_element("tag name", "iframe"))
+    try:
+        node(browser, COUNTS).click()
+        assert details(browser).splitlines()[0] == COUNTS
+        assert len(browser.driver.find_elements("css selector", "[data-node-id]")) == len(SEED_IDS)
+    finally:
+        browser.driver.switch_to.default_content()
+    offline_ok(browser)

@@ -406,10 +406,8 @@
     }
     depthBox.value = String(D.depth);
   }
-  if (!fromHash() && D.focus !== null && index.has(D.focus)) {
-    focusBox.checked = true;
-    select(index.get(D.focus), false);
-  }
+  if (D.focus !== null) focusBox.checked = true; // a page built around one id opens focused
+  if (!fromHash() && D.focus !== null && index.has(D.focus)) select(index.get(D.focus), false);
   // For automation and tests: the same walks the page uses to fade nodes.
   window.lineageExplorer = Object.freeze({
     upstream: function (id, depth) { return idsOf(walk(index.get(id), depth === undefined ? null : depth, false)); },
