@@ -150,7 +150,6 @@ def _node_dict(graph: LineageGraph, vid: str) -> dict[str, Any]:
 
 def _recent_runs(graph: LineageGraph, transformations: list[str]) -> dict[str, list[Run]]:
     """Newest runs per transformation: one query each on SQL stores, one pass in memory."""
-    wanted = set(transformations)
     if hasattr(graph, "store_path"):  # an SQL-backed graph: runs stay in the store
         return {
             t: graph.runs(transformation=t, limit=RUNS_PER_TRANSFORMATION) for t in transformations
@@ -160,7 +159,49 @@ def _recent_runs(graph: LineageGraph, transformations: list[str]) -> dict[str, l
         bucket = recent.get(run.transformation)
         if bucket is not None and len(bucket) < RUNS_PER_TRANSFORMATION:
             bucket.append(run)
-    return {t: runs for t, runs in recent.items() if t in wanted}
+    return recent
+
+
+def _adjacency(
+    graph: LineageGraph, node_ids: list[str], t_ids: list[str]
+) -> tuple[dict[str, list[list[int]]], list[tuple[int, int]]]:
+    """Per-vertex adjacency lists (by vertex number) and the drawn edges node -> t -> node."""
+    n_index = {n: i for i, n in enumerate(node_ids)}
+    count = len(node_ids) + len(t_ids)
+    sets: dict[str, list[set[int]]] = {
+        name: [set() for _ in range(count)]
+        for name in ("succ", "pred", "reads", "writes", "tin", "tout")
+    }
+    for src, _t, dst in graph.edges():
+        if src in n_index and dst in n_index:
+            sets["succ"][n_index[src]].add(n_index[dst])
+            sets["pred"][n_index[dst]].add(n_index[src])
+    drawn: list[tuple[int, int]] = []
+    for ti, t in enumerate(t_ids, start=len(node_ids)):
+        for n in graph.transformation_inputs(t):
+            if n in n_index:
+                sets["reads"][n_index[n]].add(ti)
+                sets["tin"][ti].add(n_index[n])
+                drawn.append((n_index[n], ti))
+        for n in graph.transformation_outputs(t):
+            if n in n_index:
+                sets["writes"][n_index[n]].add(ti)
+                sets["tout"][ti].add(n_index[n])
+                drawn.append((ti, n_index[n]))
+    return {name: [sorted(s) for s in per] for name, per in sets.items()}, drawn
+
+
+def _add_runs(graph: LineageGraph, transformations: list[dict[str, Any]]) -> None:
+    """Recent runs, the failed-last-run mark and the code link of each transformation vertex."""
+    recent = _recent_runs(graph, [v["id"] for v in transformations])
+    for vertex in transformations:
+        runs = recent.get(vertex["id"], [])
+        vertex["runs"] = [_run_dict(r) for r in runs]
+        vertex["failed"] = bool(runs) and runs[0].status == "failed"
+        if vertex["failed"]:
+            sub = vertex["sub"]
+            vertex["sub"] = f"{sub} · last run failed" if sub else "last run failed"
+        vertex["code_url"] = code_url(runs[0]) if runs else None
 
 
 def explorer_data(
@@ -182,43 +223,9 @@ def explorer_data(
         t_ids = [t for t in t_ids if t in keep]
     elif depth is not None:
         raise ValueError("depth needs focus")
-    n_index = {n: i for i, n in enumerate(node_ids)}
-    t_index = {t: len(node_ids) + i for i, t in enumerate(t_ids)}
-    count = len(node_ids) + len(t_ids)
-    succ: list[set[int]] = [set() for _ in range(count)]
-    pred: list[set[int]] = [set() for _ in range(count)]
-    reads: list[set[int]] = [set() for _ in range(count)]
-    writes: list[set[int]] = [set() for _ in range(count)]
-    ends_in: list[set[int]] = [set() for _ in range(count)]
-    ends_out: list[set[int]] = [set() for _ in range(count)]
-    for src, _t, dst in graph.edges():
-        if src in n_index and dst in n_index:
-            succ[n_index[src]].add(n_index[dst])
-            pred[n_index[dst]].add(n_index[src])
-    drawn: list[tuple[int, int]] = []
-    for t, ti in t_index.items():
-        for n in graph.transformation_inputs(t):
-            if n in n_index:
-                reads[n_index[n]].add(ti)
-                ends_in[ti].add(n_index[n])
-                drawn.append((n_index[n], ti))
-        for n in graph.transformation_outputs(t):
-            if n in n_index:
-                writes[n_index[n]].add(ti)
-                ends_out[ti].add(n_index[n])
-                drawn.append((ti, n_index[n]))
+    adjacency, drawn = _adjacency(graph, node_ids, t_ids)
     vertices = [_node_dict(graph, n) for n in node_ids] + [_node_dict(graph, t) for t in t_ids]
-    recent = _recent_runs(graph, t_ids)
-    for t, ti in t_index.items():
-        runs = recent.get(t, [])
-        vertex = vertices[ti]
-        vertex["runs"] = [_run_dict(r) for r in runs]
-        vertex["failed"] = bool(runs) and runs[0].status == "failed"
-        if vertex["failed"]:
-            vertex["sub"] = (
-                f"{vertex['sub']} · last run failed" if vertex["sub"] else "last run failed"
-            )
-        vertex["code_url"] = next((u for u in map(code_url, runs[:1]) if u), None)
+    _add_runs(graph, vertices[len(node_ids) :])
     boxes = [vertex_size(v["kind"], v["id"], v["sub"]) for v in vertices]
     placed: Layout = layout(boxes, drawn)
     for vertex, box, (x, y) in zip(vertices, boxes, placed.centres, strict=True):
@@ -226,10 +233,6 @@ def explorer_data(
         vertex["xywh"] = [round(x, 1), round(y, 1), box.width, box.height]
         if vertex["sub"]:
             vertex["sub"] = _short(vertex["sub"])
-
-    def lists(sets: list[set[int]]) -> list[list[int]]:
-        return [sorted(s) for s in sets]
-
     return {
         "version": DATA_VERSION,
         "live": live,
@@ -245,10 +248,5 @@ def explorer_data(
             [a, b, [round(p, 1) for p in points], [round(tip[0], 1), round(tip[1], 1)]]
             for a, b, points, tip in placed.edges
         ],
-        "succ": lists(succ),
-        "pred": lists(pred),
-        "reads": lists(reads),
-        "writes": lists(writes),
-        "tin": lists(ends_in),
-        "tout": lists(ends_out),
+        **adjacency,
     }
