@@ -108,6 +108,10 @@ def content_security_policy(served: bool = False) -> str:
 def embed_json(value: Any) -> str:
     """``value`` as JSON that is inert inside an HTML ``<script>`` element."""
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate (from a JSON store) has no UTF-8 form
+        text = json.dumps(value, ensure_ascii=True, separators=(",", ":"), allow_nan=False)
     for raw, escaped in _JSON_ESCAPES:  # str.replace is far faster than str.translate here
         text = text.replace(raw, escaped)
     return text
