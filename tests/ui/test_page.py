@@ -30,7 +30,6 @@ from lineage_sdk.ui.server import ExplorerServer, is_loopback
 from tests.conftest import ROOT, child_env
 from tests.ui.conftest import HOSTILE, hostile_store, synthetic_records
 
-
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()))
 
 
