@@ -215,6 +215,8 @@ def test_hostile_ids_render_as_text_and_run_nothing(browser: Browser, tmp_path: 
     assert sorted(shown) == sorted(HOSTILE)
     node(browser, HOSTILE[0]).click()
     assert details(browser).splitlines()[0] == HOSTILE[0]
+    assert HOSTILE[1] in details(browser)  # its description, shown as text
+    assert "<b>kafka</b>" in details(browser)  # its type
     node(browser, HOSTILE[2]).click()
     browser.driver.find_element("id", "search").send_keys("</script")
     assert (
