@@ -1,25 +1,25 @@
-"""The ``lineage ui`` command: write the explorer as one HTML file, or serve it live.
+"""What ``lineage ui`` does: write the explorer as one HTML file, or serve it live.
 
-lineage ui -o lineage.html [--focus ID] [--depth N] [--open]
-lineage ui --serve [--port 8765] [--host 127.0.0.1]
+    lineage ui -o lineage.html [--focus ID] [--depth N] [--open]
+    lineage ui --serve [--port 8765] [--host 127.0.0.1]
+
+The command line (:mod:`lineage_sdk.cli.ui`) parses with :func:`add_parser`, reads the store and
+prints; the work is here.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import webbrowser
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..errors import ConfigError
-
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import LineageGraph
 
-__all__ = ["add_parser", "run"]
+__all__ = ["add_parser", "serve_live", "write_file"]
 
 
 def _positive(text: str) -> int:
@@ -69,38 +69,39 @@ def add_parser(
     return parser
 
 
-def run(args: argparse.Namespace, out: IO[str], open_graph: Callable[[], LineageGraph]) -> int:
-    """Execute ``lineage ui``; ``open_graph`` reads the store (again on every served request)."""
-    if args.depth is not None and args.focus is None:
-        raise ConfigError("--depth needs --focus")
-    graph = open_graph()  # fail now, with the CLI's message, if the store cannot be read
-    if args.focus is not None:
-        graph.node(args.focus)  # an unknown id: exit 1 with close matches
-    if args.serve:
-        from .server import serve
-
-        query = ""
-        if args.focus is not None:  # --open starts on the neighbourhood asked for
-            query = "?focus=" + quote(args.focus, safe="")
-            query += f"&depth={args.depth}" if args.depth else ""
-
-        def ready(url: str) -> None:
-            if args.open:
-                webbrowser.open(url + query)
-
-        return serve(open_graph, host=args.host, port=args.port, out=out, on_ready=ready)
+def write_file(
+    graph: LineageGraph,
+    output: str | Path,
+    focus: str | None = None,
+    depth: int | None = None,
+    open_it: bool = False,
+) -> dict[str, Any]:
+    """Write the page to ``output``; returns its path, ``file:`` URI and size."""
     from .page import build_page
 
-    page = build_page(graph, focus=args.focus, depth=args.depth)
-    path = Path(args.output)
+    page = build_page(graph, focus=focus, depth=depth)
+    path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")
     uri = path.resolve().as_uri()
-    if args.json:
-        json.dump({"path": str(path.resolve()), "uri": uri, "bytes": len(page.encode())}, out)
-        out.write("\n")
-    else:
-        print(f"wrote {path.resolve()}; open {uri} in a browser", file=out)
-    if args.open:
+    if open_it:
         webbrowser.open(uri)
-    return 0
+    return {"path": str(path.resolve()), "uri": uri, "bytes": len(page.encode("utf-8"))}
+
+
+def serve_live(
+    open_graph: Callable[[], LineageGraph], args: argparse.Namespace, out: IO[str]
+) -> int:
+    """Serve until Ctrl-C; ``open_graph`` reads the store again for every page."""
+    from .server import serve
+
+    query = ""
+    if args.focus is not None:  # --open starts on the neighbourhood asked for
+        query = "?focus=" + quote(args.focus, safe="")
+        query += f"&depth={args.depth}" if args.depth else ""
+
+    def ready(url: str) -> None:
+        if args.open:
+            webbrowser.open(url + query)
+
+    return serve(open_graph, host=args.host, port=args.port, out=out, on_ready=ready)

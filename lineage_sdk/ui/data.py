@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlsplit
 
 from ..capture.git import scrub_url
+from ..graph.memory import MemoryBackend
 from ..records import DataSource, Feature, Run, Transformation
 from .layout import LABEL_CHARS, Layout, layout, vertex_size
 
@@ -150,12 +151,12 @@ def _node_dict(graph: LineageGraph, vid: str) -> dict[str, Any]:
 
 def _recent_runs(graph: LineageGraph, transformations: list[str]) -> dict[str, list[Run]]:
     """Newest runs per transformation: one query each on SQL stores, one pass in memory."""
-    if hasattr(graph, "store_path"):  # an SQL-backed graph: runs stay in the store
+    if not isinstance(graph.backend, MemoryBackend):  # runs stay in the store, queried by index
         return {
             t: graph.runs(transformation=t, limit=RUNS_PER_TRANSFORMATION) for t in transformations
         }
     recent: dict[str, list[Run]] = {t: [] for t in transformations}
-    for run in graph.runs():  # newest first
+    for run in graph.runs():  # newest first; one scan instead of one per transformation
         bucket = recent.get(run.transformation)
         if bucket is not None and len(bucket) < RUNS_PER_TRANSFORMATION:
             bucket.append(run)

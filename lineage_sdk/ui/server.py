@@ -127,9 +127,7 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             return build_page(graph, focus=focus, depth=depth if focus else None, served=True)
         finally:
-            close = getattr(graph, "close", None)
-            if close is not None:
-                close()
+            graph.close()
 
     def _send(self, status: HTTPStatus, text: str, kind: str, body: bool) -> None:
         data = text.encode("utf-8")
