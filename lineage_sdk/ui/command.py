@@ -3,15 +3,14 @@
     lineage ui -o lineage.html [--focus ID] [--depth N] [--open]
     lineage ui --serve [--port 8765] [--host 127.0.0.1]
 
-The command line (:mod:`lineage_sdk.cli.ui`) parses with :func:`add_parser`, reads the store and
-prints; the work is here.
+The command line (:mod:`lineage_sdk.cli.ui`) parses, reads the store and prints; the work is here.
 """
 
 from __future__ import annotations
 
 import argparse
 import webbrowser
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -19,54 +18,7 @@ from urllib.parse import quote
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import LineageGraph
 
-__all__ = ["add_parser", "serve_live", "write_file"]
-
-
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("depth must be 1 or more")
-    return value
-
-
-def _port(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError("a port is 0..65535 (0: any free port)")
-    return value
-
-
-def add_parser(
-    subparsers: Any, parents: Sequence[argparse.ArgumentParser] = ()
-) -> argparse.ArgumentParser:
-    """Add ``ui`` to the ``lineage`` command's subparsers; returns its parser."""
-    parser: argparse.ArgumentParser = subparsers.add_parser(
-        "ui",
-        parents=list(parents),
-        help="explore the lineage in a browser: one offline HTML file, or served live",
-    )
-    parser.add_argument(
-        "-o", "--output", metavar="FILE", default="lineage.html", help="default: lineage.html"
-    )
-    parser.add_argument("--focus", metavar="ID", help="only this id and its neighbourhood")
-    parser.add_argument("--depth", type=_positive, metavar="N", help="with --focus: how far")
-    parser.add_argument("--open", action="store_true", help="open it in the default browser")
-    parser.add_argument(
-        "--serve", action="store_true", help="serve it live and read-only instead of writing it"
-    )
-    parser.add_argument("--port", type=_port, default=8765, help="with --serve (default 8765)")
-    parser.add_argument(
-        "--host",
-        default="127.0.0.1",
-        help="with --serve: address to bind (default 127.0.0.1; others expose the store)",
-    )
-    return parser
+__all__ = ["serve_live", "write_file"]
 
 
 def write_file(

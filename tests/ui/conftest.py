@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,6 @@ import pytest
 from lineage_sdk import DataSource, Feature, JsonFileSink, configure, log_lineage
 from tests.conftest import ROOT, child_env
 
-CHROME_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-dev-shm-usage",
-    "--window-size=1400,900",
-)
 INSTALL_HINT = (
     "install Chromium and its driver (Debian: apt-get install chromium chromium-driver, or "
     "`make test` as root) and the dev extra (pip install -e '.[dev]', for selenium)"
@@ -110,7 +101,9 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Browser]:
         raise
     options = webdriver.ChromeOptions()
     options.binary_location = str(chromium)
-    for flag in CHROME_FLAGS:
+    from benchmarks.explorer import CHROME_FLAGS  # the same browser the benchmark measures
+
+    for flag in (*CHROME_FLAGS, "--window-size=1400,900"):
         options.add_argument(flag)
     options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
@@ -152,41 +145,45 @@ def seed_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return store
 
 
-def synthetic_records(transformations: int, seed: int, sources: int = 20) -> list[Any]:
-    """A random layered lineage with per-output derivation: what the big-graph tests walk.
+def synthetic_records(transformations: int, seed: int) -> list[Any]:
+    """A random layered lineage with per-output derivation (the explorer benchmark's shape)."""
+    from benchmarks.explorer import records
 
-    Each transformation reads 2-6 earlier nodes and writes 1-3 new features, each output derived
-    from a random non-empty subset of its inputs; some transformations' last run failed.
-    """
-    import datetime as dt
-    import random
+    return list(records(transformations, seed))
 
-    from lineage_sdk import DataSource, Feature, Run, Transformation
 
-    rng = random.Random(seed)
-    at = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
-    nodes: list[str] = [f"src_{i}" for i in range(sources)]
-    records: list[Any] = [DataSource(n, type="table", description=f"source {n}") for n in nodes]
-    for j in range(transformations):
-        inputs = rng.sample(nodes[-60:], min(len(nodes[-60:]), rng.randint(2, 6)))
-        outputs = [f"feat_{j}_{k}" for k in range(rng.randint(1, 3))]
-        derivation = [(o, rng.sample(inputs, rng.randint(1, len(inputs)))) for o in outputs]
-        records += [Feature(o, value_type="float", description=f"feature {o}") for o in outputs]
-        records.append(Transformation(f"job_{j}", version="1", compute_framework="pandas"))
-        for r, status in enumerate(("completed", "failed" if j % 7 == 0 else "completed")):
-            when = at + dt.timedelta(minutes=j * 10 + r)
-            records.append(
-                Run(
-                    f"run-{j}-{r}",
-                    f"job_{j}",
-                    status,
-                    when,
-                    when,
-                    0.5 + r,
-                    inputs=inputs,
-                    outputs=outputs,
-                    derivation=derivation,
-                )
-            )
-        nodes += outputs
-    return records
+def write_page(graph: Any, path: Path) -> str:
+    """Build the explorer for ``graph`` into ``path``; its ``file:`` URI."""
+    from lineage_sdk.ui import build_page
+
+    path.write_text(build_page(graph), encoding="utf-8")
+    return path.as_uri()
+
+
+@contextmanager
+def serving(open_graph: Any) -> Iterator[str]:
+    """The explorer's server on a free loopback port in a thread; yields its URL."""
+    from lineage_sdk.ui.server import ExplorerServer
+
+    server = ExplorerServer(("127.0.0.1", 0), open_graph)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield server.url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def serve_command(store: str, *options: str) -> subprocess.Popen[str]:
+    """``lineage ui --serve --port 0`` on ``store`` as a child process (stdout piped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "lineage_sdk.cli", "ui", "--store", store, "--serve",
+         "--port", "0", *options],
+        cwd=ROOT,
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip

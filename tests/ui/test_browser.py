@@ -13,9 +13,16 @@ import pytest
 from lineage_sdk import configure, log_lineage
 from lineage_sdk.graph import LineageGraph, load_graph
 from lineage_sdk.sinks import SQLiteSink
-from lineage_sdk.ui import build_page
 from tests.conftest import ROOT, child_env
-from tests.ui.conftest import HOSTILE, Browser, hostile_store, synthetic_records
+from tests.ui.conftest import (
+    HOSTILE,
+    Browser,
+    hostile_store,
+    serve_command,
+    serving,
+    synthetic_records,
+    write_page,
+)
 
 SEED_IDS = {
     "raw_impressions_kafka_topic": "DataSource",
@@ -33,7 +40,7 @@ COUNTS = "calculate_user_counts_7d_job_v1.2"
 @pytest.fixture(scope="module")
 def seed_page(seed_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     target = tmp_path_factory.mktemp("page") / "lineage.html"
-    target.write_text(build_page(load_graph(f"sqlite:{seed_store}")), encoding="utf-8")
+    write_page(load_graph(f"sqlite:{seed_store}"), target)
     return target
 
 
@@ -50,6 +57,15 @@ def node(browser: Browser, node_id: str) -> Any:
         "return [...document.querySelectorAll('[data-node-id]')]"
         ".find(e => e.getAttribute('data-node-id') === arguments[0])",
         node_id,
+    )
+
+
+def shown_ids(browser: Browser) -> list[str]:
+    return list(
+        browser.js(
+            "return [...document.querySelectorAll('[data-node-id]')]"
+            ".map(e => e.getAttribute('data-node-id'))"
+        )
     )
 
 
@@ -185,9 +201,7 @@ def test_walks_in_the_page_equal_the_graphs_on_random_lineage(
     browser: Browser, tmp_path: Path
 ) -> None:
     graph = LineageGraph(synthetic_records(transformations=60, seed=11))
-    page = tmp_path / "random.html"
-    page.write_text(build_page(graph), encoding="utf-8")
-    browser.open(page.as_uri())
+    browser.open(write_page(graph, tmp_path / "random.html"))
     ids = graph.node_ids() + graph.transformation_ids()
     got = browser.js(
         "const out = {}; for (const id of arguments[0]) for (const d of [null, 1, 2, 3, 5]) {"
@@ -205,14 +219,9 @@ def test_walks_in_the_page_equal_the_graphs_on_random_lineage(
 
 
 def test_hostile_ids_render_as_text_and_run_nothing(browser: Browser, tmp_path: Path) -> None:
-    page = tmp_path / "hostile.html"
-    page.write_text(build_page(load_graph(hostile_store(tmp_path / "l.jsonl"))), encoding="utf-8")
-    browser.open(page.as_uri())
-    shown = browser.js(
-        "return [...document.querySelectorAll('[data-node-id]')]"
-        ".map(e => e.getAttribute('data-node-id'))"
-    )
-    assert sorted(shown) == sorted(HOSTILE)
+    graph = load_graph(hostile_store(tmp_path / "l.jsonl"))
+    browser.open(write_page(graph, tmp_path / "hostile.html"))
+    assert sorted(shown_ids(browser)) == sorted(HOSTILE)
     node(browser, HOSTILE[0]).click()
     assert details(browser).splitlines()[0] == HOSTILE[0]
     assert HOSTILE[1] in details(browser)  # its description, shown as text
@@ -249,9 +258,8 @@ def test_a_failed_last_run_is_marked_with_its_error_and_timeline(
     job(False)
     with pytest.raises(RuntimeError):
         job(True)
-    page = tmp_path / "failed.html"
-    page.write_text(build_page(load_graph(f"sqlite:{tmp_path / 'l.db'}")), encoding="utf-8")
-    browser.open(page.as_uri() + "#node=score_job")
+    graph = load_graph(f"sqlite:{tmp_path / 'l.db'}")
+    browser.open(write_page(graph, tmp_path / "failed.html") + "#node=score_job")
     assert "failed" in node(browser, "score_job").get_attribute("class").split()
     assert "last run failed" in node(browser, "score_job").text
     text = details(browser)
@@ -272,9 +280,7 @@ def test_a_big_graph_opens_on_layers_and_still_selects_and_focuses(
     browser: Browser, tmp_path: Path
 ) -> None:
     graph = LineageGraph(synthetic_records(transformations=200, seed=2))
-    page = tmp_path / "big.html"
-    page.write_text(build_page(graph), encoding="utf-8")
-    browser.open(page.as_uri() + "#node=feat_100_0")
+    browser.open(write_page(graph, tmp_path / "big.html") + "#node=feat_100_0")
     assert "layered overview" in browser.driver.find_element("id", "status").text
     browser.driver.find_element("id", "focus-mode").click()
     lit = {"feat_100_0", *graph.upstream("feat_100_0"), *graph.downstream("feat_100_0")}
@@ -288,31 +294,14 @@ def test_a_big_graph_opens_on_layers_and_still_selects_and_focuses(
 def live_server(seed_store: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     store = tmp_path / "live.db"
     store.write_bytes(seed_store.read_bytes())
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lineage_sdk.cli",
-            "ui",
-            "--serve",
-            "--port",
-            "0",
-            "--store",
-            f"sqlite:{store}",
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    proc = serve_command(f"sqlite:{store}")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         yield line.split(" at ")[1].split()[0], store
     finally:
         proc.terminate()
-        proc.wait(20)
+        proc.communicate(timeout=20)
 
 
 def test_served_page_shows_runs_recorded_after_it_started(
@@ -348,39 +337,22 @@ def test_served_page_shows_runs_recorded_after_it_started(
 def test_a_big_served_graph_lays_the_selected_neighbourhood_out_with_dot(
     browser: Browser,
 ) -> None:
-    import threading
-
-    from lineage_sdk.ui.server import ExplorerServer
-
     graph = LineageGraph(synthetic_records(transformations=120, seed=4))
-    server = ExplorerServer(("127.0.0.1", 0), lambda: graph)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        browser.open(server.url + "#node=feat_60_0")
+    with serving(lambda: graph) as url:
+        browser.open(url + "#node=feat_60_0")
         link = browser.driver.find_element("id", "neighbourhood")
         assert link.is_displayed()
         browser.js("const d = document.getElementById('depth'); d.value = '2';"
                    "d.dispatchEvent(new Event('change'))")  # fmt: skip
         link.click()
         assert browser.js("return document.querySelector('#details h2').textContent") == "feat_60_0"
-        shown = set(
-            browser.js(
-                "return [...document.querySelectorAll('[data-node-id]')]"
-                ".map(e => e.getAttribute('data-node-id'))"
-            )
-        )
-        assert shown == {"feat_60_0", *graph.upstream("feat_60_0", 2),
+        assert set(shown_ids(browser)) == {"feat_60_0", *graph.upstream("feat_60_0", 2),
                          *graph.downstream("feat_60_0", 2)}  # fmt: skip
         assert "dot layout" in browser.driver.find_element("id", "status").text
         assert browser.driver.find_element("id", "focus-mode").is_selected()
         console, urls = browser.drain()
         assert console == []
-        assert [u for u in urls if not u.startswith((server.url, "data:"))] == []
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        assert [u for u in urls if not u.startswith((url, "data:"))] == []
 
 
 def test_the_notebook_view_runs_the_explorer_inside_its_sandboxed_frame(

@@ -9,7 +9,6 @@ import json
 import re
 import subprocess
 import sys
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,9 +25,9 @@ from lineage_sdk.records import CodeRef, GitInfo, Run
 from lineage_sdk.ui.data import code_url, explorer_data
 from lineage_sdk.ui.layout import DOT_LIMIT, Box, dot_layout, layer_layout
 from lineage_sdk.ui.page import build_page, embed_json
-from lineage_sdk.ui.server import ExplorerServer, is_loopback
-from tests.conftest import ROOT, child_env
-from tests.ui.conftest import HOSTILE, hostile_store, synthetic_records
+from lineage_sdk.ui.server import is_loopback
+from tests.conftest import child_env
+from tests.ui.conftest import HOSTILE, hostile_store, serve_command, serving, synthetic_records
 
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()))
 
@@ -206,15 +205,8 @@ def test_open_hands_the_file_to_the_users_browser(tmp_path: Path) -> None:
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[str]:
     store = hostile_store(tmp_path / "l.jsonl")
-    server = ExplorerServer(("127.0.0.1", 0), lambda: load_graph(store))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield server.url
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+    with serving(lambda: load_graph(store)) as url:
+        yield url
 
 
 def _status(url: str, method: str = "GET", headers: dict[str, str] | None = None) -> int:
@@ -264,26 +256,7 @@ def test_serve_warns_off_loopback_and_stops_cleanly_on_ctrl_c(tmp_path: Path) ->
     import signal
 
     store = hostile_store(tmp_path / "l.jsonl")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "lineage_sdk.cli",
-            "ui",
-            "--store",
-            store,
-            "--serve",
-            "--host",
-            "0.0.0.0",
-            "--port",
-            "0",
-        ],
-        cwd=ROOT,
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = serve_command(store, "--host", "0.0.0.0")
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
