@@ -171,6 +171,7 @@
   });
   canvas.addEventListener("pointermove", function (ev) {
     if (!drag) return;
+    if (ev.buttons === 0) { drag = null; return; } // released outside the canvas
     var dx = ev.clientX - drag.x, dy = ev.clientY - drag.y;
     if (!drag.moved && Math.abs(dx) + Math.abs(dy) > 4) {
       drag.moved = true;
