@@ -49,11 +49,11 @@ def hostile_store(path: Path) -> str:
     return f"json:{path}"
 
 
-def need(condition: bool, reason: str) -> None:
+def need(condition: bool, reason: str, how: str = INSTALL_HINT) -> None:
     """Skip the test when a component is missing, but fail under CI, where it must be present."""
     if condition:
         return
-    message = f"{reason}; {INSTALL_HINT}"
+    message = f"{reason}; {how}"
     if os.environ.get("CI"):
         pytest.fail(f"CI is set and {message}")
     pytest.skip(message)

@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import json
 import re
+import shutil
 import subprocess
 import sys
 import urllib.error
@@ -27,7 +28,14 @@ from lineage_sdk.ui.layout import DOT_LIMIT, Box, dot_layout, layer_layout
 from lineage_sdk.ui.page import build_page, embed_json
 from lineage_sdk.ui.server import is_loopback
 from tests.conftest import child_env
-from tests.ui.conftest import HOSTILE, hostile_store, serve_command, serving, synthetic_records
+from tests.ui.conftest import (
+    HOSTILE,
+    hostile_store,
+    need,
+    serve_command,
+    serving,
+    synthetic_records,
+)
 
 ANY_TEXT = st.text(st.characters(codec=None, exclude_categories=()))
 
@@ -132,8 +140,7 @@ def test_layers_place_every_vertex_of_a_cycle() -> None:
 
 
 def test_dot_places_every_vertex_and_ends_each_edge_at_an_arrow_tip() -> None:
-    if not __import__("shutil").which("dot"):
-        pytest.skip("graphviz (dot) is not installed; `make graphviz` installs it")
+    need(shutil.which("dot") is not None, "graphviz (dot) is missing", "`make graphviz` installs it")
     boxes = [Box("folder", 100, 38), Box("box", 80, 30), Box("ellipse", 90, 40)]
     placed = dot_layout(boxes, [(0, 1), (1, 2)])
     assert placed.engine == "dot"
