@@ -140,7 +140,7 @@ def test_layers_place_every_vertex_of_a_cycle() -> None:
 
 
 def test_dot_places_every_vertex_and_ends_each_edge_at_an_arrow_tip() -> None:
-    need(shutil.which("dot") is not None, "graphviz (dot) is missing", "`make graphviz` installs it")
+    need(shutil.which("dot") is not None, "graphviz (dot) is missing", "`make graphviz`")
     boxes = [Box("folder", 100, 38), Box("box", 80, 30), Box("ellipse", 90, 40)]
     placed = dot_layout(boxes, [(0, 1), (1, 2)])
     assert placed.engine == "dot"
