@@ -65,13 +65,14 @@ LIMITS = {
         "per-output derivation maps from them."
     ),
     "postgresql sync per call": (
-        "a run is one statement (its row, inputs and outputs as data-modifying CTEs, autocommit)"
-        " but a wider one than the baseline's single row, and the SDK's own per-call work "
-        "(record, JSON) comes on top."
+        "a run is one round trip and one statement (its row, inputs and outputs as data-modifying"
+        " CTEs, autocommit), but the server inserts three rows and four index entries against the "
+        "baseline's one row, and the SDK's own per-call work (record, JSON) comes on top."
     ),
     "postgresql async ingest": (
-        "every run writes its row, its input and output rows and the index entries; the "
-        "baseline writes one narrow table."
+        "profiled: per run ~130 µs of server time (three inserts, four index entries, against one "
+        "narrow row) and ~60 µs of serialisation (cattrs + JSON, as for SQLite) on the delivery "
+        "thread, which does not overlap the server's work."
     ),
     "explorer build": (
         "the page is built from the store through the graph's public API: one query per vertex "
