@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     from .capture.code import CodeLocation
     from .context import RunContext
 
-__all__ = ["current_run_id", "log_lineage"]
+__all__ = ["OpenRun", "current_run_id", "log_lineage", "open_run"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 NodeLike = Node | str
@@ -591,6 +591,67 @@ def log_lineage(
         else:
             wrapper = _sync_wrapper(tr)
         decorated: F = _lineage_function()(func, wrapper)
+        decorated._self_lineage = tr  # type: ignore[attr-defined]  # for open_run()
         return decorated
 
     return decorate
+
+
+class OpenRun:
+    """A run of a decorated function held open across several calls; see :func:`open_run`."""
+
+    __slots__ = ("_call", "_ended", "_tr")
+
+    def __init__(self, tr: _Transformation, call: _Call) -> None:
+        self._tr = tr
+        self._call = call
+        self._ended = False
+
+    @property
+    def context(self) -> RunContext:
+        """The token that makes decorated calls (``attach``) children of this run."""
+        from .context import RunContext
+
+        call = self._call
+        return RunContext(call.run_id, call.transformation, call.rt.settings.namespace)
+
+    @property
+    def ended(self) -> bool:
+        """Whether :meth:`end` was called."""
+        return self._ended
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Record the run: completed, or failed with ``exc``. Only the first call counts."""
+        if self._ended:
+            return
+        self._ended = True
+        if exc is None:
+            self._tr.end(self._call, None)
+        else:
+            _finish_failed(self._tr, self._call, exc)
+
+
+def open_run(
+    func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+) -> OpenRun | None:
+    """Begin a run of the ``@log_lineage`` function ``func`` without calling it.
+
+    For engines whose unit of work makes many calls (a Spark task calls a UDF once per row): the
+    engine opens one run, calls ``func.__wrapped__`` as often as it needs inside
+    ``attach(run.context)``, then calls ``run.end()`` or ``run.end(exc)``. ``args`` / ``kwargs``
+    stand for a call's arguments when ``inputs`` / ``outputs`` are callables. The parent is the run
+    current here (``attach``). Returns None when lineage is off; raises TypeError when ``func`` is
+    not decorated.
+
+    Example::
+
+        run = open_run(count_rows)
+        with attach(run.context):
+            total = sum(count_rows.__wrapped__(row) for row in rows)
+        run.end()
+    """
+    tr = getattr(func, "_self_lineage", None)
+    if not isinstance(tr, _Transformation):
+        raise TypeError(f"open_run() takes a @log_lineage function, got {func!r}")
+    call = tr.begin(tr.func, args, kwargs or {})
+    return OpenRun(tr, call) if call is not None else None
