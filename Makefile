@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask test lint typecheck pytest graphviz bench clean
+.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,12 +23,26 @@ graphviz:
 	      || echo "warning: could not install graphviz; rendering is skipped"; \
 	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
 
+# Spark needs Java 17+: install Debian's headless JRE where we may (root with apt-get), else say so.
+# (Slim images lack the man directory that the JRE's post-install step writes to.)
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (mkdir -p /usr/share/man/man1 && apt-get update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "warning: could not install Java; the Spark tests are skipped"; \
+	  else echo "note: Java 17+ (java) is missing; install it to run Spark"; fi; }
+
 demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
 
 # The same pipeline with its per-day partitions on a local Dask cluster; runs show the parent link.
 demo-dask: $(STAMP)
 	$(BIN)/python examples/ctr_dask.py
+
+# The seed's 7-day counts on a local Spark session (local[2]); executor runs show the parent link.
+demo-spark: $(STAMP) graphviz java
+	$(BIN)/python examples/ctr_spark.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check lineage_sdk tests examples benchmarks
@@ -37,7 +51,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz
+pytest: $(STAMP) graphviz java
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -40,7 +40,7 @@ def attempt_of_batch(ids: pd.Series) -> pd.Series:
 
 
 @spark_lineage(name="attempt_of_row")
-def attempt_of_row(value):  # type: ignore[no-untyped-def]  # pyspark reads hints as pandas UDF kinds
+def attempt_of_row(value):  # no hints: pyspark warns on non-pandas hints of a plain udf
     """A plain UDF: called once per row."""
     return _attempt()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -56,7 +57,8 @@ def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         .config("spark.sql.shuffle.partitions", "2")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", str(warehouse))
-        .config("spark.executorEnv.PYTHONPATH", str(ROOT))  # tests.spark_jobs by reference
+        # tests.spark_jobs and the examples' modules travel by reference: importable there
+        .config("spark.executorEnv.PYTHONPATH", f"{ROOT}{os.pathsep}{ROOT / 'examples'}")
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -366,3 +368,37 @@ def test_sources_feed_a_callable_inputs_declaration(
     assert run.inputs == (f"file://{path}",)
     assert run.outputs == (f"file://{tmp_path}/copy",)
     assert run.edges() == ((f"file://{path}", f"file://{tmp_path}/copy"),)
+
+
+def test_the_spark_example_gives_the_answers_of_the_plain_example(
+    spark: Any, store: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
+    import ctr_7d
+    import ctr_spark
+
+    answers = tmp_path / "ctr.json"
+    argv = ["--users", "300", "--data", str(tmp_path / "logs"), "--json", str(answers)]
+    ctr = ctr_spark.main([*argv, "--svg", str(tmp_path / "lineage.svg")], spark=spark)
+    out = capsys.readouterr().out
+
+    as_of = ctr_7d.dt.datetime(2026, 11, 24, tzinfo=ctr_7d.dt.timezone.utc)
+    impressions, clicks, profiles = ctr_7d.make_data(300, 7, as_of)
+    counts = ctr_7d.calculate_user_counts_7d.__wrapped__(impressions, clicks, as_of)
+    expected = ctr_7d.calculate_user_ctr.__wrapped__(*counts, [p[0] for p in profiles])
+    assert ctr == expected and any(v > 0 for v in ctr.values())
+    assert json.loads(answers.read_text()) == {str(k): v for k, v in expected.items()}
+
+    graph = lineage_sdk.load_graph(store)
+    [driver] = graph.runs(transformation=ctr_spark.COUNTS)
+    partitions = graph.runs(transformation=ctr_spark.PARTITION)
+    assert partitions and {r.parent_run_id for r in partitions} == {driver.run_id}
+    assert f"driver run {driver.run_id} host={driver.host} pid={os.getpid()}" in out
+    assert f"has {len(partitions)} partition runs" in out
+    for run in partitions:
+        assert f"{run.run_id}  parent={driver.run_id}  host={run.host}  pid={run.pid}" in out
+    logs = f"file://{tmp_path / 'logs'}"
+    assert set(driver.inputs) == {f"{logs}/impressions.parquet", f"{logs}/clicks.parquet"}
+    assert f"{logs}/clicks.parquet" in graph.upstream("user_ctr_7d")
+    if shutil.which("dot"):
+        assert (tmp_path / "lineage.svg").read_bytes().startswith(b"<?xml")

@@ -55,6 +55,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import inspect
 import logging
 import os
 import weakref
@@ -132,6 +133,8 @@ def with_run_context(func: SparkFunction, token: RunContext | None = None) -> Sp
 class SparkFunction:
     """A ``@spark_lineage`` function: call it, or hand it to Spark; see the module's docs."""
 
+    __signature__: inspect.Signature
+
     def __init__(
         self,
         func: Callable[..., Any],
@@ -146,6 +149,8 @@ class SparkFunction:
         # __name__, __qualname__, __module__, __doc__ and __wrapped__: pyspark reads the
         # signature and type hints (pandas UDF kinds, applyInPandas' key) through __wrapped__.
         functools.update_wrapper(self, func)
+        # getfullargspec (pyspark's plain-UDF type inference) does not follow __wrapped__.
+        self.__signature__ = inspect.signature(func)
         self._where = (str(self.__module__), str(getattr(func, "__qualname__", func.__name__)))
 
     @property
