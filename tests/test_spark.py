@@ -402,3 +402,38 @@ def test_the_spark_example_gives_the_answers_of_the_plain_example(
     assert f"{logs}/clicks.parquet" in graph.upstream("user_ctr_7d")
     if shutil.which("dot"):
         assert (tmp_path / "lineage.svg").read_bytes().startswith(b"<?xml")
+
+
+def test_open_run_holds_one_run_open_across_many_calls(memory_sink: Any) -> None:
+    from lineage_sdk.decorator import open_run
+
+    @log_lineage(name="row_job")
+    def row_job(n: int) -> int:
+        return n + 1
+
+    @log_lineage(name="nested_job")
+    def nested_job() -> None:
+        pass
+
+    run = open_run(row_job)
+    assert run is not None and not run.ended
+    with lineage_sdk.attach(run.context):
+        assert [row_job.__wrapped__(n) for n in range(100)] == list(range(1, 101))
+        nested_job()
+    run.end()
+    run.end(RuntimeError("late"))  # only the first end counts
+    failing = open_run(row_job)
+    assert failing is not None
+    failing.end(ValueError("bad row"))
+    runs = [r for r in memory_sink.records if isinstance(r, Run)]
+    assert [(r.transformation, r.status) for r in runs] == [
+        ("nested_job", "completed"),
+        ("row_job", "completed"),
+        ("row_job", "failed"),
+    ]
+    assert runs[0].parent_run_id == runs[1].run_id == run.context.run_id
+    assert runs[2].error_type == "builtins.ValueError" and runs[2].error_message == "bad row"
+    with pytest.raises(TypeError, match="log_lineage"):
+        open_run(print)
+    lineage_sdk.configure("none")
+    assert open_run(row_job) is None  # lineage off: nothing to hold open
