@@ -27,12 +27,18 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from ctr_7d import Event, calculate_user_ctr, make_data, user_clicks_7d, user_impressions_7d
+from ctr_7d import (
+    Event,
+    calculate_user_ctr,
+    draw,
+    make_data,
+    user_clicks_7d,
+    user_impressions_7d,
+)
 
 import lineage_sdk
 from lineage_sdk import log_lineage
 from lineage_sdk.integrations.spark import propagate_settings, sources, spark_lineage
-from lineage_sdk.render import DotNotFoundError
 
 COUNTS = "calculate_user_counts_7d_job_v1.2"
 PARTITION = "count_user_events_partition"
@@ -168,14 +174,7 @@ def main(argv: list[str] | None = None, spark: Any = None) -> dict[int, float]:
         Path(args.json).write_text(json.dumps(ctr))
     graph = lineage_sdk.load_graph(store)
     print("upstream(user_ctr_7d):", graph.upstream("user_ctr_7d"))
-    try:
-        path = graph.render(args.svg)
-    except DotNotFoundError as exc:
-        dot_path = Path(args.svg).with_suffix(".dot")
-        graph.render(dot_path, format="dot")
-        print(f"{exc}\nDOT written to {dot_path.resolve()}")
-    else:
-        print(f"graph drawn to {path.resolve()}")
+    draw(graph, args.svg)
     return ctr
 
 
