@@ -97,6 +97,16 @@ def _driver_run(store: str, name: str) -> Run:
     return run
 
 
+def test_a_missing_component_skips_here_and_fails_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="install it"):
+        require_component(False, "install it")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="install it"):
+        require_component(False, "install it")
+    require_component(True, "present: nothing happens")
+
+
 def test_importing_the_sdk_and_the_integration_does_not_import_pyspark() -> None:
     code = (
         "import sys, lineage_sdk, lineage_sdk.integrations.spark; "
