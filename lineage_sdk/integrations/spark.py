@@ -58,6 +58,7 @@ import importlib
 import inspect
 import logging
 import os
+import sys
 import weakref
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -220,11 +221,10 @@ def _by_value(
 
 # --- one run per task ----------------------------------------------------------------------------
 def _task_context() -> Any:
-    try:
-        from pyspark import TaskContext
-    except ImportError:
-        return None
-    return TaskContext.get()
+    # A Python worker has imported pyspark before it runs user code; elsewhere there is no task,
+    # and no reason to import pyspark.
+    pyspark = sys.modules.get("pyspark")
+    return pyspark.TaskContext.get() if pyspark is not None else None
 
 
 #: (task attempt id, transformation) -> the run open for it in this Python worker.
@@ -251,8 +251,13 @@ def _task_run(func: SparkFunction, task: Any, args: Any, kwargs: Any) -> OpenRun
         weakref.finalize(task, _task_ended, key)
         return opened
     except Exception as exc:
-        _log.warning("lineage: could not open the run of a Spark task (%r); not recorded", exc)
+        if not _warned:  # once per worker: a plain UDF would log it for every row
+            _warned.append(exc)
+            _log.warning("lineage: could not open the run of a Spark task (%r); not recorded", exc)
         return None
+
+
+_warned: list[Exception] = []
 
 
 def _task_ended(key: tuple[int, str]) -> None:
