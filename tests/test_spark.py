@@ -17,7 +17,7 @@ import pytest
 
 import lineage_sdk
 from lineage_sdk import DataSource, Run, log_lineage
-from lineage_sdk.openlineage import dataset_for
+from lineage_sdk.export.openlineage import dataset_for
 
 from .conftest import ROOT, child_env, require_component
 
