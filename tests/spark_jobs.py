@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 from pyspark import TaskContext
 
-from lineage_sdk import Feature
+import lineage_sdk
+from lineage_sdk import Feature, log_lineage
 from lineage_sdk.integrations.spark import spark_lineage
 
 tagged = Feature("tagged_rows", value_type="int")
@@ -60,3 +61,18 @@ def flaky_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         raise RuntimeError("partition 0 lost its first attempt")
     for batch in batches:
         yield batch.assign(pid=os.getpid(), attempt=_attempt())
+
+
+@log_lineage(name="nested_step")
+def nested_step() -> None:
+    """A decorated call inside a task: its run is a child of the task's run."""
+
+
+@spark_lineage(name="queue_partition")
+def queue_partition(batches: Iterator[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+    """Reports this worker's queue: left by its earlier tasks, and after a nested run ended."""
+    left = lineage_sdk.stats()["queued"]
+    nested_step()
+    queued = lineage_sdk.stats()["queued"]
+    for batch in batches:
+        yield batch.assign(pid=os.getpid(), left=left, queued=queued)

@@ -247,9 +247,12 @@ def test_async_delivery_on_executors_loses_nothing_when_workers_are_reused_then_
     @log_lineage(name="async_driver")
     def driver() -> list[Any]:
         df = spark.range(0, 80, numPartitions=8)
-        return df.mapInPandas(spark_jobs.tag_partition, "id long, pid long, attempt long").collect()
+        schema = "id long, pid long, left long, queued long"
+        return df.mapInPandas(spark_jobs.queue_partition, schema).collect()
 
     rows = driver()
+    assert min(r.queued for r in rows) >= 1  # the executors really queue their runs ...
+    assert {r.left for r in rows} == {0}  # ... and a task's runs are written when it ends
     pids = {r.pid for r in rows}
     assert len(pids) < 8  # 8 tasks on 2 cores: Python workers were reused
     for pid in pids:  # as Spark does to idle workers: no exit handler runs
@@ -258,10 +261,13 @@ def test_async_delivery_on_executors_loses_nothing_when_workers_are_reused_then_
     while time.monotonic() < deadline and any(_alive(p) for p in pids):
         time.sleep(0.05)
     lineage_sdk.flush()  # the driver's own queue; the executors' were written per task
-    runs = _runs(target, "tag_partition")
+    driver_run = _driver_run(target, "async_driver")
+    runs = _runs(target, "queue_partition")
     assert len(runs) == 8
     assert {r.pid for r in runs} == pids
-    assert {r.parent_run_id for r in runs} == {_driver_run(target, "async_driver").run_id}
+    assert {r.parent_run_id for r in runs} == {driver_run.run_id}
+    nested = _runs(target, "nested_step")
+    assert sorted(r.parent_run_id for r in nested) == sorted(r.run_id for r in runs)
 
 
 def _alive(pid: int) -> bool:
