@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java bench bench-report clean
+.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java chromium screenshot bench bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -33,8 +33,22 @@ java:
 	      || echo "warning: could not install Java; the Spark tests are skipped"; \
 	  else echo "note: Java 17+ (java) is missing; install it to run Spark"; fi; }
 
+# Headless Chromium and its driver, for the explorer's browser tests and the README screenshot.
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the explorer's browser tests skip"; \
+	  else echo "note: chromium and chromium-driver are missing; the explorer's browser tests skip"; fi; }
+
+# The seed pipeline, its graph drawn to lineage.svg and the explorer written to lineage.html.
 demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
+	$(BIN)/lineage ui -o lineage.html
+
+# docs/explorer.png for the README: the seed pipeline's explorer in headless Chromium.
+screenshot: $(STAMP) graphviz chromium
+	$(BIN)/python -m benchmarks.screenshot docs/explorer.png
 
 # The same pipeline with its per-day partitions on a local Dask cluster; runs show the parent link.
 demo-dask: $(STAMP)
@@ -51,14 +65,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz java
+pytest: $(STAMP) graphviz java chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
 # The benchmark suite (a few minutes): prints PASS/FAIL per target, writes .bench/report.md and
 # exits non-zero when a target is missed. `make bench-report` regenerates the tracked BENCHMARKS.md.
-bench: $(STAMP)
+bench: $(STAMP) graphviz chromium
 	$(BIN)/python -m benchmarks
 
 bench-report: $(STAMP)
