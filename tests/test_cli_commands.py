@@ -243,3 +243,15 @@ def test_every_subcommand_help_has_a_description_and_an_example(
     assert "examples:\n  lineage" in text or "examples:\n  eval" in text
     description = text.split("\n\n")[1]
     assert len(description) > 30 and not description.startswith(("positional", "options"))
+
+
+def test_export_of_a_json_store_streams_declarations_then_runs(tmp_path: Path) -> None:
+    lineage_sdk.configure(f"json:{tmp_path / 'seed.jsonl'}", on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    code, out = lineage("export", "--format", "json", "--store", str(tmp_path / "seed.jsonl"))
+    kinds = [json.loads(line)["record_type"] for line in out.splitlines()]
+    assert code == 0 and kinds.count("run") == 2
+    assert kinds.index("run") == len(kinds) - 2  # every declaration before the first run
+    stored = (tmp_path / "seed.jsonl").read_text().splitlines()
+    assert sorted(out.splitlines()) == sorted(stored)
