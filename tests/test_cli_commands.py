@@ -231,6 +231,7 @@ def test_show_run_id_reads_like_a_report(tmp_path: Path) -> None:
         "export",
         "doctor",
         "completion",
+        "ui",
     ],
 )
 def test_every_subcommand_help_has_a_description_and_an_example(

@@ -11,12 +11,12 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import completion, doctor, draw, export, query, runs
+from . import completion, doctor, draw, export, query, runs, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, export, doctor, completion)
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, export, ui, doctor, completion)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
