@@ -23,15 +23,6 @@ def lineage(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@pytest.fixture
-def seed_db(tmp_path: Path) -> str:
-    """The seed scenario in an SQLite store, as a bare path."""
-    lineage_sdk.configure(f"sqlite:{tmp_path / 'seed.db'}", on_error="raise")
-    run_seed()
-    lineage_sdk.flush()
-    return str(tmp_path / "seed.db")
-
-
 def test_impact_path_orphans_and_cycles(seed_db: str) -> None:
     assert lineage("impact", "raw_clicks_kafka_topic", "--store", seed_db) == (
         0,

@@ -9,20 +9,11 @@ from pathlib import Path
 
 import pytest
 
-import lineage_sdk
 from lineage_sdk import SQLiteSink
 from lineage_sdk.cli import main
 
 from .conftest import child_env
-from .helpers import LINEAGE, cli, make_run, require_program, run_on_terminal, run_seed
-
-
-@pytest.fixture
-def seed_db(tmp_path: Path) -> str:
-    lineage_sdk.configure(f"sqlite:{tmp_path / 'seed.db'}", on_error="raise")
-    run_seed()
-    lineage_sdk.flush()
-    return str(tmp_path / "seed.db")
+from .helpers import LINEAGE, cli, make_run, require_program, run_on_terminal
 
 
 def test_colour_only_on_a_terminal_and_never_with_no_color(seed_db: str) -> None:
