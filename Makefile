@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask test lint typecheck pytest graphviz postgresql chromium screenshot bench bench-report clean
+.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz postgresql java chromium screenshot bench bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,16 @@ postgresql:
 	      || echo "warning: could not install postgresql; the PostgreSQL tests are skipped"; \
 	  else echo "note: PostgreSQL (initdb, pg_ctl) is missing; install it to run the PostgreSQL tests"; fi; }
 
+# Spark needs Java 17+: install Debian's headless JRE where we may (root with apt-get), else say so.
+# (Slim images lack the man directory that the JRE's post-install step writes to.)
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (mkdir -p /usr/share/man/man1 && apt-get update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "warning: could not install Java; the Spark tests are skipped"; \
+	  else echo "note: Java 17+ (java) is missing; install it to run Spark"; fi; }
+
 # Headless Chromium and its driver, for the explorer's browser tests and the README screenshot.
 chromium:
 	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
@@ -53,6 +63,10 @@ screenshot: $(STAMP) graphviz chromium
 demo-dask: $(STAMP)
 	$(BIN)/python examples/ctr_dask.py
 
+# The seed's 7-day counts on a local Spark session (local[2]); executor runs show the parent link.
+demo-spark: $(STAMP) graphviz java
+	$(BIN)/python examples/ctr_spark.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check lineage_sdk tests examples benchmarks
 	$(BIN)/ruff format --check lineage_sdk tests examples benchmarks
@@ -60,7 +74,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz chromium postgresql
+pytest: $(STAMP) graphviz java chromium postgresql
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -170,19 +170,6 @@ def memory_sink() -> Any:
     return sink
 
 
-# --- components that may be missing ------------------------------------------------------------
-
-
-def missing_component(reason: str) -> None:
-    """Skip the test with ``reason`` (which says how to get the component); under CI, fail.
-
-    CI must run every test: a component missing there is a broken machine, not a skip.
-    """
-    if os.environ.get("CI"):
-        pytest.fail(f"CI is set and a required component is missing: {reason}")
-    pytest.skip(reason)
-
-
 # --- a throwaway PostgreSQL cluster, one per test session ---------------------------------------
 
 PG_HOW_TO = (
@@ -226,7 +213,9 @@ class PgCluster:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                missing_component("running as root needs the 'postgres' system user; " + PG_HOW_TO)
+                require_component(
+                    False, "running as root needs the 'postgres' system user; " + PG_HOW_TO
+                )
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self._as_user = ["runuser", "-u", "postgres", "--"]
         self._schemas = itertools.count()
@@ -324,10 +313,12 @@ def pg_cluster() -> Iterator[PgCluster]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        missing_component("psycopg is not installed: pip install 'lineage-sdk[postgres]'")
+        require_component(False, "psycopg is not installed: pip install 'lineage-sdk[postgres]'")
     bin_dir = pg_bin_dir()
     if bin_dir is None:
-        missing_component(f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_HOW_TO}")
+        require_component(
+            False, f"PostgreSQL server binaries (initdb, pg_ctl) not found: {PG_HOW_TO}"
+        )
         raise AssertionError("unreachable")
     cluster = PgCluster(bin_dir)
     try:
@@ -336,7 +327,7 @@ def pg_cluster() -> Iterator[PgCluster]:
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
         output = getattr(exc, "stderr", "") or ""
         cluster.destroy()
-        missing_component(f"could not start a PostgreSQL cluster ({exc}: {output[-500:]})")
+        require_component(False, f"could not start a PostgreSQL cluster ({exc}: {output[-500:]})")
     try:
         yield cluster
     finally:
@@ -347,3 +338,28 @@ def pg_cluster() -> Iterator[PgCluster]:
 def pg_dsn(pg_cluster: PgCluster) -> str:
     """A DSN (password included) whose ``?schema=`` is fresh: an empty store for this test."""
     return pg_cluster.dsn(schema=pg_cluster.new_schema())
+
+
+def require_component(available: bool, reason: str) -> None:
+    """Skip when a component the test needs is missing (``reason`` says how to get it).
+
+    Under ``CI`` a missing component fails the test instead: CI must run everything.
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing component is a failure there)")
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def seed_db(tmp_path: Path) -> str:
+    """The seed scenario recorded in an SQLite store; its bare path (as ``--store`` takes it)."""
+    import lineage_sdk
+
+    from .helpers import run_seed  # helpers imports this module: imported on use
+
+    lineage_sdk.configure(f"sqlite:{tmp_path / 'seed.db'}", on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    return str(tmp_path / "seed.db")

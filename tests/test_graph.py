@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -12,20 +11,22 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage_sdk
-from lineage_sdk import JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk import MemorySink, Run, log_lineage
 from lineage_sdk.graph import LineageGraph, UnknownNodeError
-from lineage_sdk.records import Record
 
-from .helpers import COUNTS, CTR, clicks, n_clk, profiles, run_seed
-
-UTC = dt.timezone.utc
-STORES = ["memory", "json", "sqlite", "postgresql"]
-
-
-def pg_store(request: Any) -> str:
-    """A fresh PostgreSQL store (its own schema) on the session's server."""
-    cluster = request.getfixturevalue("pg_cluster")
-    return str(cluster.dsn(schema=cluster.new_schema()))
+from .helpers import (
+    COUNTS,
+    CTR,
+    STORES,
+    UTC,
+    clicks,
+    make_run,
+    n_clk,
+    pg_store,
+    profiles,
+    run_seed,
+    store_graph,
+)
 
 
 @pytest.fixture(params=STORES)
@@ -143,22 +144,6 @@ def test_a_failed_run_is_the_last_status(tmp_path: Path) -> None:
     assert run.error_type == "builtins.RuntimeError"
 
 
-def make_run(t: str, derivation: list[tuple[str, list[str]]], inputs: list[str], i: int) -> Run:
-    at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
-    outputs = [out for out, _ in derivation]
-    return Run(
-        f"run-{i}",
-        t,
-        "completed",
-        at,
-        at,
-        0.0,
-        inputs=inputs,
-        outputs=outputs,
-        derivation=derivation,
-    )
-
-
 def test_cycles_are_reported_and_traversals_end() -> None:
     graph = LineageGraph(
         [
@@ -224,28 +209,6 @@ def oracle(runs: list[Run], start: str, forward: bool) -> dict[str, int]:
     return {k: int(v) for k, v in dist.items()}
 
 
-def store_graph(kind: str, runs: list[Record], where: Path, request: Any = None) -> LineageGraph:
-    if kind == "postgresql":
-        from lineage_sdk.sinks.postgres import PostgresSink
-
-        sink: Any = PostgresSink(pg_store(request))
-        sink.emit(runs)
-        sink.close()
-        return lineage_sdk.load_graph(sink.dsn)
-    if kind == "memory":
-        sink = MemorySink()
-    elif kind == "json":
-        sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
-    else:
-        sink = SQLiteSink(where / f"g{next(_n)}.db")
-    sink.emit(runs)
-    sink.close()
-    return lineage_sdk.load_graph(sink if kind == "memory" else f"{kind}:{sink.path}")
-
-
-_n = itertools.count()
-
-
 @pytest.mark.parametrize("kind", STORES)
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -254,7 +217,7 @@ _n = itertools.count()
 def test_traversals_match_the_oracle_on_random_dags(
     kind: str, runs: list[Run], data: Any, tmp_path: Path, request: Any
 ) -> None:
-    graph = store_graph(kind, list(runs), tmp_path, request)
+    graph = store_graph(kind, list(runs), tmp_path, request=request)
     vertices = graph.node_ids() + graph.transformation_ids()
     start = data.draw(st.sampled_from(vertices))
     depth = data.draw(st.none() | st.integers(1, 6))
@@ -293,7 +256,7 @@ def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path, request
     lineage_sdk.configure([memory], on_error="raise")
     run_seed()
     reference = lineage_sdk.load_graph(memory)
-    other = store_graph(kind, list(memory.records), tmp_path, request)
+    other = store_graph(kind, list(memory.records), tmp_path, request=request)
     for node in reference.node_ids() + reference.transformation_ids():
         assert other.upstream(node) == reference.upstream(node)
         assert other.downstream(node, 2) == reference.downstream(node, 2)

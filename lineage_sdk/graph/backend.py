@@ -49,12 +49,8 @@ class GraphBackend(Protocol):
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         """The latest declaration stored for a node or transformation id, if any."""
 
-    def features_among(self, ids: list[str]) -> set[str]:
-        """Those of ``ids`` declared as Features (one question for many ids: a server store
-        would otherwise pay a round trip per id)."""
-
-    def declared_node_ids(self) -> set[str]:
-        """Ids of every declared DataSource and Feature."""
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        """Ids of every declared DataSource and Feature (only those of ``kind`` if given)."""
 
     def referenced_node_ids(self) -> set[str]:
         """Ids of every node some run read or wrote."""
@@ -82,6 +78,9 @@ class GraphBackend(Protocol):
 
     def runs(self, query: RunQuery) -> list[Run]:
         """Runs matching ``query``, newest first (ties by run id, descending)."""
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id, failed or completed, if stored."""
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         """Distinct code versions among the transformation's runs, oldest first."""

@@ -25,6 +25,7 @@ from .sqlmodel import (
     RECORD_TABLES,
     SQLITE,
     STORE_VERSION,
+    GraphRow,
     GraphRows,
     StoreVersionError,
     iter_records,
@@ -122,8 +123,8 @@ class SQLiteSink(BaseSink):
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
         # common case, then writes only its own rows.
-        self._known_io: set[tuple[str, str, str]] = set()
-        self._known_edges: set[tuple[str, str, str]] = set()
+        self._known_io: set[GraphRow] = set()
+        self._known_edges: set[GraphRow] = set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:

@@ -37,6 +37,7 @@ __all__ = [
     "SQLITE",
     "STORE_VERSION",
     "Dialect",
+    "GraphRow",
     "GraphRows",
     "Plan",
     "Pruned",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 1
+STORE_VERSION = 2
 
 
 class StoreVersionError(RuntimeError):
@@ -184,8 +185,66 @@ CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
 CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
 """
 
+# Version 2: what only failed runs read, wrote or derived is not lineage by default. Rows of a
+# version-1 store that no completed run supports move to the failed tables; for edges "supports"
+# means a completed run of the transformation read src and wrote dst (a version-1 store does not
+# keep each run's per-output derivation in its own rows).
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS failed_io (
+    transformation_id  {text} NOT NULL,
+    direction          {text} NOT NULL,
+    node_id            {text} NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+){clustered};
+CREATE INDEX IF NOT EXISTS failed_io_by_node ON failed_io (node_id, direction);
+CREATE TABLE IF NOT EXISTS failed_edges (
+    src                {text} NOT NULL,
+    transformation_id  {text} NOT NULL,
+    dst                {text} NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+){clustered};
+CREATE INDEX IF NOT EXISTS failed_edges_by_dst ON failed_edges (dst, transformation_id, src);
+{create_view} io_with_failed AS
+    SELECT transformation_id, direction, node_id FROM transformation_io
+    UNION SELECT transformation_id, direction, node_id FROM failed_io;
+{create_view} edges_with_failed AS
+    SELECT src, transformation_id, dst FROM edges
+    UNION SELECT src, transformation_id, dst FROM failed_edges;
+INSERT INTO failed_io
+    SELECT io.transformation_id, io.direction, io.node_id FROM transformation_io io
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND io.direction = 'in'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ri.node_id = io.node_id
+    ) AND NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND io.direction = 'out'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ro.node_id = io.node_id
+    )
+    ON CONFLICT DO NOTHING;
+DELETE FROM transformation_io WHERE EXISTS (
+    SELECT 1 FROM failed_io f WHERE f.transformation_id = transformation_io.transformation_id
+      AND f.direction = transformation_io.direction AND f.node_id = transformation_io.node_id
+);
+INSERT INTO failed_edges
+    SELECT e.src, e.transformation_id, e.dst FROM edges e
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND ri.node_id = e.src
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND ro.node_id = e.dst
+        WHERE r.transformation_id = e.transformation_id AND r.status = 'completed'
+    )
+    ON CONFLICT DO NOTHING;
+DELETE FROM edges WHERE EXISTS (
+    SELECT 1 FROM failed_edges f WHERE f.src = edges.src
+      AND f.transformation_id = edges.transformation_id AND f.dst = edges.dst
+)
+"""
+
 #: Store version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
 
 
 def migration(dialect: Dialect, version: int) -> list[str]:
@@ -202,8 +261,13 @@ def migration(dialect: Dialect, version: int) -> list[str]:
 #: Tables of records and the order they are read back in: nodes, transformations, then runs.
 RECORD_TABLES = (("nodes", "id"), ("transformations", "id"), ("runs", "started_us, run_id"))
 
-#: A batch's graph rows: (transformation, direction, node) and (src, transformation, dst).
-GraphRows = tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]
+#: A graph row with its table first: ``(table, transformation, direction, node)`` or
+#: ``(table, src, transformation, dst)``.
+GraphRow = tuple[str, str, str, str]
+#: A batch's graph rows: the io rows and the edge rows.
+GraphRows = tuple[set[GraphRow], set[GraphRow]]
+#: run completed? -> (io table, edge table); table names come from here only.
+_GRAPH_TABLES = {True: ("transformation_io", "edges"), False: ("failed_io", "failed_edges")}
 
 
 def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
@@ -350,17 +414,26 @@ def plan_batch(
         if rows:
             head = f"INSERT INTO {table} (run_id, node_id)"
             _insert(plan, dialect, head, rows, tail=_IGNORE, shared=False)
-    known_io, known_edges = known
-    io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
-    io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
-    io -= known_io
-    if io:
-        head = "INSERT INTO transformation_io (transformation_id, direction, node_id)"
-        _insert(plan, dialect, head, sorted(io), tail=_IGNORE)
-    edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
-    if edges:
-        head = "INSERT INTO edges (src, transformation_id, dst)"
-        _insert(plan, dialect, head, sorted(edges), tail=_IGNORE)
+    # Graph rows of completed runs are lineage; a failed run's go to the failed tables. The
+    # caches key each row by its table, so a row seen failed is still written once completed.
+    io: set[GraphRow] = set()
+    edges: set[GraphRow] = set()
+    for r in fresh:
+        io_table, edge_table = _GRAPH_TABLES[r.status == "completed"]
+        t = r.transformation
+        io.update((io_table, t, "in", n) for n in r.inputs)
+        io.update((io_table, t, "out", n) for n in r.outputs)
+        edges.update((edge_table, src, t, dst) for src, dst in r.edges())
+    io -= known[0]
+    edges -= known[1]
+    for table in sorted({row[0] for row in io}):
+        head = f"INSERT INTO {table} (transformation_id, direction, node_id)"
+        io_rows = sorted(row[1:] for row in io if row[0] == table)
+        _insert(plan, dialect, head, io_rows, tail=_IGNORE)
+    for table in sorted({row[0] for row in edges}):
+        head = f"INSERT INTO {table} (src, transformation_id, dst)"
+        edge_rows = sorted(row[1:] for row in edges if row[0] == table)
+        _insert(plan, dialect, head, edge_rows, tail=_IGNORE)
     return Plan(plan, (io, edges))
 
 
@@ -404,23 +477,25 @@ _ORPHANED_NODES = """
 """
 # Graph rows no kept run supports any more (a transformation's merged inputs and outputs, and
 # the derivation edges between a kept run's inputs and outputs).
-_STALE_GRAPH_ROWS = (
-    """DELETE FROM transformation_io WHERE NOT EXISTS (
+_STALE_IO = """DELETE FROM {table} WHERE NOT EXISTS (
         SELECT 1 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
-        WHERE transformation_io.direction = 'in'
-          AND r.transformation_id = transformation_io.transformation_id
-          AND i.node_id = transformation_io.node_id)
+        WHERE {table}.direction = 'in' AND r.status {status}
+          AND r.transformation_id = {table}.transformation_id AND i.node_id = {table}.node_id)
       AND NOT EXISTS (
         SELECT 1 FROM runs r JOIN run_outputs o ON o.run_id = r.run_id
-        WHERE transformation_io.direction = 'out'
-          AND r.transformation_id = transformation_io.transformation_id
-          AND o.node_id = transformation_io.node_id)""",
-    """DELETE FROM edges WHERE NOT EXISTS (
+        WHERE {table}.direction = 'out' AND r.status {status}
+          AND r.transformation_id = {table}.transformation_id AND o.node_id = {table}.node_id)"""
+_STALE_EDGES = """DELETE FROM {table} WHERE NOT EXISTS (
         SELECT 1 FROM runs r
-        JOIN run_inputs i ON i.run_id = r.run_id AND i.node_id = edges.src
-        JOIN run_outputs o ON o.run_id = r.run_id AND o.node_id = edges.dst
-        WHERE r.transformation_id = edges.transformation_id)""",
-)
+        JOIN run_inputs i ON i.run_id = r.run_id AND i.node_id = {table}.src
+        JOIN run_outputs o ON o.run_id = r.run_id AND o.node_id = {table}.dst
+        WHERE r.transformation_id = {table}.transformation_id AND r.status {status})"""
+# The graph tables of completed runs, then those of failed runs (see _GRAPH_TABLES).
+_STALE_GRAPH_ROWS = [
+    template.format(table=table, status=status)
+    for completed, status in ((True, "= 'completed'"), (False, "<> 'completed'"))
+    for template, table in zip((_STALE_IO, _STALE_EDGES), _GRAPH_TABLES[completed], strict=True)
+]
 
 
 @attrs.frozen(slots=True)
