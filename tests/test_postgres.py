@@ -478,6 +478,12 @@ SAME_ANSWERS = [
     ["export", "--format", "registry"],
     ["export", "--format", "openlineage"],
     ["graph", "--focus", "user_ctr_7d", "-o", "-"],
+    ["impact", "raw_clicks_kafka_topic", "--json"],
+    ["path", "raw_clicks_kafka_topic", "user_ctr_7d"],
+    ["orphans"],
+    ["cycles", "--json"],
+    ["versions", CTR, "--json"],
+    ["upstream", "user_ctr_7d", "--include-failed"],
     ["upstream", "no_such_feature"],
 ]
 
