@@ -21,8 +21,6 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 import os
 import sys
@@ -32,6 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime
+from ._decorated import decorated_function_class
 from ._version import __version__
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
@@ -176,6 +175,36 @@ class _IOSpec:
         self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(nodes))
 
 
+def _code_object(func: Any) -> Any:
+    """What holds the code a decorated callable runs: its function, or a callable object's class.
+
+    Looks through bound methods, classmethod / staticmethod and ``functools.partial``.
+    """
+    import functools
+    import inspect
+
+    while True:
+        if isinstance(func, functools.partial):
+            func = func.func
+        elif isinstance(func, (classmethod, staticmethod)) or inspect.ismethod(func):
+            func = func.__func__
+        else:
+            break
+    if inspect.isfunction(func) or inspect.isclass(func) or inspect.isbuiltin(func):
+        return func
+    return type(func)  # a callable object: its class names it and holds its __call__
+
+
+def _default_name(target: Any) -> str:
+    module = getattr(target, "__module__", None)
+    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
+    if not isinstance(qualname, str):
+        raise TypeError(
+            f"log_lineage cannot derive a name for {target!r}: pass name=... (a transformation id)"
+        )
+    return f"{module}.{qualname}" if isinstance(module, str) else qualname
+
+
 class _Instrumented:
     """Everything about one decorated function that does not change per call, and its run hooks."""
 
@@ -190,9 +219,9 @@ class _Instrumented:
         compute_framework: str | None,
         metadata: dict[str, Any],
     ) -> None:
-        target = getattr(func, "__func__", func)
+        target = _code_object(func)
         self.func = target
-        self.name = name or f"{target.__module__}.{target.__qualname__}"
+        self.name = name or _default_name(target)
         self.version = version
         if description is None:
             import inspect
@@ -537,29 +566,6 @@ async def _traced_async_generator(
             thrown = exc
 
 
-def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-@functools.cache
-def _lineage_function() -> type:
-    """The decorated function's class: a wrapt proxy that pickles by reference.
-
-    A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
-    Built on first decoration, so that importing the SDK does not import wrapt (and asyncio).
-    """
-    import wrapt
-
-    class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-        def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-            return (_resolve, (self.__module__, self.__qualname__))
-
-    return _LineageFunction
-
-
 def log_lineage(
     inputs: Any = (),
     outputs: Any = (),
@@ -610,11 +616,15 @@ def log_lineage(
         target = getattr(func, "__func__", func)
         if not callable(target):
             raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        import functools
         import inspect
 
         job = _Instrumented(
             func, inputs, outputs, name, version, description, compute_framework, checked_metadata
         )
+        # A callable object's kind is its __call__'s (partials are looked through by inspect).
+        if not inspect.isroutine(target) and not isinstance(target, functools.partial):
+            target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
         if inspect.isasyncgenfunction(target):
             wrapper = _async_generator_wrapper(job)
         elif inspect.iscoroutinefunction(target):
@@ -623,7 +633,7 @@ def log_lineage(
             wrapper = _generator_wrapper(job)
         else:
             wrapper = _sync_wrapper(job)
-        decorated: F = _lineage_function()(func, wrapper)
+        decorated: F = decorated_function_class()(func, wrapper)
         return decorated
 
     return decorate
