@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import functools
 import importlib
-import pickle
 import weakref
 from typing import Any
 
@@ -99,6 +98,8 @@ def decorated_function_class() -> type:
             return bound
 
         def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+            import pickle  # when pickling, not when lineage_sdk is imported
+
             module = self.__module__
             qualname = self.__qualname__
             if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
