@@ -196,7 +196,12 @@ def _code_object(func: Any) -> Any:
 
 
 def _default_name(target: Any) -> str:
+    """``module.qualname``, with a script's module named after its file (not ``__main__``)."""
     module = getattr(target, "__module__", None)
+    if module in ("__main__", "__mp_main__"):
+        from .capture.code import stable_module_name
+
+        module = stable_module_name(target) or module
     qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
     if not isinstance(qualname, str):
         raise TypeError(
