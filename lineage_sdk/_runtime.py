@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, SinkTarget, resolve_settings, settings_from_env, strict_from_env
+from .config import Settings, SinkTarget, load_settings, strict_from_env
 from .delivery import Delivery
 from .errors import ConfigError
 from .records import DataSource, Feature, Node, Record
@@ -61,13 +61,20 @@ class Runtime:
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
         """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
         out: list[Record] = []
-        if not self._registered_sent:
+        if not self._registered_sent:  # the first write of this configuration
             self._registered_sent = True
+            self._log_where_records_go()
             for node in list(_registered.values()):
                 out.extend(self._unsent(node))
         for record in records:
             out.extend(self._unsent(record))
         return out
+
+    def _log_where_records_go(self) -> None:
+        origin = self.settings.origin_of("sinks")
+        where = {"default": "the default, in the working directory"}.get(origin, origin)
+        stores = ", ".join(str(t) for t in self.settings.sinks) or "nothing"
+        _log.info("lineage-sdk records to %s (from %s)", stores, where)
 
     def _unsent(self, record: Record) -> list[Record]:
         key = (record.kind, record.id)  # type: ignore[union-attr]
@@ -95,7 +102,7 @@ def _disabled(settings: Settings | None = None) -> Runtime:
 def _from_env() -> Runtime:
     env = os.environ
     try:
-        settings = settings_from_env(env, Path.cwd())
+        settings = load_settings({}, env, Path.cwd())
         sinks = [build_sink(t, settings) for t in settings.sinks]
     except ConfigError as exc:
         if strict_from_env(env):
@@ -171,7 +178,7 @@ def build_runtime(
                     f"got {type(item).__name__}"
                 )
         explicit["sinks"] = items
-    settings = resolve_settings(explicit, os.environ, Path.cwd(), function=function)
+    settings = load_settings(explicit, os.environ, Path.cwd(), function=function)
     origin = "LINEAGE_SINK" if sinks is None else f"{function}(sinks)"
     objects = iter(given)
     built = [

@@ -34,6 +34,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal, cast
@@ -53,9 +54,12 @@ __all__ = [
     "Kind",
     "OnError",
     "Option",
+    "ProjectConfig",
     "Settings",
     "SinkTarget",
     "choice",
+    "find_project_config",
+    "load_settings",
     "option",
     "options",
     "parse_bool",
@@ -63,6 +67,7 @@ __all__ = [
     "resolve_settings",
     "settings_from_env",
     "shown",
+    "sink_settings",
     "sinks_from_env",
     "strict_from_env",
 ]
@@ -383,6 +388,14 @@ class Settings:
         "LINEAGE_GIT_BINARY", True, BOOL, "0 reads git state from files, never running git"
     )
 
+    #: Where each option's value came from: ``(name, origin)`` pairs, origin being
+    #: ``configure()``, a variable name, a project file's path, or ``default``. Not compared.
+    origins: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def origin_of(self, name: str) -> str:
+        """Where option ``name`` came from (``default`` when not recorded)."""
+        return dict(self.origins).get(name, "default")
+
     def summary(self) -> dict[str, Any]:
         """Every option's value, JSON-friendly (sinks as their ``LINEAGE_SINK`` text)."""
         out: dict[str, Any] = {}
@@ -400,6 +413,8 @@ def options() -> tuple[Option, ...]:
 def _collect_options() -> tuple[Option, ...]:
     found = []
     for field in attrs.fields(Settings):
+        if _OPTION_KEY not in field.metadata:
+            continue  # origins: bookkeeping, not an option
         variable, kind, doc = field.metadata[_OPTION_KEY]
         found.append(Option(field.name, variable, kind, doc, field.default))
     return tuple(found)
@@ -451,25 +466,141 @@ def resolve_settings(
     env: Mapping[str, str],
     cwd: Path,
     *,
+    project: ProjectConfig | None = None,
     function: str = "configure",
 ) -> Settings:
-    """Settings from explicit arguments (``None`` = not given), then ``env``, then defaults.
+    """Settings from explicit arguments (``None`` = not given), then ``env``, then the
+    ``project`` file's ``[tool.lineage]`` table, then defaults.
 
     A bad argument raises ConfigError naming the argument of ``function``; a bad variable, naming
-    the variable; an unknown argument name, TypeError.
+    the variable; a bad project value, naming the file and key; an unknown argument name,
+    TypeError.
     """
     check_option_names(explicit, function)
     values: dict[str, Any] = {}
+    origins: list[tuple[str, str]] = []
+    table = project.values_by_option() if project is not None else {}
     for opt in _OPTIONS:
         given = explicit.get(opt.name)
         text = env.get(opt.variable)
         if given is not None:
             values[opt.name] = _from_argument(opt, given, cwd, function)
+            origins.append((opt.name, f"{function}()"))
         elif text is not None and not (opt.kind.empty_is_default and not text.strip()):
             values[opt.name] = _from_env(opt, text, cwd)
+            origins.append((opt.name, opt.variable))
+        elif opt.name in table and project is not None:
+            values[opt.name] = project.value(opt, table[opt.name])
+            origins.append((opt.name, str(project.path)))
         elif opt.default is attrs.NOTHING:
             values[opt.name] = _default_sinks(cwd)
-    return Settings(**values)
+    return Settings(**values, origins=tuple(origins))
+
+
+def load_settings(
+    explicit: Mapping[str, object],
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    function: str = "configure",
+) -> Settings:
+    """:func:`resolve_settings` with the project file found upward from ``cwd``."""
+    return resolve_settings(explicit, env, cwd, project=find_project_config(cwd), function=function)
+
+
+# --- the project file ----------------------------------------------------------------------------
+PROJECT_FILE = "pyproject.toml"
+_PROJECT_KEYS = {opt.variable.removeprefix("LINEAGE_").lower(): opt for opt in _OPTIONS}
+
+
+@attrs.frozen(slots=True)
+class ProjectConfig:
+    """The ``[tool.lineage]`` table of a ``pyproject.toml``.
+
+    Its keys are the variables' names without ``LINEAGE_``, in lower case (``sink``, ``async``,
+    ``on_error``, ...; ``-`` may stand for ``_``). Strings are read like the variables, with
+    relative paths relative to the file's folder (so a store is pinned for the whole project);
+    TOML booleans and numbers are taken as they are.
+
+    Example::
+
+        [tool.lineage]
+        sink = "sqlite:lineage.db"
+        namespace = "feature-platform"
+    """
+
+    path: Path
+    values: Mapping[str, object]
+
+    def _label(self, key: str) -> str:
+        return f"{self.path} [tool.lineage] {key}"
+
+    def values_by_option(self) -> dict[str, tuple[str, object]]:
+        """Option name -> (key as written, value); ConfigError naming an unknown key."""
+        out: dict[str, tuple[str, object]] = {}
+        for key, value in self.values.items():
+            opt = _PROJECT_KEYS.get(key.replace("-", "_").lower())
+            if opt is None:
+                raise ConfigError(
+                    f"{self._label(key)} is not an option; accepted: {', '.join(_PROJECT_KEYS)}"
+                )
+            out[opt.name] = (key, value)
+        return out
+
+    def value(self, opt: Option, entry: tuple[str, object]) -> Any:
+        """The checked value of ``opt`` from this file (ConfigError naming file and key)."""
+        key, value = entry
+        folder = self.path.parent
+        try:
+            if isinstance(value, str):
+                if opt.kind.empty_is_default and not value.strip():
+                    raise _Invalid("empty")
+                return opt.kind.from_text(value, folder)
+            if opt.kind.from_value is None:
+                raise _Invalid(f"got {type(value).__name__}")
+            return opt.kind.from_value(value, folder)
+        except ValueError as exc:
+            why, at_fault = _reason(exc, value)
+            raise _bad(self._label(key), at_fault, opt.kind.accepted, why) from None
+
+
+def find_project_config(cwd: Path) -> ProjectConfig | None:
+    """The nearest ``pyproject.toml`` with a ``[tool.lineage]`` table, from ``cwd`` upward.
+
+    Like ruff and pytest, files without the table are passed over. ConfigError when the file
+    with the table cannot be read.
+    """
+    for folder in (cwd, *cwd.parents):
+        path = folder / PROJECT_FILE
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError:
+            continue  # none here (or unreadable, as for a tool that does not use it)
+        if "lineage" not in text:
+            continue  # cheap: most pyproject.toml files are not ours to parse
+        table = _lineage_table(path, text)
+        if table is not None:
+            return ProjectConfig(path, table)
+    return None
+
+
+def _lineage_table(path: Path, text: str) -> dict[str, object] | None:
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        if "[tool.lineage]" not in text:
+            return None  # someone else's broken file
+        raise ConfigError(f"{path}: cannot read [tool.lineage] ({exc})") from None
+    table = data.get("tool", {}).get("lineage")
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.lineage] must be a table")
+    return table
 
 
 def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
@@ -478,8 +609,19 @@ def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
 
 
 def sinks_from_env(env: Mapping[str, str], cwd: Path) -> tuple[SinkTarget, ...]:
-    """Only the sinks option, from ``env`` or the default (ConfigError when the value is bad)."""
-    return resolve_settings({}, {k: v for k, v in env.items() if k == _SINK_VAR}, cwd).sinks
+    """Only the sinks: from ``env``, the project file or the default (ConfigError when bad)."""
+    settings = sink_settings(env, cwd)
+    return settings.sinks
+
+
+def sink_settings(env: Mapping[str, str], cwd: Path) -> Settings:
+    """Settings resolved for the sinks only (other options at their defaults), with origins."""
+    project = find_project_config(cwd)
+    if project is not None:
+        sink = project.values_by_option().get("sinks")
+        project = ProjectConfig(project.path, {sink[0]: sink[1]} if sink else {})
+    only_sink = {k: v for k, v in env.items() if k == _SINK_VAR}
+    return resolve_settings({}, only_sink, cwd, project=project)
 
 
 def strict_from_env(env: Mapping[str, str]) -> bool:
