@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
+from ._version import DISTRIBUTION
 from .config import DEFAULT_STORE, SinkTarget, parse_sinks, settings_from_env, sinks_from_env
 from .errors import ConfigError
 from .graph import LineageGraph, UnknownNodeError, load_graph
@@ -286,7 +287,7 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
     if args.json:
         _json_out(report, out)
     else:
-        rows: list[list[object]] = [["lineage-sdk", report["version"]]]
+        rows: list[list[object]] = [[DISTRIBUTION, report["version"]]]
         for key, value in report.get("settings", {}).items():
             rows.append([key, ", ".join(value) if isinstance(value, list) else value])
         for entry in sinks:
@@ -355,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Query and draw the feature lineage recorded by lineage-sdk.",
         parents=[options(None)],
     )
-    parser.add_argument("--version", action="version", version=f"lineage-sdk {__version__}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     graph = sub.add_parser("graph", parents=[common], help="draw the lineage graph")

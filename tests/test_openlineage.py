@@ -328,7 +328,9 @@ def test_export_openlineage_replays_a_store_as_ndjson(tmp_path: Path) -> None:
 
 def test_missing_client_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openlineage.client", None)
-    with pytest.raises(lineage_sdk.ConfigError, match=r"pip install 'lineage-sdk\[openlineage\]'"):
+    with pytest.raises(
+        lineage_sdk.ConfigError, match=r"pip install 'feature-lineage-sdk\[openlineage\]'"
+    ):
         lineage_sdk.configure("openlineage")
 
 
