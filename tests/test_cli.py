@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +12,7 @@ import pytest
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, log_lineage
 
-from .conftest import child_env
-from .test_graph import COUNTS, CTR, run_seed
-
-LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
-
-
-def cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = child_env(**(env or {}))
-    return subprocess.run(
-        [LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=60
-    )
+from .helpers import COUNTS, CTR, cli, run_seed
 
 
 @pytest.fixture
@@ -164,3 +150,22 @@ def test_hostile_ids_cannot_forge_terminal_lines(tmp_path: Path) -> None:
     assert lines == ["evil\\nuser_ctr_7d\\x1b[2J", "t"]  # sorted by id; escaped, one line
     exact = json.loads(cli("upstream", "out", "--store", target, "--json").stdout)
     assert exact[0]["id"] == evil
+
+
+def test_doctor_and_the_default_store_follow_the_project_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    work = root / "jobs" / "daily"
+    work.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.lineage]\nsink = "json:lineage.jsonl"\n')
+    store = root / "lineage.jsonl"
+    report = json.loads(cli("doctor", "--json", cwd=work).stdout)
+    assert report["settings"]["sinks"] == [f"json:{store}"]
+    assert report["store_origin"] == str(root / "pyproject.toml")
+    human = cli("doctor", cwd=work).stdout
+    assert "sinks from" in human and str(root / "pyproject.toml") in human
+    default = json.loads(cli("doctor", "--json", cwd=tmp_path).stdout)
+    assert default["store_origin"].startswith("default")
+    from lineage_sdk.cli import default_store
+
+    assert default_store({}, work) == f"json:{store}"
+    assert default_store({"LINEAGE_SINK": "sqlite:x.db"}, work) == f"sqlite:{work / 'x.db'}"

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lineage_sdk import _version
-from lineage_sdk.openlineage import PRODUCER
+from lineage_sdk.export.openlineage import PRODUCER
 
 if sys.version_info >= (3, 11):
     import tomllib
