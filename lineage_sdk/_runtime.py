@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import Settings, SinkTarget, load_settings, strict_from_env
+from .config import Settings, SinkTarget, strict_from_env
 from .delivery import Delivery
 from .errors import ConfigError
+from .project_file import load_settings
 from .records import DataSource, Feature, Node, Record
 from .sinks import MemorySink, ReadableSink, Sink, build_sink
 

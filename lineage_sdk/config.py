@@ -34,14 +34,16 @@ from __future__ import annotations
 import math
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .project_file import ProjectConfig
 
 __all__ = [
     "BOOL",
@@ -54,12 +56,11 @@ __all__ = [
     "Kind",
     "OnError",
     "Option",
-    "ProjectConfig",
     "Settings",
     "SinkTarget",
     "choice",
-    "find_project_config",
-    "load_settings",
+    "file_keys",
+    "from_file",
     "option",
     "options",
     "parse_bool",
@@ -67,8 +68,6 @@ __all__ = [
     "resolve_settings",
     "settings_from_env",
     "shown",
-    "sink_settings",
-    "sinks_from_env",
     "strict_from_env",
 ]
 
@@ -424,7 +423,7 @@ _OPTIONS = _collect_options()
 _BY_NAME = {opt.name: opt for opt in _OPTIONS}
 #: Every environment variable the SDK reads, each declared once in :class:`Settings`.
 ENV_VARS: tuple[str, ...] = tuple(opt.variable for opt in _OPTIONS)
-_SINK_VAR = _BY_NAME["sinks"].variable
+_FILE_KEYS = {opt.variable.removeprefix("LINEAGE_").lower(): opt for opt in _OPTIONS}
 
 
 # --- resolution ----------------------------------------------------------------------------------
@@ -451,6 +450,28 @@ def _reason(exc: ValueError, value: object) -> tuple[str, object]:
     if isinstance(exc, _Invalid):
         return exc.why, value if exc.value is None else exc.value
     return str(exc), value
+
+
+def from_file(opt: Option, value: object, folder: Path, label: str) -> Any:
+    """A value of ``opt`` from a configuration file: strings are read like the variable (paths
+    relative to ``folder``), other TOML values are checked as given. ConfigError names ``label``.
+    """
+    try:
+        if isinstance(value, str):
+            if opt.kind.empty_is_default and not value.strip():
+                raise _Invalid("empty")
+            return opt.kind.from_text(value, folder)
+        if opt.kind.from_value is None:
+            raise _Invalid(f"got {type(value).__name__}")
+        return opt.kind.from_value(value, folder)
+    except ValueError as exc:
+        why, at_fault = _reason(exc, value)
+        raise _bad(label, at_fault, opt.kind.accepted, why) from None
+
+
+def file_keys() -> dict[str, Option]:
+    """Configuration-file key -> option: the variable's name without ``LINEAGE_``, lower case."""
+    return dict(_FILE_KEYS)
 
 
 def check_option_names(names: Iterable[str], function: str = "configure") -> None:
@@ -497,131 +518,9 @@ def resolve_settings(
     return Settings(**values, origins=tuple(origins))
 
 
-def load_settings(
-    explicit: Mapping[str, object],
-    env: Mapping[str, str],
-    cwd: Path,
-    *,
-    function: str = "configure",
-) -> Settings:
-    """:func:`resolve_settings` with the project file found upward from ``cwd``."""
-    return resolve_settings(explicit, env, cwd, project=find_project_config(cwd), function=function)
-
-
-# --- the project file ----------------------------------------------------------------------------
-PROJECT_FILE = "pyproject.toml"
-_PROJECT_KEYS = {opt.variable.removeprefix("LINEAGE_").lower(): opt for opt in _OPTIONS}
-
-
-@attrs.frozen(slots=True)
-class ProjectConfig:
-    """The ``[tool.lineage]`` table of a ``pyproject.toml``.
-
-    Its keys are the variables' names without ``LINEAGE_``, in lower case (``sink``, ``async``,
-    ``on_error``, ...; ``-`` may stand for ``_``). Strings are read like the variables, with
-    relative paths relative to the file's folder (so a store is pinned for the whole project);
-    TOML booleans and numbers are taken as they are.
-
-    Example::
-
-        [tool.lineage]
-        sink = "sqlite:lineage.db"
-        namespace = "feature-platform"
-    """
-
-    path: Path
-    values: Mapping[str, object]
-
-    def _label(self, key: str) -> str:
-        return f"{self.path} [tool.lineage] {key}"
-
-    def values_by_option(self) -> dict[str, tuple[str, object]]:
-        """Option name -> (key as written, value); ConfigError naming an unknown key."""
-        out: dict[str, tuple[str, object]] = {}
-        for key, value in self.values.items():
-            opt = _PROJECT_KEYS.get(key.replace("-", "_").lower())
-            if opt is None:
-                raise ConfigError(
-                    f"{self._label(key)} is not an option; accepted: {', '.join(_PROJECT_KEYS)}"
-                )
-            out[opt.name] = (key, value)
-        return out
-
-    def value(self, opt: Option, entry: tuple[str, object]) -> Any:
-        """The checked value of ``opt`` from this file (ConfigError naming file and key)."""
-        key, value = entry
-        folder = self.path.parent
-        try:
-            if isinstance(value, str):
-                if opt.kind.empty_is_default and not value.strip():
-                    raise _Invalid("empty")
-                return opt.kind.from_text(value, folder)
-            if opt.kind.from_value is None:
-                raise _Invalid(f"got {type(value).__name__}")
-            return opt.kind.from_value(value, folder)
-        except ValueError as exc:
-            why, at_fault = _reason(exc, value)
-            raise _bad(self._label(key), at_fault, opt.kind.accepted, why) from None
-
-
-def find_project_config(cwd: Path) -> ProjectConfig | None:
-    """The nearest ``pyproject.toml`` with a ``[tool.lineage]`` table, from ``cwd`` upward.
-
-    Like ruff and pytest, files without the table are passed over. ConfigError when the file
-    with the table cannot be read.
-    """
-    for folder in (cwd, *cwd.parents):
-        path = folder / PROJECT_FILE
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError:
-            continue  # none here (or unreadable, as for a tool that does not use it)
-        if "lineage" not in text:
-            continue  # cheap: most pyproject.toml files are not ours to parse
-        table = _lineage_table(path, text)
-        if table is not None:
-            return ProjectConfig(path, table)
-    return None
-
-
-def _lineage_table(path: Path, text: str) -> dict[str, object] | None:
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        if "[tool.lineage]" not in text:
-            return None  # someone else's broken file
-        raise ConfigError(f"{path}: cannot read [tool.lineage] ({exc})") from None
-    table = data.get("tool", {}).get("lineage")
-    if table is None:
-        return None
-    if not isinstance(table, dict):
-        raise ConfigError(f"{path}: [tool.lineage] must be a table")
-    return table
-
-
 def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
     """Build :class:`Settings` from environment variables; raise ConfigError on a bad value."""
     return resolve_settings({}, env, cwd)
-
-
-def sinks_from_env(env: Mapping[str, str], cwd: Path) -> tuple[SinkTarget, ...]:
-    """Only the sinks: from ``env``, the project file or the default (ConfigError when bad)."""
-    settings = sink_settings(env, cwd)
-    return settings.sinks
-
-
-def sink_settings(env: Mapping[str, str], cwd: Path) -> Settings:
-    """Settings resolved for the sinks only (other options at their defaults), with origins."""
-    project = find_project_config(cwd)
-    if project is not None:
-        sink = project.values_by_option().get("sinks")
-        project = ProjectConfig(project.path, {sink[0]: sink[1]} if sink else {})
-    only_sink = {k: v for k, v in env.items() if k == _SINK_VAR}
-    return resolve_settings({}, only_sink, cwd, project=project)
 
 
 def strict_from_env(env: Mapping[str, str]) -> bool:

@@ -25,13 +25,14 @@ import logging
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime
 from ._decorated import decorated_function_class
 from ._version import __version__
+from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
@@ -175,41 +176,6 @@ class _IOSpec:
         self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(nodes))
 
 
-def _code_object(func: Any) -> Any:
-    """What holds the code a decorated callable runs: its function, or a callable object's class.
-
-    Looks through bound methods, classmethod / staticmethod and ``functools.partial``.
-    """
-    import functools
-    import inspect
-
-    while True:
-        if isinstance(func, functools.partial):
-            func = func.func
-        elif isinstance(func, (classmethod, staticmethod)) or inspect.ismethod(func):
-            func = func.__func__
-        else:
-            break
-    if inspect.isfunction(func) or inspect.isclass(func) or inspect.isbuiltin(func):
-        return func
-    return type(func)  # a callable object: its class names it and holds its __call__
-
-
-def _default_name(target: Any) -> str:
-    """``module.qualname``, with a script's module named after its file (not ``__main__``)."""
-    module = getattr(target, "__module__", None)
-    if module in ("__main__", "__mp_main__"):
-        from .capture.code import stable_module_name
-
-        module = stable_module_name(target) or module
-    qualname = getattr(target, "__qualname__", None) or getattr(target, "__name__", None)
-    if not isinstance(qualname, str):
-        raise TypeError(
-            f"log_lineage cannot derive a name for {target!r}: pass name=... (a transformation id)"
-        )
-    return f"{module}.{qualname}" if isinstance(module, str) else qualname
-
-
 class _Instrumented:
     """Everything about one decorated function that does not change per call, and its run hooks."""
 
@@ -224,9 +190,11 @@ class _Instrumented:
         compute_framework: str | None,
         metadata: dict[str, Any],
     ) -> None:
-        target = _code_object(func)
+        from .capture.naming import code_object, default_name
+
+        target = code_object(func)
         self.func = target
-        self.name = name or _default_name(target)
+        self.name = name or default_name(target)
         self.version = version
         if description is None:
             import inspect
@@ -386,6 +354,13 @@ class _Instrumented:
             self._announced = (rt, declared)
         return batch
 
+    def end_failed(self, call: _Call, exc: BaseException) -> None:
+        """Record a failed run without ever replacing the user's exception."""
+        try:
+            self.end(call, exc)
+        except LineageSinkError as sink_error:
+            _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
+
 
 def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
     """The failed run's error type, message and stack (bounded); all None for a success."""
@@ -426,149 +401,6 @@ class _Call:
     def namespace(self) -> str:
         """The namespace of the configuration this run records into (see ``context.ActiveRun``)."""
         return self.rt.settings.namespace
-
-
-def _finish_failed(job: _Instrumented, call: _Call, exc: BaseException) -> None:
-    """Record a failed run without ever replacing the user's exception."""
-    try:
-        job.end(call, exc)
-    except LineageSinkError as sink_error:
-        _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
-
-
-# --- wrappers, one per kind of callable, chosen once at decoration time ------------------------
-# The four wrappers below, and the two traced generators, repeat the same set/reset/end sequence
-# on purpose: folding them into one helper (or a context manager) adds a call frame or a kind
-# check to every decorated call, which is the hot path the overhead benchmark measures. Keep them
-# in step when changing one.
-def _sync_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _async_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        generator = wrapped(*args, **kwargs)
-        if call is None:
-            return generator
-        return _traced_generator(job, call, generator)
-
-    return wrapper
-
-
-def _traced_generator(job: _Instrumented, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
-    # Drive the generator by hand so that the run is "current" only while its body executes,
-    # never while the consumer runs between two items.
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = gen.throw(thrown) if thrown is not None else gen.send(sent)
-        except StopIteration as stop:
-            current_run.reset(token)
-            job.end(call, None)
-            return stop.value
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:  # the consumer closed us early: the run ends, successfully
-            token = current_run.set(call)
-            try:
-                gen.close()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
-
-
-def _async_generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        agen = wrapped(*args, **kwargs)
-        if call is None:
-            return agen
-        return _traced_async_generator(job, call, agen)
-
-    return wrapper
-
-
-async def _traced_async_generator(
-    job: _Instrumented, call: _Call, agen: AsyncGenerator[Any, Any]
-) -> AsyncGenerator[Any, Any]:
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
-        except StopAsyncIteration:
-            current_run.reset(token)
-            job.end(call, None)
-            return
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:
-            token = current_run.set(call)
-            try:
-                await agen.aclose()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
 
 
 def log_lineage(
@@ -631,13 +463,13 @@ def log_lineage(
         if not inspect.isroutine(target) and not isinstance(target, functools.partial):
             target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
         if inspect.isasyncgenfunction(target):
-            wrapper = _async_generator_wrapper(job)
+            wrapper = async_generator_wrapper(job)
         elif inspect.iscoroutinefunction(target):
-            wrapper = _async_wrapper(job)
+            wrapper = async_wrapper(job)
         elif inspect.isgeneratorfunction(target):
-            wrapper = _generator_wrapper(job)
+            wrapper = generator_wrapper(job)
         else:
-            wrapper = _sync_wrapper(job)
+            wrapper = sync_wrapper(job)
         decorated: F = decorated_function_class()(func, wrapper)
         return decorated
 

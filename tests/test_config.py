@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lineage_sdk
-from lineage_sdk import ConfigError, MemorySink, _runtime, config
+from lineage_sdk import ConfigError, MemorySink, _runtime, config, project_file
 from lineage_sdk.config import (
     ENV_VARS,
     Settings,
@@ -377,7 +377,7 @@ def test_the_project_file_is_found_upward_and_pins_the_store_to_its_folder(tmp_p
     root = tmp_path / "repo"
     work = _project(root, 'sink = "sqlite:lineage.db"\nasync = true\nqueue-size = 5')
     (work.parent / "pyproject.toml").write_text("[tool.ruff]\nline-length = 99\n")  # passed over
-    settings = config.load_settings({}, {}, work)
+    settings = project_file.load_settings({}, {}, work)
     assert settings.sinks == (SinkTarget("sqlite", str(root / "lineage.db")),)
     assert settings.async_delivery is True and settings.queue_size == 5
     assert settings.origin_of("sinks") == str(root / "pyproject.toml")
@@ -389,12 +389,12 @@ def test_precedence_is_argument_then_environment_then_project_file_then_default(
 ) -> None:
     work = _project(tmp_path / "p", 'namespace = "from-file"\non_error = "ignore"')
     env = {"LINEAGE_NAMESPACE": "from-env"}
-    settings = config.load_settings({"on_error": "raise"}, env, work)
+    settings = project_file.load_settings({"on_error": "raise"}, env, work)
     assert (settings.namespace, settings.on_error) == ("from-env", "raise")
     assert settings.origin_of("namespace") == "LINEAGE_NAMESPACE"
     assert settings.origin_of("on_error") == "configure()"
-    assert config.load_settings({}, {}, work).on_error == "ignore"
-    assert config.load_settings({}, {}, tmp_path).on_error == "warn"  # above the file: default
+    assert project_file.load_settings({}, {}, work).on_error == "ignore"
+    assert project_file.load_settings({}, {}, tmp_path).on_error == "warn"  # above: default
 
 
 @pytest.mark.parametrize(
@@ -413,14 +413,14 @@ def test_a_bad_project_file_names_the_file_and_the_key(
 ) -> None:
     work = _project(tmp_path / "p", body)
     with pytest.raises(ConfigError, match=message) as info:
-        config.load_settings({}, {}, work)
+        project_file.load_settings({}, {}, work)
     assert str(tmp_path / "p" / "pyproject.toml") in str(info.value)
 
 
 def test_someone_elses_broken_pyproject_is_not_our_business(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.poetry\nname = lineage-jobs")
-    assert config.find_project_config(tmp_path) is None
-    assert config.load_settings({}, {}, tmp_path).sinks == (
+    assert project_file.find_project_config(tmp_path) is None
+    assert project_file.load_settings({}, {}, tmp_path).sinks == (
         SinkTarget("sqlite", str(tmp_path / "lineage.db")),
     )
 

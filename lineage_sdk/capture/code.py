@@ -17,7 +17,7 @@ import attrs
 from ..records import CodeRef
 from .git import Repository, repository_for
 
-__all__ = ["CodeLocation", "capture_code", "stable_module_name"]
+__all__ = ["CodeLocation", "capture_code"]
 
 
 @attrs.frozen(slots=True)
@@ -79,57 +79,3 @@ def capture_code(func: Callable[..., Any], *, with_repository: bool = True) -> C
         source_sha256=digest,
     )
     return CodeLocation(code=code, repository=repository, repo_path=repo_path)
-
-
-_MAIN_MODULES = ("__main__", "__mp_main__")
-
-
-def stable_module_name(func: Callable[..., Any]) -> str | None:
-    """The import path of ``func``'s module, also when it runs as a script (``__main__``).
-
-    A module imported normally keeps its ``__module__``. A script's functions say ``__main__``
-    (``__mp_main__`` in a spawn worker), which would name a job differently depending on how it
-    was started; their name is derived from the file instead, the way it would be imported:
-    ``python -m pkg.mod`` gives ``pkg.mod``; a file inside packages (folders with
-    ``__init__.py``) gives the dotted package path; otherwise the path relative to the git
-    repository's root (``jobs/ctr.py`` -> ``jobs.ctr``); otherwise the file's stem. None when
-    ``func`` has no module or no source file (the REPL, ``exec``).
-    """
-    target = _innermost(func)
-    module = getattr(target, "__module__", None)
-    if not isinstance(module, str):
-        return None
-    if module not in _MAIN_MODULES:
-        return module
-    import sys
-
-    spec = getattr(sys.modules.get(module), "__spec__", None)
-    spec_name = getattr(spec, "name", None)
-    if isinstance(spec_name, str) and spec_name not in _MAIN_MODULES:
-        return spec_name  # python -m pkg.mod
-    try:
-        source_file = inspect.getsourcefile(target)
-    except TypeError:
-        source_file = None
-    if source_file is None:
-        return None
-    return _module_name_of_file(Path(source_file).resolve())
-
-
-def _module_name_of_file(path: Path) -> str:
-    parts = [path.stem]
-    folder = path.parent
-    while (folder / "__init__.py").is_file():
-        parts.insert(0, folder.name)
-        folder = folder.parent
-    if len(parts) > 1:
-        return ".".join(parts)
-    repository = repository_for(path)
-    if repository is not None:
-        try:
-            relative = path.with_suffix("").relative_to(repository.root.resolve())
-        except ValueError:
-            relative = None
-        if relative is not None and all(p.isidentifier() for p in relative.parts):
-            return ".".join(relative.parts)
-    return path.stem

@@ -6,9 +6,10 @@ import argparse
 import os
 from pathlib import Path
 
-from ..config import DEFAULT_STORE, SinkTarget, sinks_from_env
+from ..config import DEFAULT_STORE, SinkTarget
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
+from ..project_file import sinks_from_env
 from .output import EXIT_USAGE
 
 __all__ = ["CommandError", "default_store", "open_graph", "positive_int"]

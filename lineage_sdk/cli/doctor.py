@@ -9,10 +9,11 @@ from typing import Any
 
 from .. import __version__
 from .._version import DISTRIBUTION
-from ..config import SinkTarget, load_settings, parse_sinks
+from ..config import SinkTarget, parse_sinks
 from ..errors import ConfigError
 from ..filesystems import network_filesystem
 from ..graph import load_graph
+from ..project_file import load_settings
 from .output import EXIT_NOT_FOUND, EXIT_OK, Lines, Result, Table
 
 __all__ = ["add_parsers", "doctor"]
