@@ -100,11 +100,12 @@ def decorated_function_class() -> type:
         def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
             import pickle  # when pickling, not when lineage_sdk is imported
 
-            module = self.__module__
-            qualname = self.__qualname__
+            # A decorated partial or callable object has no qualified name to be found by.
+            module = getattr(self.__wrapped__, "__module__", None)
+            qualname = getattr(self.__wrapped__, "__qualname__", None)
             if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
                 raise pickle.PicklingError(
-                    f"cannot pickle decorated function {qualname!r}: only functions defined at "
+                    f"cannot pickle decorated {self.__wrapped__!r}: only functions defined at "
                     "the top level of a module (or in a class there) pickle by reference"
                 )
             try:

@@ -181,12 +181,23 @@ def test_configs_holding_a_decorated_function_deep_copy_and_clone() -> None:
     assert cloned["steps"][0][1] is pool_jobs.double
     assert cloned["steps"][1][1](2) == 6 and cloned["n"] is not config["n"]
 
-    class Transformer:  # what sklearn.base.clone does with a non-estimator parameter
+    class FunctionTransformer:  # an estimator holding a function, as sklearn's does
         def __init__(self, func: Callable[..., Any]) -> None:
             self.func = func
 
-    clone = copy.deepcopy(Transformer(pool_jobs.double))
-    assert clone.func is pool_jobs.double
+        def get_params(self) -> dict[str, Any]:
+            return {"func": self.func}
+
+    def clone(estimator: FunctionTransformer) -> FunctionTransformer:
+        # sklearn.base.clone: deep-copy every parameter (safe=False), rebuild, then insist that
+        # each parameter of the new estimator *is* the copied one.
+        params = {k: copy.deepcopy(v) for k, v in estimator.get_params().items()}
+        new = type(estimator)(**params)
+        assert all(new.get_params()[k] is v for k, v in params.items())
+        return new
+
+    assert clone(FunctionTransformer(pool_jobs.double)).func is pool_jobs.double
+    assert clone(FunctionTransformer(Scaler.negate)).func is Scaler.negate
 
 
 def test_deep_copy_of_a_bound_method_binds_a_copy_of_the_instance() -> None:
@@ -235,6 +246,9 @@ def test_local_and_shadowed_functions_refuse_to_pickle_like_plain_ones() -> None
         pickle.dumps(lambda: None)
     with pytest.raises(pickle.PicklingError, match="only functions defined at the top level"):
         pickle.dumps(local)
+    for unnamed in (functools.partial(add, 1), Scorer()):
+        with pytest.raises(pickle.PicklingError, match="only functions defined at the top"):
+            pickle.dumps(log_lineage(name="unnamed")(unnamed))
     shadow = log_lineage(name="shadow")(plain)  # module attribute `plain` is the bare function
     with pytest.raises(pickle.PicklingError, match="not the object found under that name"):
         pickle.dumps(shadow)
