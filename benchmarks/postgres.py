@@ -214,7 +214,8 @@ def run(report: Report, *, quick: bool) -> None:
         if dsn is None:
             report.notes.append(
                 "postgres: skipped (no PostgreSQL server binaries or psycopg; install Debian's "
-                "postgresql and pip install 'lineage-sdk[postgres]', or set LINEAGE_BENCH_PG)"
+                "postgresql and pip install 'feature-lineage-sdk[postgres]', or set "
+                "LINEAGE_BENCH_PG)"
             )
             print("  skipped: no PostgreSQL", flush=True)
             return

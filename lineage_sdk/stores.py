@@ -23,7 +23,7 @@ from typing import Any
 
 import attrs
 
-from .config import SinkTarget, parse_sinks, settings_from_env
+from .config import SinkTarget, parse_sinks
 from .records import DataSource, Feature, Record, Run, Transformation
 from .serde import UnsupportedRecord, from_dict
 from .sinks import build_sink
@@ -57,7 +57,9 @@ def parse_store(text: str, argument: str = "store") -> SinkTarget:
 
 
 def _settings() -> Any:
-    return settings_from_env(os.environ, Path.cwd())
+    from .project_file import load_settings  # the project file counts, as for the SDK
+
+    return load_settings({}, os.environ, Path.cwd())
 
 
 def _connect(target: SinkTarget, create: bool) -> Any:

@@ -313,7 +313,9 @@ def pg_cluster() -> Iterator[PgCluster]:
     try:
         import psycopg  # noqa: F401
     except ImportError:
-        require_component(False, "psycopg is not installed: pip install 'lineage-sdk[postgres]'")
+        require_component(
+            False, "psycopg is not installed: pip install 'feature-lineage-sdk[postgres]'"
+        )
     bin_dir = pg_bin_dir()
     if bin_dir is None:
         require_component(

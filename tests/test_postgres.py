@@ -25,7 +25,7 @@ from lineage_sdk.sinks.sqlmodel import STORE_VERSION, StoreVersionError
 from .conftest import ROOT, PgCluster, child_env, import_path
 from .helpers import COUNTS, CTR, cli, run_seed
 
-psycopg = pytest.importorskip("psycopg", reason="pip install 'lineage-sdk[postgres]'")
+psycopg = pytest.importorskip("psycopg", reason="pip install 'feature-lineage-sdk[postgres]'")
 
 from lineage_sdk.sinks.postgres import (  # noqa: E402 - after the skip when psycopg is missing
     PostgresSink,
@@ -155,7 +155,7 @@ def test_without_psycopg_the_message_names_the_extra() -> None:
     out = subprocess.run(
         [sys.executable, "-c", code], env=child_env(), capture_output=True, text=True, timeout=60
     )
-    assert "pip install 'lineage-sdk[postgres]'" in out.stdout, out.stderr
+    assert "pip install 'feature-lineage-sdk[postgres]'" in out.stdout, out.stderr
 
 
 def test_import_lineage_sdk_does_not_import_psycopg() -> None:
@@ -218,7 +218,7 @@ def test_many_processes_creating_the_store_at_once_migrate_it_once(pg_dsn: str) 
 def test_a_store_from_a_newer_release_is_refused(pg_dsn: str) -> None:
     with connect(parse_dsn(pg_dsn)) as conn:
         conn.execute("UPDATE lineage_store_version SET version = %s", (STORE_VERSION + 1,))
-    with pytest.raises(StoreVersionError, match="upgrade lineage-sdk"):
+    with pytest.raises(StoreVersionError, match="pip install --upgrade feature-lineage-sdk"):
         connect(parse_dsn(pg_dsn))
 
 

@@ -33,6 +33,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
 
+from .._version import DISTRIBUTION
 from ..config import DEFAULT_PG_CONNECT_TIMEOUT_S, parse_pg_schema, redact_secrets
 from ..errors import ConfigError
 from ..records import Record
@@ -83,7 +84,7 @@ def _psycopg() -> Any:
         import psycopg
     except ImportError:
         raise ConfigError(
-            "the PostgreSQL store needs psycopg 3: pip install 'lineage-sdk[postgres]'"
+            f"the PostgreSQL store needs psycopg 3: pip install '{DISTRIBUTION}[postgres]'"
         ) from None
     return psycopg
 
@@ -198,7 +199,7 @@ def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
     if version is not None and version > STORE_VERSION:
         raise StoreVersionError(
             f"{target.display} has store version {version}; this lineage-sdk reads up to "
-            f"{STORE_VERSION}: upgrade lineage-sdk"
+            f"{STORE_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
     if not create:
         raise FileNotFoundError(f"no lineage store at {target.display}")

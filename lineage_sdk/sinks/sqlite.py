@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from .._version import DISTRIBUTION
 from ..records import Record
 from .base import BaseSink, check_file_path
 from .sqlmodel import (
@@ -63,7 +64,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > STORE_VERSION:
         raise StoreVersionError(
             f"{path} has store version {version}; this lineage-sdk reads up to {STORE_VERSION}: "
-            "upgrade lineage-sdk"
+            f"pip install --upgrade {DISTRIBUTION}"
         )
 
     def upgrade() -> None:
