@@ -87,6 +87,16 @@ _current: Runtime | None = None
 _registered: dict[str, Node] = {}
 
 
+def _after_fork_in_child() -> None:
+    # configure() may have been running in another thread of the parent when it forked.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _disabled(settings: Settings | None = None) -> Runtime:
     return Runtime(settings or Settings(sinks=(), enabled=False), ())
 

@@ -416,6 +416,19 @@ def repository_for(path: str | os.PathLike[str] | None) -> Repository | None:
         return _repos_by_dir[directory]
 
 
+def _after_fork_in_child() -> None:
+    # Locks held by a parent thread at fork time would never be released in the child.
+    global _repos_lock
+    _repos_lock = threading.Lock()
+    for repo in list(_repos_by_dir.values()):
+        if repo is not None:
+            repo._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _reset_caches() -> None:
     """Forget every repository and the git binary lookup (tests; a changed PATH)."""
     with _repos_lock:

@@ -18,7 +18,9 @@ factory taking the text after ``NAME:`` (or ``""``), or name the factory as ``mo
 from __future__ import annotations
 
 import os
+import stat
 import threading
+import weakref
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -30,10 +32,15 @@ __all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError", "check_file_pa
 
 # Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit.
 _fork_generation = [0]
+_live_sinks: weakref.WeakSet[BaseSink] = weakref.WeakSet()
 
 
 def _forked() -> None:
     _fork_generation[0] += 1
+    # A thread of the parent may have been inside emit() when another one forked: the child
+    # inherits that lock held by a thread that does not exist there, and would wait for ever.
+    for sink in list(_live_sinks):
+        sink._lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -96,6 +103,7 @@ class BaseSink:
         self._lock = threading.RLock()
         self._closed = False
         self._generation = _fork_generation[0]
+        _live_sinks.add(self)
 
     @property
     def name(self) -> str:
