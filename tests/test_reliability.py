@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
+import subprocess
+import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
 import lineage_sdk
-from lineage_sdk import BaseSink, MemorySink, Run, log_lineage
+from lineage_sdk import BaseSink, Run, log_lineage
 from lineage_sdk.config import SinkTarget
+from lineage_sdk.errors import ConfigError
 from lineage_sdk.records import Record
 from lineage_sdk.sinks import build_sink
+from lineage_sdk.sinks.base import NotALineageStoreError
+
+from .conftest import child_env
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -110,3 +117,103 @@ def test_a_child_forked_while_threads_write_records_and_flushes_without_hanging(
         for thread in writers:
             thread.join(10)
     assert results == [0, 0, 0], "None: the forked child hung on a lock held by a parent thread"
+
+
+# --- sink paths that are not regular files ----------------------------------------------------
+_CALL_TWICE = """
+import lineage_sdk
+from lineage_sdk import log_lineage
+
+@log_lineage(name="fifo_job")
+def job(x):
+    return x + 1
+
+print(job(1), job(2), lineage_sdk.stats()["emitted"])
+"""
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_a_fifo_as_sink_is_refused_at_configure_and_the_pipeline_runs_on(
+    scheme: str, tmp_path: Path
+) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-c", _CALL_TWICE],
+        env=child_env(LINEAGE_SINK=f"{scheme}:{fifo}"),
+        capture_output=True,
+        text=True,
+        timeout=60,  # before the fix the first call blocked for ever (json) or at open (sqlite)
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "3", "0"]
+    assert "lineage-sdk is disabled" in done.stderr
+    assert "is a FIFO (named pipe); a file is needed" in done.stderr
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_configure_names_a_fifo_a_socket_or_a_device(scheme: str, tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match=rf"LINEAGE_SINK={scheme}:.*pipe is a FIFO"):
+        lineage_sdk.configure(f"{scheme}:{fifo}")
+    with pytest.raises(ConfigError, match="is a character device"):
+        lineage_sdk.configure(f"{scheme}:/dev/null")
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_a_symlink_to_a_file_that_is_not_a_store_is_refused_and_the_file_untouched(
+    scheme: str, tmp_path: Path
+) -> None:
+    victim = tmp_path / "notes.txt"
+    victim.write_text("my notes\n")
+    link = tmp_path / f"lineage.{scheme}"
+    link.symlink_to(victim)
+    with pytest.raises(NotALineageStoreError, match=r"symbolic link .* not a lineage store"):
+        lineage_sdk.configure(f"{scheme}:{link}")
+    assert victim.read_text() == "my notes\n"
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_a_symlink_to_a_lineage_store_is_written_through(scheme: str, tmp_path: Path) -> None:
+    real = tmp_path / f"real.{scheme}"
+    lineage_sdk.configure(f"{scheme}:{real}", capture_git=False)
+
+    @log_lineage(name="linked_job")
+    def job() -> int:
+        return 1
+
+    job()
+    link = tmp_path / f"link.{scheme}"
+    link.symlink_to(real)
+    lineage_sdk.configure(f"{scheme}:{link}", capture_git=False)
+    job()
+    lineage_sdk.flush()
+    runs = [r for r in build_sink(SinkTarget(scheme, str(real))).read() if isinstance(r, Run)]
+    assert len(runs) == 2
+
+
+def test_a_writer_refuses_a_foreign_sqlite_database_and_leaves_it_byte_for_byte(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = tmp_path / "app.db"
+    conn = sqlite3.connect(app)
+    conn.execute("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO users (name) VALUES ('ada')")
+    conn.commit()
+    conn.close()
+    before = app.read_bytes()
+    with pytest.raises(NotALineageStoreError, match="not a lineage store"):
+        lineage_sdk.configure(f"sqlite:{app}")
+    sqlite3.connect(app).execute("PRAGMA user_version = 7").connection.commit()
+    foreign_version = app.read_bytes()
+    with pytest.raises(NotALineageStoreError, match="user_version is 7"):
+        lineage_sdk.configure(f"sqlite:{app}")
+    assert app.read_bytes() == foreign_version != before
+    assert not Path(f"{app}-wal").exists()
+    # A text file is no store either, and a JSON file of other data neither (through a link).
+    text = tmp_path / "readme.db"
+    text.write_text("hello\n")
+    with pytest.raises(NotALineageStoreError, match="not an SQLite database"):
+        lineage_sdk.configure(f"sqlite:{text}")

@@ -24,9 +24,17 @@ from typing import Any
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import dumps, from_dict
-from .base import BaseSink, check_file_path
+from .base import BaseSink, NotALineageStoreError, check_file_path
 
-__all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
+__all__ = [
+    "STORE_VERSION",
+    "SQLiteSink",
+    "StoreVersionError",
+    "check_sqlite_file",
+    "connect",
+    "open_read_only",
+    "read_records",
+]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
 STORE_VERSION = 1
@@ -36,6 +44,92 @@ _RETRY_FOR_S = 60.0
 
 class StoreVersionError(RuntimeError):
     """The store was written by a newer lineage-sdk than this one."""
+
+
+_HEADER = b"SQLite format 3\x00"
+#: Tables every lineage store has; a database without them is someone else's.
+_OUR_TABLES = frozenset({"nodes", "transformations", "runs"})
+
+
+def foreign_reason(conn: sqlite3.Connection) -> str | None:
+    """Why the open database is not a lineage store (None when it is one, or is empty)."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    names = {
+        row[0]
+        for row in conn.execute("SELECT name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'")
+    }
+    if version == 0 and not names:
+        return None  # a new, empty database: ours to create
+    if not names >= _OUR_TABLES:
+        if version:
+            return f"its user_version is {version} and it lacks the lineage tables"
+        return f"it holds other tables ({', '.join(sorted(names)[:5])})"
+    return None
+
+
+def not_a_store_error(path: Path, reason: str) -> NotALineageStoreError:
+    """The one message for a file that is not a lineage store."""
+    return NotALineageStoreError(
+        f"{path} is not a lineage store ({reason}); lineage-sdk neither reads nor changes it. "
+        "Give the path of a lineage store, or a new file"
+    )
+
+
+def check_sqlite_file(path: Path) -> None:
+    """Raise NotALineageStoreError unless ``path`` is absent, empty, or a lineage store.
+
+    Opened read-only: the check itself never changes the file.
+    """
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(_HEADER))
+    except OSError:
+        return  # absent or unreachable: creating or writing it fails later, and is counted
+    if not header:
+        return
+    if header != _HEADER:
+        raise not_a_store_error(path, "it is not an SQLite database")
+    try:
+        conn = open_read_only(path)
+        try:
+            reason = foreign_reason(conn)
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        raise not_a_store_error(path, f"SQLite cannot read it: {exc}") from exc
+    if reason is not None:
+        raise not_a_store_error(path, reason)
+
+
+def is_sqlite_store(path: Path) -> bool:
+    """Whether ``path`` is a lineage store (or empty); never changes the file."""
+    try:
+        check_sqlite_file(path)
+    except NotALineageStoreError:
+        return False
+    return True
+
+
+def open_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection that never creates, migrates or switches the journal mode.
+
+    ``mode=ro`` still needs to create the ``-shm`` file of a WAL store; where the folder is not
+    writable (another account's output, a read-only mount) the file is opened ``immutable``.
+    """
+    from urllib.parse import quote
+
+    base = "file:" + quote(str(path.resolve()), safe="/")
+    folder = path.resolve().parent
+    immutable = not os.access(folder, os.W_OK) and not os.path.exists(f"{path.resolve()}-shm")
+    uri = base + ("?immutable=1" if immutable else "?mode=ro")
+    conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+    try:
+        conn.execute("PRAGMA query_only = 1")
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 _SCHEMA_V1 = """
@@ -133,6 +227,9 @@ def _retrying(action: Callable[[], None]) -> None:
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    reason = foreign_reason(conn)
+    if reason is not None:
+        raise not_a_store_error(path, reason)
     if version == STORE_VERSION:
         return
     if version > STORE_VERSION:
@@ -166,6 +263,9 @@ def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Con
         raise FileNotFoundError(f"no lineage store at {path}")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
+    # Before SQLite opens it: reading a FIFO's header would block for ever.
+    check_file_path(path, "sqlite", is_sqlite_store)
+    check_sqlite_file(path)
     conn = sqlite3.connect(
         path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
@@ -194,7 +294,8 @@ class SQLiteSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        check_file_path(self.path, "sqlite")
+        check_file_path(self.path, "sqlite", is_sqlite_store)
+        check_sqlite_file(self.path)
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
