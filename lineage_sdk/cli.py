@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__
-from .config import DEFAULT_STORE, SinkTarget, parse_sinks, settings_from_env
+from .config import DEFAULT_STORE, SinkTarget, parse_sinks, settings_from_env, sinks_from_env
 from .errors import ConfigError
 from .graph import LineageGraph, UnknownNodeError, load_graph
 from .records import Run
@@ -74,14 +74,12 @@ def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) ->
     """The store the CLI reads without ``--store``: the first json/sqlite in LINEAGE_SINK."""
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    raw = env.get("LINEAGE_SINK", "")
-    if raw.strip():
-        try:
-            for target in parse_sinks(raw, cwd):
-                if target.scheme in ("json", "sqlite"):
-                    return str(target)
-        except ConfigError:
-            pass  # reported by `lineage doctor`; fall back to the embedded default
+    try:
+        for target in sinks_from_env(env, cwd):
+            if target.scheme in ("json", "sqlite"):
+                return str(target)
+    except ConfigError:
+        pass  # reported by `lineage doctor`; fall back to the embedded default
     return str(SinkTarget("sqlite", str(cwd / DEFAULT_STORE)))
 
 
@@ -234,14 +232,7 @@ def _cmd_doctor(args: argparse.Namespace, out: IO[str]) -> int:
     report: dict[str, Any] = {"version": __version__, "problems": []}
     try:
         settings = settings_from_env(os.environ, Path.cwd())
-        report["settings"] = {
-            "sinks": [str(t) for t in settings.sinks],
-            "enabled": settings.enabled,
-            "async_delivery": settings.async_delivery,
-            "on_error": settings.on_error,
-            "namespace": settings.namespace,
-            "capture_git": settings.capture_git,
-        }
+        report["settings"] = settings.summary()
         targets = list(settings.sinks)
     except ConfigError as exc:
         report["problems"].append(str(exc))

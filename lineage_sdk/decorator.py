@@ -284,8 +284,9 @@ class _Instrumented:
         try:
             location = self.location()
             git = None
-            if call.rt.settings.capture_git and location.repository is not None:
-                git = location.repository.state()
+            settings = call.rt.settings
+            if settings.capture_git and location.repository is not None:
+                git = location.repository.state(settings.git_binary)
             ref, declared = self.declaration(git, location)
             run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
             batch = self._batch(call, declared, run)

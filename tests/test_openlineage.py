@@ -28,7 +28,7 @@ from lineage_sdk.openlineage import (
     run_events,
 )
 
-from .conftest import SHARED
+from .conftest import JOB_MODULE, SHARED, import_path
 from .strategies import hostile_text
 from .test_cli import cli
 from .test_graph import COUNTS, CTR, run_seed
@@ -331,3 +331,24 @@ def test_missing_client_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setitem(sys.modules, "openlineage.client", None)
     with pytest.raises(lineage_sdk.ConfigError, match=r"pip install 'lineage-sdk\[openlineage\]'"):
         lineage_sdk.configure("openlineage")
+
+
+def test_openlineage_source_code_variable_adds_the_source_facet(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LINEAGE_SINK", "openlineage")
+    monkeypatch.setenv("LINEAGE_ON_ERROR", "raise")
+    monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
+    path = tmp_path / "outside_any_repo" / "source_facet_job.py"
+    path.parent.mkdir()
+    path.write_text(JOB_MODULE + "# marker-in-the-source\n")
+    module = import_path(path)
+    for value in ("0", "1"):
+        monkeypatch.setenv("LINEAGE_OPENLINEAGE_SOURCE_CODE", value)
+        lineage_sdk.configure()  # re-read the environment
+        module.job(1)
+        lineage_sdk.flush()
+    completes = [e for e in backend.events if e["eventType"] == "COMPLETE"]
+    assert [("sourceCode" in e["job"].get("facets", {})) for e in completes] == [False, True]
+    assert "return n * 2" in completes[1]["job"]["facets"]["sourceCode"]["sourceCode"]
+    assert backend.errors == []
