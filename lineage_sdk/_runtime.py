@@ -53,28 +53,25 @@ class Runtime:
             queue_size=settings.queue_size,
             flush_interval_s=settings.flush_interval_s,
         )
-        # (kind, id) -> the record object last sent, so each declaration is sent once per
-        # configuration, and again only when it changes (a new git state, a redefinition).
-        self.announced: dict[tuple[str, str], object] = {}
-        self._registered_sent = False
+        self._registered_stored = False
 
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
-        """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
+        """The ones among ``records`` (nodes, transformations) not yet stored by every sink.
+
+        Registered nodes come first until the sinks have them. A declaration whose first batch
+        failed (a store not mounted yet, locked, full) is sent again with the next run.
+        """
+        confirmed = self.delivery.confirmed
         out: list[Record] = []
-        if not self._registered_sent:
-            self._registered_sent = True
-            for node in list(_registered.values()):
-                out.extend(self._unsent(node))
-        for record in records:
-            out.extend(self._unsent(record))
+        if not self._registered_stored:
+            out.extend(n for n in list(_registered.values()) if confirmed.get(_key(n)) is not n)
+            self._registered_stored = not out
+        out.extend(r for r in records if confirmed.get(_key(r)) is not r)
         return out
 
-    def _unsent(self, record: Record) -> list[Record]:
-        key = (record.kind, record.id)  # type: ignore[union-attr]
-        if self.announced.get(key) is record:
-            return []
-        self.announced[key] = record
-        return [record]
+    def registered_changed(self) -> None:
+        """Look at the registered nodes again with the next run (a new one was registered)."""
+        self._registered_stored = False
 
     def memory_sink(self) -> MemorySink:
         for sink in self.sinks:
@@ -96,6 +93,10 @@ def _after_fork_in_child() -> None:
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _key(record: Record) -> tuple[str, str]:
+    return (record.kind, record.id)  # type: ignore[union-attr]
 
 
 def _disabled(settings: Settings | None = None) -> Runtime:
@@ -237,7 +238,8 @@ def register(*nodes: Node) -> None:
     rt = current()
     if not rt.enabled:
         return
-    pending = [r for node in nodes for r in rt.pending_declarations([node])]
+    rt.registered_changed()
+    pending = rt.pending_declarations(())
     if pending:
         rt.delivery.submit(pending)
 

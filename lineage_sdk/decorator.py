@@ -306,7 +306,7 @@ class _Instrumented:
         ended_ns, duration = timing
         git, ref = git_and_ref
         io = call.io
-        error_type, error_message, error_stack = _error_fields(exc)
+        error_type, error_message, error_stack = _error_fields(exc, call.rt.settings.capture_errors)
         parent = call.parent
         # trusted_run skips the validators: every field here was checked at decoration or is
         # produced by the SDK itself (the validating constructor costs several µs per call).
@@ -347,22 +347,36 @@ class _Instrumented:
         if io is self.static and announced[0] is rt and announced[1] is declared:
             return [run]
         batch = rt.pending_declarations((*io.nodes, declared))
-        batch.append(run)
-        if io is self.static:
+        if io is self.static and not batch:  # every sink has stored them: the fast path is safe
             self._announced = (rt, declared)
+        batch.append(run)
         return batch
 
 
-def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
-    """The failed run's error type, message and stack (bounded); all None for a success."""
-    if exc is None:
+def _error_fields(
+    exc: BaseException | None, capture: str = "full"
+) -> tuple[str | None, str | None, str | None]:
+    """The failed run's error type, message and stack (bounded); all None for a success.
+
+    ``capture`` is ``LINEAGE_CAPTURE_ERRORS``: ``type`` keeps only the type, ``none`` nothing
+    (messages, and the stack's last line, can contain argument values such as a password).
+    """
+    if exc is None or capture == "none":
         return None, None, None
     cls = type(exc)
+    error_type = f"{cls.__module__}.{cls.__qualname__}"
+    if capture == "type":
+        return error_type, None, None
     import traceback  # failures only
 
-    # Frames and lines only: traceback.format_exception never renders locals.
+    try:
+        message = str(exc)
+    except Exception as str_error:  # a broken __str__ must not cost the user their failed run
+        message = f"<str() of the exception raised {type(str_error).__name__}>"
+    # Frames and lines only: traceback.format_exception never renders locals (and it copes
+    # with a raising __str__ itself).
     stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
-    return f"{cls.__module__}.{cls.__qualname__}", str(exc)[:_ERROR_MESSAGE_LIMIT], stack
+    return error_type, message[:_ERROR_MESSAGE_LIMIT], stack
 
 
 _EMPTY_IO = _IOSpec((), ())

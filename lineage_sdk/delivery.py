@@ -27,7 +27,7 @@ from typing import Any
 
 from .config import OnError
 from .errors import LineageSinkError
-from .records import Record
+from .records import Record, Run
 from .sinks.base import Sink
 
 __all__ = ["Delivery", "SinkStats"]
@@ -80,6 +80,11 @@ class Delivery:
         self._queue_size = queue_size
         self._flush_interval_s = flush_interval_s
         self._stats = {sink.name: SinkStats() for sink in self.sinks}
+        #: (kind, id) -> the declaration (node, transformation) every sink has stored.
+        self.confirmed: dict[tuple[str, str], Record] = {}
+        self._stored_by: dict[str, dict[tuple[str, str], Record]] = {
+            sink.name: {} for sink in self.sinks
+        }
         self._warned: set[tuple[str, str]] = set()
         self._dropped = 0
         self._pending_errors: list[tuple[str, BaseException]] = []
@@ -146,17 +151,53 @@ class Delivery:
 
     def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []
+        if not records:
+            return failures
+        # The common batch is one run and nothing else: no declaration bookkeeping for it.
+        declarations = (
+            [r for r in records if not isinstance(r, Run)]
+            if len(records) > 1 or not isinstance(records[0], Run)
+            else []
+        )
         for sink in self.sinks:
             stats = self._stats[sink.name]
+            batch: Sequence[Record] = (
+                self._unstored(sink.name, records) if declarations else records
+            )
             try:
-                sink.emit(records)
+                sink.emit(batch)
             except Exception as exc:
                 failures.append((sink.name, exc))
-                self._record_failure(sink.name, stats, exc, len(records))
+                self._record_failure(sink.name, stats, exc, len(batch))
             else:
                 with self._stats_lock:
-                    stats.emitted += len(records)
+                    stats.emitted += len(batch)
+                if declarations:
+                    self._mark_stored(sink.name, declarations)
         return failures
+
+    def _unstored(self, sink: str, records: Sequence[Record]) -> list[Record]:
+        """``records`` without the declarations ``sink`` has stored already (or repeats)."""
+        stored = self._stored_by[sink]
+        seen: set[int] = set()
+        out: list[Record] = []
+        for record in records:
+            if not isinstance(record, Run):
+                if stored.get(_key(record)) is record or id(record) in seen:
+                    continue
+                seen.add(id(record))
+            out.append(record)
+        return out
+
+    def _mark_stored(self, sink: str, declarations: Sequence[Record]) -> None:
+        # A declaration counts as delivered only once every sink has stored it; until then the
+        # decorator keeps sending it with each run, so a failed first batch is not the last word.
+        stored = self._stored_by[sink]
+        for record in declarations:
+            key = _key(record)
+            stored[key] = record
+            if all(s.get(key) is record for s in self._stored_by.values()):
+                self.confirmed[key] = record
 
     def _record_failure(self, name: str, stats: SinkStats, exc: Exception, count: int) -> None:
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
@@ -292,6 +333,10 @@ class Delivery:
         self._stats_lock = threading.Lock()
         self._pending_errors = []
         self._process_checked = False
+
+
+def _key(record: Record) -> tuple[str, str]:
+    return (record.kind, record.id)  # type: ignore[union-attr]
 
 
 def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:

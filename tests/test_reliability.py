@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 import lineage_sdk
-from lineage_sdk import BaseSink, Run, log_lineage
+from lineage_sdk import BaseSink, DataSource, Feature, MemorySink, Run, _runtime, log_lineage, serde
 from lineage_sdk.config import SinkTarget
 from lineage_sdk.errors import ConfigError
 from lineage_sdk.records import Record
@@ -217,3 +217,115 @@ def test_a_writer_refuses_a_foreign_sqlite_database_and_leaves_it_byte_for_byte(
     text.write_text("hello\n")
     with pytest.raises(NotALineageStoreError, match="not an SQLite database"):
         lineage_sdk.configure(f"sqlite:{text}")
+
+
+# --- declarations are delivered once stored, per sink ---------------------------------------
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_declarations_of_a_failed_first_batch_are_sent_again_once_the_store_works(
+    scheme: str, mode: str, tmp_path: Path
+) -> None:
+    mount = tmp_path / "mnt"
+    mount.write_text("")  # the folder is not mounted yet: a file sits where it will be
+    store = mount / f"lineage.{scheme}"
+    lineage_sdk.configure(
+        [f"{scheme}:{store}", "memory"], async_delivery=mode == "async", capture_git=False
+    )
+    lineage_sdk.register(DataSource("kept_for_reference", type="postgres_table", owner="data"))
+    source = DataSource("raw_clicks", type="kafka_topic", owner="ads", schema=["user_id"])
+    feature = Feature("clicks_7d", value_type="int", description="clicks in 7 days")
+
+    @log_lineage(inputs=[source], outputs=[feature], name="clicks_job", version="3")
+    def job() -> int:
+        return 1
+
+    job()
+    lineage_sdk.flush(timeout=10)
+    assert lineage_sdk.stats()["sinks"][f"{scheme}:{store}"]["failed"] > 0
+    mount.unlink()
+    mount.mkdir()  # mounted now
+    job()
+    job()
+    lineage_sdk.flush(timeout=10)
+    stored = list(build_sink(SinkTarget(scheme, str(store))).read())
+    by_id = {getattr(r, "id", None): r for r in stored if not isinstance(r, Run)}
+    assert by_id["raw_clicks"] == source
+    assert by_id["clicks_7d"] == feature
+    assert by_id["kept_for_reference"].owner == "data"
+    assert by_id["clicks_job"].version == "3"
+    assert sum(isinstance(r, Run) for r in stored) == 2
+    # The memory sink stored them the first time and gets each declaration exactly once.
+    memory = lineage_sdk.load_graph("memory")
+    assert len(memory.runs()) == 3
+    mem_records = _runtime.current().memory_sink().records
+    assert sum(getattr(r, "id", None) == "raw_clicks" for r in mem_records) == 1
+
+
+def test_a_later_run_does_not_resend_declarations_every_sink_has(tmp_path: Path) -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+
+    @log_lineage(inputs=[DataSource("a", type="file")], outputs=[Feature("b")], name="job_once")
+    def job() -> int:
+        return 1
+
+    for _ in range(5):
+        job()
+    assert [r.kind for r in sink.records].count("DataSource") == 1
+    assert [r.kind for r in sink.records].count("Transformation") == 1
+
+
+# --- failed runs are never lost to their own exception ---------------------------------------
+class _Unprintable(Exception):
+    def __str__(self) -> str:
+        raise RuntimeError("no text for you")
+
+
+def test_an_exception_whose_str_raises_still_records_the_failed_run(
+    memory_sink: MemorySink,
+) -> None:
+    @log_lineage(name="unprintable_job")
+    def job() -> None:
+        raise _Unprintable
+
+    with pytest.raises(_Unprintable):
+        job()
+    [run] = [r for r in memory_sink.records if isinstance(r, Run)]
+    assert run.status == "failed"
+    assert run.error_type is not None and run.error_type.endswith("_Unprintable")
+    assert run.error_message == "<str() of the exception raised RuntimeError>"
+
+
+@pytest.mark.parametrize(
+    ("setting", "message", "stack"),
+    [("full", True, True), ("type", False, False), ("none", False, False)],
+)
+def test_capture_errors_keeps_message_and_stack_only_when_full(
+    setting: str, message: bool, stack: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LINEAGE_CAPTURE_ERRORS", setting)
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+
+    @log_lineage(name="password_job")
+    def job(password: str) -> int:
+        return int(password)
+
+    with pytest.raises(ValueError, match="hunter2"):
+        job("hunter2")
+    [run] = [r for r in sink.records if isinstance(r, Run)]
+    text = serde.dumps(run)
+    assert ("hunter2" in text) is message
+    assert (run.error_stack is not None) is stack
+    assert (run.error_type is not None) is (setting != "none")
+    assert run.status == "failed"
+
+
+def test_capture_errors_is_checked_and_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with pytest.raises(ConfigError, match="capture_errors"):
+        lineage_sdk.configure("memory", capture_errors="some")
+    monkeypatch.setenv("LINEAGE_CAPTURE_ERRORS", "verbose")
+    with pytest.raises(ConfigError, match="LINEAGE_CAPTURE_ERRORS.*full, type or none"):
+        lineage_sdk.configure("memory")
