@@ -327,5 +327,5 @@ def test_capture_errors_is_checked_and_names_the_variable(
     with pytest.raises(ConfigError, match="capture_errors"):
         lineage_sdk.configure("memory", capture_errors="some")
     monkeypatch.setenv("LINEAGE_CAPTURE_ERRORS", "verbose")
-    with pytest.raises(ConfigError, match="LINEAGE_CAPTURE_ERRORS.*full, type or none"):
+    with pytest.raises(ConfigError, match=r"LINEAGE_CAPTURE_ERRORS.*full, type or none"):
         lineage_sdk.configure("memory")
