@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .config import Settings, SinkTarget, resolve_settings, settings_from_env, strict_from_env
-from .delivery import Delivery
+from .delivery import Delivery, lost_after_close
 from .errors import ConfigError
 from .records import DataSource, Feature, Node, Record
 from .sinks import MemorySink, ReadableSink, Sink, build_sink
@@ -252,10 +252,27 @@ def flush(timeout: float | None = None) -> bool:
     return current().delivery.flush(timeout)
 
 
+def in_force_for(rt: Runtime) -> Runtime:
+    """Where a run begun under ``rt`` (since closed) is recorded: the configuration in force.
+
+    ``rt`` itself when nothing usable replaced it (lineage is off now, or the interpreter is
+    exiting); its closed delivery then counts the run as lost and says so.
+    """
+    now = _current
+    if now is None or now is rt or not now.enabled or now.delivery.closed:
+        return rt
+    return now
+
+
 def stats() -> dict[str, Any]:
-    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors."""
+    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors.
+
+    ``lost_after_close`` counts, for the whole process, runs that ended after their
+    configuration was closed with nothing to take them (interpreter exit, lineage turned off).
+    """
     result = current().delivery.stats()
     result["internal_errors"] = _counters["internal_errors"]
+    result["lost_after_close"] = lost_after_close()
     return result
 
 

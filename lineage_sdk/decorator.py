@@ -282,6 +282,10 @@ class _Instrumented:
         ended_ns = time.time_ns()
         duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
         try:
+            if call.rt.delivery.closed:
+                # configure() or the end of capture_records() replaced the configuration while
+                # this call ran: the run goes to the one in force now, not into a closed queue.
+                call.rt = _runtime.in_force_for(call.rt)
             location = self.location()
             git = None
             settings = call.rt.settings

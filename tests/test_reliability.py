@@ -20,6 +20,7 @@ from lineage_sdk.config import SinkTarget
 from lineage_sdk.errors import ConfigError
 from lineage_sdk.records import Record
 from lineage_sdk.sinks import build_sink
+from lineage_sdk.testing import capture_records
 from lineage_sdk.sinks.base import NotALineageStoreError
 
 from .conftest import child_env
@@ -329,3 +330,145 @@ def test_capture_errors_is_checked_and_names_the_variable(
     monkeypatch.setenv("LINEAGE_CAPTURE_ERRORS", "verbose")
     with pytest.raises(ConfigError, match=r"LINEAGE_CAPTURE_ERRORS.*full, type or none"):
         lineage_sdk.configure("memory")
+
+
+# --- runs in flight while the configuration changes ------------------------------------------
+def _start_blocked_call(name: str) -> tuple[threading.Thread, threading.Event, threading.Event]:
+    entered, release = threading.Event(), threading.Event()
+
+    @log_lineage(name=name)
+    def job() -> int:
+        entered.set()
+        release.wait(10)
+        return 1
+
+    thread = threading.Thread(target=job)
+    thread.start()
+    assert entered.wait(10)
+    return thread, entered, release
+
+
+def test_a_run_in_flight_during_configure_is_stored_by_the_new_configuration() -> None:
+    first, second = MemorySink(), MemorySink()
+    lineage_sdk.configure([first], capture_git=False)
+    thread, _, release = _start_blocked_call("spans_configure")
+    lineage_sdk.configure([second], capture_git=False)
+    release.set()
+    thread.join(10)
+    assert [r.transformation for r in second.records if isinstance(r, Run)] == ["spans_configure"]
+    assert lineage_sdk.stats()["lost_after_close"] == 0
+
+
+def test_a_run_in_flight_when_capture_records_ends_is_stored_by_the_restored_one() -> None:
+    outer = MemorySink()
+    lineage_sdk.configure([outer], capture_git=False)
+    with capture_records() as captured:
+        thread, _, release = _start_blocked_call("spans_capture")
+    release.set()
+    thread.join(10)
+    assert captured.runs() == []
+    assert [r.transformation for r in outer.records if isinstance(r, Run)] == ["spans_capture"]
+
+
+def test_a_run_ending_after_lineage_was_switched_off_is_counted() -> None:
+    lineage_sdk.configure([MemorySink()], capture_git=False)
+    before = lineage_sdk.stats()["lost_after_close"]
+    thread, _, release = _start_blocked_call("spans_disable")
+    lineage_sdk.configure("memory", enabled=False)
+    release.set()
+    thread.join(10)
+    assert lineage_sdk.stats()["lost_after_close"] == before + 1
+
+
+_STUCK_AT_EXIT = """
+import threading, time
+import lineage_sdk
+from lineage_sdk import BaseSink, log_lineage
+from lineage_sdk import delivery
+
+delivery._EXIT_FLUSH_S = 0.3
+
+class StuckSink(BaseSink):
+    def _emit(self, records):
+        time.sleep(3600)
+
+lineage_sdk.configure([StuckSink("stuck")], async_delivery=True)
+
+@log_lineage(name="stuck_job")
+def job():
+    return 1
+
+for _ in range(7):
+    job()
+"""
+
+
+def test_the_exit_warning_says_how_many_runs_were_not_written() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _STUCK_AT_EXIT],
+        env=child_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "7 run(s) were not written" in done.stderr
+
+
+# --- SIGTERM in async mode -----------------------------------------------------------------
+_SIGTERM_CHILD = """
+import os, sys, time
+import lineage_sdk
+from lineage_sdk import log_lineage
+
+lineage_sdk.configure(sys.argv[1], async_delivery=True, flush_interval_s=3600)
+
+@log_lineage(inputs=["raw"], outputs=["clean"], name="term_job")
+def job(i):
+    return i
+
+for i in range(200):
+    job(i)
+print("ready", flush=True)
+time.sleep(60)
+"""
+
+_OWN_HANDLER = """
+import signal
+def mine(signum, frame):
+    print("own handler", flush=True)
+    raise SystemExit(0)
+signal.signal(signal.SIGTERM, mine)
+"""
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+@pytest.mark.parametrize("own_handler", [False, True])
+def test_sigterm_in_async_mode_writes_the_queued_runs(
+    scheme: str, own_handler: bool, tmp_path: Path
+) -> None:
+    store = tmp_path / f"lineage.{scheme}"
+    script = (_OWN_HANDLER if own_handler else "") + _SIGTERM_CHILD
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script, f"{scheme}:{store}"],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if own_handler:  # the application's handler stays in charge; its exit flushes
+        assert proc.returncode == 0 and "own handler" in out, err
+    else:  # still ends the way SIGTERM does
+        assert proc.returncode == -signal.SIGTERM, err
+    runs = [r for r in build_sink(SinkTarget(scheme, str(store))).read() if isinstance(r, Run)]
+    assert len(runs) == 200
