@@ -20,8 +20,8 @@ from lineage_sdk.config import SinkTarget
 from lineage_sdk.errors import ConfigError
 from lineage_sdk.records import Record
 from lineage_sdk.sinks import build_sink
-from lineage_sdk.testing import capture_records
 from lineage_sdk.sinks.base import NotALineageStoreError
+from lineage_sdk.testing import capture_records
 
 from .conftest import child_env
 
