@@ -46,6 +46,8 @@ from .records import (
     Transformation,
     _check_id,
     check_metadata,
+    escape_surrogates,
+    has_surrogates,
     trusted_run,
 )
 
@@ -122,11 +124,30 @@ def _node_or_id(value: object, argument: str) -> NodeLike:
     if isinstance(value, (DataSource, Feature)):
         return value
     if isinstance(value, str):
+        if not value.isascii() and has_surrogates(value):
+            value = _escaped_id(value)
         return _check_id(value, f"an id in {argument}")
     raise TypeError(
         f"{argument} takes DataSource / Feature objects or string ids, "
         f"got {type(value).__name__}: {value!r}"
     )
+
+
+_warned_surrogates: list[bool] = []
+
+
+def _escaped_id(value: str) -> str:
+    # A file name that is not UTF-8 (through os.listdir, sys.argv) cannot be stored as is: keep
+    # its bytes as \xNN escapes rather than lose the run, and say so once.
+    escaped = escape_surrogates(value)
+    if not _warned_surrogates:
+        _warned_surrogates.append(True)
+        _log.warning(
+            "lineage: id %r holds undecodable bytes; recorded as %r (further ones quietly)",
+            value,
+            escaped,
+        )
+    return escaped
 
 
 def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:

@@ -36,6 +36,8 @@ __all__ = [
     "Run",
     "RunStatus",
     "Transformation",
+    "escape_surrogates",
+    "has_surrogates",
 ]
 
 #: Version of the record schema written by this release. Readers accept this and every older one.
@@ -55,7 +57,38 @@ def _check_id(value: object, what: str) -> str:
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not value.isascii() and has_surrogates(value):
+        raise ValueError(
+            f"{what} {value!r} holds a lone surrogate (an undecodable byte, as os.listdir and "
+            "sys.argv give for a file name that is not UTF-8), which no store can encode; "
+            "pass lineage_sdk.records.escape_surrogates(name), or a string id, which "
+            "log_lineage escapes itself"
+        )
     return value
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate, so that it cannot be encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each undecodable byte written as ``\\xNN`` (as Python shows it).
+
+    Lossless for what ``os.fsdecode`` produced (``surrogateescape``): the bytes can be read back
+    from the escapes. Text without lone surrogates is returned unchanged.
+    """
+    if text.isascii() or not has_surrogates(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: keep its UTF-8 form
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _validate_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:

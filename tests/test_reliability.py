@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ from lineage_sdk.sinks.base import NotALineageStoreError
 from lineage_sdk.testing import capture_records
 
 from .conftest import child_env
+from .helpers import cli
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
 
@@ -472,3 +474,62 @@ def test_sigterm_in_async_mode_writes_the_queued_runs(
         assert proc.returncode == -signal.SIGTERM, err
     runs = [r for r in build_sink(SinkTarget(scheme, str(store))).read() if isinstance(r, Run)]
     assert len(runs) == 200
+
+
+# --- ids and text that UTF-8 or a line splitter would break ------------------------------------
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_ids_from_undecodable_file_names_are_stored_escaped_and_the_run_kept(
+    scheme: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "landing"
+    folder.mkdir()
+    with open(os.path.join(os.fsencode(folder), b"clicks-\xff\xfe.csv"), "wb") as handle:
+        handle.write(b"x")
+    (folder / "views.csv").write_text("y")
+    store = tmp_path / f"lineage.{scheme}"
+    lineage_sdk.configure(f"{scheme}:{store}", on_error="raise", capture_git=False)
+
+    @log_lineage(inputs=lambda args: sorted(os.listdir(args["folder"])), name="ingest_dir")
+    def ingest(folder: Path) -> None:
+        raise ValueError(f"cannot parse {sorted(os.listdir(folder))[0]}")
+
+    with pytest.raises(ValueError, match="cannot parse"):
+        ingest(folder)
+    [run] = [r for r in build_sink(SinkTarget(scheme, str(store))).read() if isinstance(r, Run)]
+    assert run.inputs == ("clicks-\\xff\\xfe.csv", "views.csv")
+    assert run.status == "failed"
+    assert run.error_message == "cannot parse clicks-\udcff\udcfe.csv"  # exact
+
+
+def test_a_declared_node_with_an_undecodable_id_is_refused_naming_it() -> None:
+    with pytest.raises(ValueError, match=r"DataSource.id 'a\\udcffb' holds a lone surrogate"):
+        DataSource("a\udcffb", type="file")
+
+
+_SEPARATORS = "a\u2028b\u2029c\x85d"
+
+
+def test_every_ndjson_output_keeps_one_record_per_line_for_str_splitlines(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "lineage.jsonl"
+    lineage_sdk.configure(f"json:{store}", capture_git=False)
+    node = DataSource(f"src_{_SEPARATORS}", type="file", description=_SEPARATORS)
+
+    @log_lineage(inputs=[node], outputs=[f"out_{_SEPARATORS}"], name=f"job_{_SEPARATORS}")
+    def job() -> None:
+        raise ValueError(_SEPARATORS)
+
+    with pytest.raises(ValueError):
+        job()
+    lineage_sdk.flush()
+    stored = store.read_text(encoding="utf-8")
+    assert len(stored.splitlines()) == len(list(build_sink(SinkTarget("json", str(store))).read()))
+    for fmt in ("json", "openlineage"):
+        done = cli("export", "--format", fmt, "--store", f"json:{store}")
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert all(json.loads(line) for line in lines)
+        assert len(lines) == len(done.stdout.split("\n")) - 1
+    [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
+    assert run.error_message == _SEPARATORS  # exact after the round trip

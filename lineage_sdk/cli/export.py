@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..serde import dumps
+from ..serde import dumps, line_safe
 from .common import open_graph
 from .output import Result
 
@@ -22,7 +22,7 @@ def export(args: argparse.Namespace) -> Result:
     if args.format == "registry":
         from ..export.registry import registry_dict
 
-        text = json.dumps(registry_dict(graph), ensure_ascii=False, indent=2) + "\n"
+        text = line_safe(json.dumps(registry_dict(graph), ensure_ascii=False, indent=2)) + "\n"
     elif args.format == "openlineage":
         from ..export.openlineage import dumps_event, events_from_records
 

@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import attrs
 
+from ..serde import line_safe
+
 __all__ = ["EXIT_NOT_FOUND", "EXIT_OK", "EXIT_USAGE", "Lines", "Result", "Table", "emit", "safe"]
 
 EXIT_OK, EXIT_NOT_FOUND, EXIT_USAGE = 0, 1, 2
@@ -78,7 +80,7 @@ def _table(table: Table, out: IO[str]) -> None:
 
 def json_text(value: Any) -> str:
     """``value`` as indented JSON (non-ASCII kept, unknown types as strings)."""
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
+    return line_safe(json.dumps(value, ensure_ascii=False, indent=2, default=str)) + "\n"
 
 
 def emit(result: Result, out: IO[str], as_json: bool) -> int:

@@ -26,6 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from .._version import __version__
 from ..records import DataSource, Feature, Record, Run, Transformation
+from ..serde import line_safe
 
 __all__ = ["PRODUCER", "dataset_for", "events_from_records", "run_events"]
 
@@ -348,5 +349,5 @@ def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[d
 
 
 def dumps_event(event: dict[str, Any]) -> str:
-    """One event as one line of JSON (NDJSON)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    """One event as one line of JSON (NDJSON), one line for every splitter (see line_safe)."""
+    return line_safe(json.dumps(event, ensure_ascii=False, separators=(",", ":")))
