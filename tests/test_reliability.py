@@ -24,7 +24,7 @@ from lineage_sdk.sinks import build_sink
 from lineage_sdk.sinks.base import NotALineageStoreError
 from lineage_sdk.testing import capture_records
 
-from .conftest import child_env
+from .conftest import JOB_MODULE, Repo, child_env, import_path
 from .helpers import cli
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
@@ -533,3 +533,73 @@ def test_every_ndjson_output_keeps_one_record_per_line_for_str_splitlines(
         assert len(lines) == len(done.stdout.split("\n")) - 1
     [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
     assert run.error_message == _SEPARATORS  # exact after the round trip
+
+
+# --- secrets in git remotes, and dirty trees ------------------------------------------------
+@pytest.mark.parametrize(
+    ("remote", "shown"),
+    [
+        (
+            "https://bot:pw-SECRET1@gitlab.com/acme/jobs.git?private_token=glpat-SECRET2#x-SECRET3",
+            "https://gitlab.com/acme/jobs.git",
+        ),
+        ("git@github.com:acme/jobs.git?access_token=SECRET4", "github.com:acme/jobs.git"),
+        ("ssh://git@host.example/acme/jobs.git?token=SECRET5", "ssh://host.example/acme/jobs.git"),
+    ],
+)
+def test_credentials_in_a_remote_never_reach_a_record_an_export_or_doctor(
+    remote: str, shown: str, make_repo: Callable[..., Repo], tmp_path: Path
+) -> None:
+    repo = make_repo(remote=remote)
+    repo.write("jobs/job.py", JOB_MODULE)
+    repo.commit("add job")
+    repo.git("tag", "v0.1")
+    store = tmp_path / "lineage.jsonl"
+    lineage_sdk.configure(f"json:{store}")
+    assert import_path(repo.root / "jobs/job.py").job(2) == 4
+    lineage_sdk.flush()
+    [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
+    assert run.git is not None and run.git.remote_url == shown
+    outputs = [store.read_text()]
+    for args in (
+        ["runs", "--json"],
+        ["runs"],
+        ["show", "job_x"],
+        ["show", "job_x", "--json"],
+        ["export", "--format", "openlineage"],
+        ["export", "--format", "json"],
+        ["doctor"],
+        ["doctor", "--json"],
+    ):
+        done = cli(*args, "--store", f"json:{store}", cwd=repo.root)
+        assert done.returncode in (0, 1), done.stderr
+        outputs.append(done.stdout + done.stderr)
+    assert any(shown in text for text in outputs)
+    for text in outputs:
+        assert "SECRET" not in text
+
+
+def test_a_dirty_tree_is_visible_wherever_its_tag_or_commit_is(
+    make_repo: Callable[..., Repo], tmp_path: Path
+) -> None:
+    repo = make_repo(remote="https://github.com/acme/jobs.git")
+    repo.write("jobs/job.py", JOB_MODULE)
+    sha = repo.commit("add job")
+    repo.git("tag", "v0.1")
+    repo.write("jobs/job.py", JOB_MODULE + "\n# work in progress\n")  # not committed
+    store = tmp_path / "lineage.jsonl"
+    lineage_sdk.configure(f"json:{store}")
+    assert import_path(repo.root / "jobs/job.py").job(2) == 4
+    lineage_sdk.flush()
+    [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
+    assert run.git is not None and run.git.dirty is True
+    assert run.code_reference == f"git://github.com/acme/jobs/jobs/job.py#commit={sha}&dirty=true"
+    table = cli("runs", "--store", f"json:{store}").stdout
+    assert "v0.1 (dirty)" in table and f"{sha[:10]}+dirty" in table
+    shown = cli("show", "job_x", "--store", f"json:{store}").stdout
+    assert "dirty=true" in shown and "v0.1 (dirty)" in shown
+    events = cli("export", "--format", "openlineage", "--store", f"json:{store}").stdout
+    location = json.loads(events.splitlines()[-1])["job"]["facets"]["sourceCodeLocation"]
+    assert location["version"] == f"{sha}-dirty"
+    assert "tag" not in location
+    assert location["url"].endswith(f"#commit={sha}&dirty=true")

@@ -24,8 +24,10 @@ def run_row(run: Run) -> list[object]:
         run.transformation,
         run.status,
         f"{run.duration_s:.3f}s",
-        run.git.commit[:10] if run.git else None,
-        run.git.tag if run.git else None,
+        (run.git.commit[:10] + ("+dirty" if run.git.dirty else "")) if run.git else None,
+        (f"{run.git.tag} (dirty)" if run.git.dirty else run.git.tag)
+        if run.git and run.git.tag
+        else None,
         run.run_id,
     ]
 

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from .._version import __version__
+from ..capture.git import code_anchor
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import line_safe
 
@@ -74,14 +75,15 @@ def _custom(key: str, **fields: Any) -> dict[str, Any]:
     return _with_schema(f"{_CUSTOM_SCHEMA}/{name}.json#/$defs/{name}", fields)
 
 
-def _code_url(reference: str, tag: str | None, commit: str) -> str:
+def _code_url(reference: str, tag: str | None, commit: str, dirty: bool | None = None) -> str:
     """``code_reference`` as a valid URI: path and anchor percent-encoded apart, since a file
     name or a tag may itself hold ``#`` or spaces."""
-    anchor = f"tag={tag}" if tag else f"commit={commit}"
+    anchor = code_anchor(tag, commit, dirty)
     base = reference[: -len(anchor) - 1] if reference.endswith("#" + anchor) else reference
-    key, _, value = anchor.partition("=")
     safe_path = ":/@+-._~!$&'()*,;="
-    return f"{quote(base, safe=safe_path)}#{key}={quote(value, safe='+-._~')}"
+    fields = (part.partition("=") for part in anchor.split("&"))
+    encoded = "&".join(f"{key}={quote(value, safe='+-._~')}" for key, _, value in fields)
+    return f"{quote(base, safe=safe_path)}#{encoded}"
 
 
 def _uuid(run_id: str) -> str:
@@ -232,11 +234,12 @@ def _job_facets(
         facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation",
             type="git",
-            url=_code_url(run.code_reference, run.git.tag, run.git.commit),
+            url=_code_url(run.code_reference, run.git.tag, run.git.commit, run.git.dirty),
             repoUrl=run.git.remote_url,
             path=path,
-            version=run.git.commit,
-            tag=run.git.tag,
+            # Uncommitted changes are no release: the version says so and no tag is claimed.
+            version=f"{run.git.commit}-dirty" if run.git.dirty else run.git.commit,
+            tag=None if run.git.dirty else run.git.tag,
             branch=run.git.branch,
         )
     if transformation is not None and transformation.description:
