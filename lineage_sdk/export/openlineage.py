@@ -81,9 +81,10 @@ def _code_url(reference: str, tag: str | None, commit: str, dirty: bool | None =
     anchor = code_anchor(tag, commit, dirty)
     base = reference[: -len(anchor) - 1] if reference.endswith("#" + anchor) else reference
     safe_path = ":/@+-._~!$&'()*,;="
-    fields = (part.partition("=") for part in anchor.split("&"))
-    encoded = "&".join(f"{key}={quote(value, safe='+-._~')}" for key, _, value in fields)
-    return f"{quote(base, safe=safe_path)}#{encoded}"
+    if dirty:  # a commit id needs no quoting, and "&dirty=true" must stay as it is
+        return f"{quote(base, safe=safe_path)}#{anchor}"
+    key, _, value = anchor.partition("=")
+    return f"{quote(base, safe=safe_path)}#{key}={quote(value, safe='+-._~')}"
 
 
 def _uuid(run_id: str) -> str:
