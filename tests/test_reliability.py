@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -437,6 +438,7 @@ time.sleep(60)
 """
 
 _OWN_HANDLER = """
+import shutil
 import signal
 def mine(signum, frame):
     print("own handler", flush=True)
@@ -603,3 +605,41 @@ def test_a_dirty_tree_is_visible_wherever_its_tag_or_commit_is(
     assert location["version"] == f"{sha}-dirty"
     assert "tag" not in location
     assert location["url"].endswith(f"#commit={sha}&dirty=true")
+
+
+# --- Trojan Source: bidirectional controls stay visible and inert in human output -------------
+_BIDI = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_are_escaped_in_every_human_output(tmp_path: Path) -> None:
+    store = tmp_path / "lineage.jsonl"
+    lineage_sdk.configure(f"json:{store}", capture_git=False)
+    spoof = "T\u202egnp.exe"
+    source = DataSource(spoof, type="file", owner=f"o{_BIDI}", description=f"d{_BIDI}")
+
+    @log_lineage(inputs=[source], outputs=["out\u2066x\u2069"], name="job\u202dz")
+    def job() -> None:
+        raise ValueError(f"bad {spoof}")
+
+    with pytest.raises(ValueError):
+        job()
+    lineage_sdk.flush()
+    where = ["--store", f"json:{store}"]
+    commands = [
+        ["runs"],
+        ["show", spoof],
+        ["show", "job\u202dz"],
+        ["upstream", "out\u2066x\u2069"],
+        ["downstream", spoof],
+        ["show", f"missing{_BIDI}"],
+        ["graph", "--format", "dot"],
+        ["doctor"],
+    ]
+    if shutil.which("dot"):
+        commands.append(["graph", "--format", "svg"])
+    for args in commands:
+        done = cli(*args, *where)
+        text = done.stdout + done.stderr
+        assert not any(ch in text for ch in _BIDI), (args, text)
+        if args[0] in ("runs", "show", "upstream", "downstream"):
+            assert "\\u202e" in text or "\\u2066" in text or "\\u202d" in text, (args, text)
