@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import shutil
@@ -9,6 +11,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -18,6 +21,7 @@ import pytest
 
 import lineage_sdk
 from lineage_sdk import BaseSink, DataSource, Feature, MemorySink, Run, _runtime, log_lineage, serde
+from lineage_sdk.cli import main as cli_main
 from lineage_sdk.config import SinkTarget
 from lineage_sdk.errors import ConfigError
 from lineage_sdk.records import Record
@@ -643,3 +647,182 @@ def test_bidi_controls_are_escaped_in_every_human_output(tmp_path: Path) -> None
         assert not any(ch in text for ch in _BIDI), (args, text)
         if args[0] in ("runs", "show", "upstream", "downstream"):
             assert "\\u202e" in text or "\\u2066" in text or "\\u202d" in text, (args, text)
+
+
+# --- readers never modify a store, and never crash on a bad one --------------------------------
+_READ_COMMANDS = [
+    ["runs"],
+    ["runs", "--json"],
+    ["show", "raw_clicks"],
+    ["upstream", "clicks_7d"],
+    ["downstream", "raw_clicks"],
+    ["graph", "--format", "dot"],
+    ["export", "--format", "json"],
+    ["export", "--format", "registry"],
+    ["export", "--format", "openlineage"],
+]
+
+
+def _lineage(*args: str) -> tuple[int, str, str]:
+    """Run the command line in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli_main(list(args), out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
+def _record_one_run(store: str) -> None:
+    lineage_sdk.configure(store, capture_git=False)
+
+    @log_lineage(inputs=[DataSource("raw_clicks", type="kafka_topic")], outputs=["clicks_7d"])
+    def job() -> int:
+        return 1
+
+    job()
+    _runtime.reset()  # closes the store: no -wal / -shm left behind
+
+
+def _foreign_database(path: Path) -> None:
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    conn.execute("INSERT INTO invoices (total) VALUES (9.5)")
+    conn.commit()
+    conn.close()
+
+
+@pytest.mark.parametrize("command", [*_READ_COMMANDS, ["doctor"]], ids=" ".join)
+def test_a_foreign_sqlite_database_is_refused_by_every_command_and_left_unchanged(
+    command: list[str], tmp_path: Path
+) -> None:
+    (tmp_path / "data").mkdir()
+    app = tmp_path / "data" / "app.db"
+    _foreign_database(app)
+    before = app.read_bytes()
+    code, out, err = _lineage(*command, "--store", f"sqlite:{app}")
+    assert code == (1 if command == ["doctor"] else 2)
+    assert "not a lineage store" in out + err
+    assert app.read_bytes() == before
+    assert sorted(p.name for p in app.parent.iterdir()) == ["app.db"]  # no -wal, no -shm
+
+
+def test_reading_a_lineage_store_never_changes_it(tmp_path: Path) -> None:
+    store = tmp_path / "lineage.db"
+    _record_one_run(f"sqlite:{store}")
+    before = store.read_bytes()
+    for command in _READ_COMMANDS:
+        code, _, err = _lineage(*command, "--store", f"sqlite:{store}")
+        assert code == 0, (command, err)
+    graph = lineage_sdk.load_graph(f"sqlite:{store}")
+    assert [r.transformation for r in graph.runs()] != []
+    graph.close()
+    assert store.read_bytes() == before
+
+
+def _bad_stores(tmp_path: Path) -> dict[str, str]:
+    real = tmp_path / "real.db"
+    _record_one_run(f"sqlite:{real}")
+    truncated = tmp_path / "truncated.db"
+    truncated.write_bytes(real.read_bytes()[:1500])
+    noise = tmp_path / "noise.db"
+    noise.write_bytes(bytes(range(256)) * 64)
+    text = tmp_path / "notes.txt"
+    text.write_text("dear diary\n")
+    (tmp_path / "link.db").symlink_to(text)
+    (tmp_path / "link.jsonl").symlink_to(text)
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "empty.db").write_bytes(b"")
+    return {
+        "truncated": f"sqlite:{truncated}",
+        "random bytes": f"sqlite:{noise}",
+        "symlink to text (sqlite)": f"sqlite:{tmp_path / 'link.db'}",
+        "symlink to text (json)": f"json:{tmp_path / 'link.jsonl'}",
+        "directory (sqlite)": f"sqlite:{tmp_path / 'folder'}",
+        "directory (json)": f"json:{tmp_path / 'folder'}",
+        "empty sqlite": f"sqlite:{tmp_path / 'empty.db'}",
+        "missing": f"sqlite:{tmp_path / 'missing.db'}",
+        "memory in a fresh process": "memory",
+    }
+
+
+@pytest.mark.parametrize("command", _READ_COMMANDS, ids=" ".join)
+def test_every_bad_store_gives_one_message_and_exit_2(command: list[str], tmp_path: Path) -> None:
+    for what, store in _bad_stores(tmp_path).items():
+        _runtime.reset()
+        code, out, err = _lineage(*command, "--store", store)
+        assert code == 2, (what, out, err)
+        assert err.startswith("lineage: ") and err.count("\n") == 1, (what, err)
+        assert "Traceback" not in err
+
+
+def test_a_fifo_as_store_is_refused_by_the_cli_without_blocking(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for scheme in ("json", "sqlite"):
+        done = cli("runs", "--store", f"{scheme}:{fifo}")  # a 60 s timeout guards a hang
+        assert done.returncode == 2, done.stderr
+        assert "FIFO" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize(
+    "command", [["export", "--format", "json"], ["graph", "--format", "dot"]], ids=" ".join
+)
+def test_an_output_path_that_cannot_be_written_gives_one_message_and_exit_2(
+    command: list[str], tmp_path: Path
+) -> None:
+    store = tmp_path / "lineage.jsonl"
+    _record_one_run(f"json:{store}")
+    (tmp_path / "a_folder").mkdir()
+    for target in (tmp_path / "no" / "such" / "dir" / "out.txt", tmp_path / "a_folder"):
+        code, _, err = _lineage(*command, "--store", f"json:{store}", "-o", str(target))
+        assert code == 2, err
+        assert err.startswith("lineage: ") and err.count("\n") == 1 and str(target) in err
+
+
+def test_a_pathologically_nested_json_line_is_skipped_like_any_bad_line(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = tmp_path / "lineage.jsonl"
+    _record_one_run(f"json:{store}")
+    with store.open("a") as handle:
+        handle.write("[" * 100_000 + "\n")
+    _record_one_run(f"json:{store}")
+    code, _, err = _lineage("runs", "--store", f"json:{store}")
+    assert code == 0, err
+    assert len(lineage_sdk.load_graph(f"json:{store}").runs()) == 2
+    assert any("skipped a torn or corrupt line" in r.getMessage() for r in caplog.records)
+
+
+def test_a_store_in_a_folder_the_reader_cannot_write_is_readable(
+    request: pytest.FixtureRequest,
+) -> None:
+    if os.geteuid() != 0 or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv to read as the unprivileged user 'nobody'")
+    # Outside pytest's own temp folder, which only its owner may enter.
+    top = Path(tempfile.mkdtemp(prefix="lineage-ro-"))
+    request.addfinalizer(lambda: shutil.rmtree(top, ignore_errors=True))
+    folder = top / "service-output"
+    folder.mkdir()
+    store = folder / "lineage.db"
+    _record_one_run(f"sqlite:{store}")
+    for path in (top, folder):
+        path.chmod(0o755)  # readable by everyone, writable by its owner (root) only
+    store.chmod(0o644)
+    before = store.read_bytes()
+    done = subprocess.run(
+        [
+            *("setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"),
+            *(sys.executable, "-m", "lineage_sdk.cli", "runs", "--store", f"sqlite:{store}"),
+        ],
+        env=child_env(),
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    if "Permission denied" in done.stderr and "python" in done.stderr.lower():
+        pytest.skip(f"the user 'nobody' cannot run this Python: {done.stderr.strip()}")
+    assert done.returncode == 0, done.stderr
+    assert "completed" in done.stdout
+    assert store.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["lineage.db"]

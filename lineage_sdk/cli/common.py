@@ -42,8 +42,21 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
         return load_graph(store)
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:
+        # LookupError: "--store memory" in a fresh process has no memory sink to read.
         raise CommandError(f"--store {store!r}: {exc}") from exc
+
+
+def check_output(path: str) -> Path:
+    """The ``-o`` path, or CommandError when it cannot be a file we write (before any work)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"-o {path}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise CommandError(f"-o {path}: the folder {target.parent} does not exist")
+    if target.exists() and not target.is_file():
+        raise CommandError(f"-o {path}: is not a regular file")
+    return target
 
 
 def positive_int(text: str) -> int:

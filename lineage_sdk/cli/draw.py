@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..render import FORMATS, DotNotFoundError, render, render_bytes, to_dot
-from .common import CommandError, open_graph, positive_int
+from .common import CommandError, check_output, open_graph, positive_int
 from .output import Lines, Result
 
 __all__ = ["add_parsers", "graph"]
@@ -15,6 +15,8 @@ __all__ = ["add_parsers", "graph"]
 
 def graph(args: argparse.Namespace) -> Result:
     """Write the picture to ``--output``, or return it to be written to stdout."""
+    if args.output:
+        check_output(args.output)
     lineage = open_graph(args)
     if args.depth is not None and args.focus is None:
         raise CommandError("--depth needs --focus")

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..serde import dumps, line_safe
-from .common import open_graph
+from .common import check_output, open_graph
 from .output import Result
 
 __all__ = ["add_parsers", "export"]
@@ -18,6 +18,8 @@ FORMATS = ("json", "registry", "openlineage")
 
 def export(args: argparse.Namespace) -> Result:
     """The export's text: to ``--output`` (noted on stderr), else for stdout."""
+    if args.output:
+        check_output(args.output)
     graph = open_graph(args)
     if args.format == "registry":
         from ..export.registry import registry_dict

@@ -62,9 +62,9 @@ class SQLiteDialect:
     name = "sqlite"
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.sqlite import connect
+        from ..sinks.sqlite import open_reader  # read-only: never creates, migrates or converts
 
-        return connect(Path(location), create=False)
+        return open_reader(Path(location))
 
     def statement(self, text: str) -> str:
         return _IDS.sub(r"IN (SELECT value FROM json_each(:\1))", text)

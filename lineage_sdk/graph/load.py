@@ -45,12 +45,11 @@ def open_store(store: SinkTarget) -> LineageGraph:
     dialect = _dialect_for(store.scheme)
     if dialect is None and store.scheme != "json":
         raise ValueError(f"cannot read lineage back from {str(store)!r}; {_ACCEPTED}")
-    if not Path(store.value or "").exists():
-        raise FileNotFoundError(f"no lineage store at {store.value}")
     if dialect is not None:
         return LineageGraph(backend=SQLBackend(dialect, store.value or ""))
-    from ..sinks.jsonfile import read_json_lines
+    from ..sinks.jsonfile import check_json_store, read_json_lines
 
+    check_json_store(Path(store.value or ""))
     return LineageGraph(read_json_lines(store.value or ""))
 
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 from ..records import Record
 from ..serde import UnsupportedRecord, dumps, loads
-from .base import BaseSink, check_file_path, open_regular
+from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: appends are still atomic per write
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["JsonFileSink", "is_json_store", "read_json_lines"]
+__all__ = ["JsonFileSink", "check_json_store", "is_json_store", "read_json_lines"]
 
 _log = logging.getLogger("lineage_sdk")
 # rw for owner and group, never for others; the umask can only take more away.
@@ -117,6 +117,18 @@ def is_json_store(path: Path) -> bool:
     return isinstance(data, dict) and isinstance(data.get("record_type"), str)
 
 
+def check_json_store(path: Path) -> None:
+    """For readers: FileNotFoundError, or NotALineageStoreError unless ``path`` is a store."""
+    if not path.exists() and not path.is_symlink():
+        raise FileNotFoundError(f"no lineage store at {path}")
+    check_file_path(path, "json", lambda p: True, variable="store")  # follows links to read
+    if not is_json_store(path):
+        raise NotALineageStoreError(
+            f"{path} is not a lineage store (its first line is no lineage record); "
+            "lineage-sdk neither reads nor changes it"
+        )
+
+
 def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines."""
     path = Path(path)
@@ -130,6 +142,7 @@ def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
                 continue
             try:
                 yield loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: a pathologically nested line ([[[[...) is one bad line too.
                 kind = "unsupported" if isinstance(exc, UnsupportedRecord) else "torn or corrupt"
                 _log.warning("%s:%d: skipped a %s line: %s", path, lineno, kind, exc)

@@ -33,6 +33,7 @@ __all__ = [
     "check_sqlite_file",
     "connect",
     "open_read_only",
+    "open_reader",
     "read_records",
 ]
 
@@ -113,19 +114,65 @@ def is_sqlite_store(path: Path) -> bool:
 def open_read_only(path: Path) -> sqlite3.Connection:
     """A read-only connection that never creates, migrates or switches the journal mode.
 
-    ``mode=ro`` still needs to create the ``-shm`` file of a WAL store; where the folder is not
-    writable (another account's output, a read-only mount) the file is opened ``immutable``.
+    ``mode=ro`` still needs the ``-shm`` file of a WAL store, which it must create when it is
+    missing; where that is impossible (a folder of another account, a read-only mount) the file
+    is opened ``immutable`` (what a writer has not checkpointed yet is then not seen).
     """
     from urllib.parse import quote
 
-    base = "file:" + quote(str(path.resolve()), safe="/")
-    folder = path.resolve().parent
-    immutable = not os.access(folder, os.W_OK) and not os.path.exists(f"{path.resolve()}-shm")
-    uri = base + ("?immutable=1" if immutable else "?mode=ro")
+    resolved = path.resolve()
+    base = "file:" + quote(str(resolved), safe="/")
+    try:
+        return _connect_uri(base + "?mode=ro")
+    except sqlite3.OperationalError as exc:
+        text = str(exc).lower()
+        if "unable to open" not in text and "readonly" not in text and "read-only" not in text:
+            raise
+    return _connect_uri(base + "?immutable=1")
+
+
+def _connect_uri(uri: str) -> sqlite3.Connection:
     conn = sqlite3.connect(uri, uri=True, timeout=_BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
     try:
+        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute("PRAGMA query_only = 1")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to an existing lineage store, or one clear error.
+
+    FileNotFoundError when there is no file; NotALineageStoreError (a ConfigError) for a FIFO,
+    a directory, a truncated or random file, another application's database or an empty one;
+    StoreVersionError for a store of a newer release. Nothing is ever written.
+    """
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
+        raise FileNotFoundError(f"no lineage store at {path}")
+    check_file_path(path, "sqlite", lambda p: True, variable="store")  # follows links to read
+    check_sqlite_file(path)
+    if path.stat().st_size == 0:
+        raise not_a_store_error(path, "it is empty: nothing was recorded there")
+    try:
+        conn = open_read_only(path)
+    except sqlite3.DatabaseError as exc:
+        raise not_a_store_error(path, f"SQLite cannot open it: {exc}") from exc
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > STORE_VERSION:
+            raise StoreVersionError(
+                f"{path} has store version {version}; this lineage-sdk reads up to "
+                f"{STORE_VERSION}: upgrade lineage-sdk"
+            )
+        if foreign_reason(conn) is not None or version == 0:
+            raise not_a_store_error(path, foreign_reason(conn) or "it has no lineage tables")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise not_a_store_error(path, f"SQLite cannot read it: {exc}") from exc
     except BaseException:
         conn.close()
         raise
@@ -459,7 +506,7 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     path = Path(path)
     if not path.exists():
         return
-    conn = connect(path, create=False)
+    conn = open_reader(path)
     try:
         for table, order in (("nodes", "id"), ("transformations", "id"), ("runs", "started_us")):
             for (text,) in conn.execute(f"SELECT record FROM {table} ORDER BY {order}"):
