@@ -31,7 +31,7 @@ from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mappi
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _runtime
+from . import _runtime, inflight
 from ._version import __version__
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
@@ -43,6 +43,7 @@ from .records import (
     Node,
     Record,
     Run,
+    RunStatus,
     Transformation,
     _check_id,
     check_metadata,
@@ -296,29 +297,52 @@ class _Instrumented:
                 exc,
             )
             io = _EMPTY_IO
-        return _Call(rt, io, current_run.get(), self.name)
+        return _Call(rt, io, current_run.get(), self)
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
         ended_ns = time.time_ns()
         duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
+        inflight.unregister(call)
         try:
             if call.rt.delivery.closed:
                 # configure() or the end of capture_records() replaced the configuration while
                 # this call ran: the run goes to the one in force now, not into a closed queue.
                 call.rt = _runtime.in_force_for(call.rt)
-            location = self.location()
-            git = None
-            settings = call.rt.settings
-            if settings.capture_git and location.repository is not None:
-                git = location.repository.state(settings.git_binary)
-            ref, declared = self.declaration(git, location)
-            run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
+            code, git, ref, declared = self._code_state(call)
+            run = self._run_record(call, exc, (ended_ns, duration), code, (git, ref))
             batch = self._batch(call, declared, run)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
         call.rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+
+    def _code_state(
+        self, call: _Call
+    ) -> tuple[CodeRef | None, GitInfo | None, str | None, Transformation]:
+        location = self.location()
+        git = None
+        settings = call.rt.settings
+        if settings.capture_git and location.repository is not None:
+            git = location.repository.state(settings.git_binary)
+        ref, declared = self.declaration(git, location)
+        return location.code, git, ref, declared
+
+    def report_running(self, call: _Call, now_ns: int) -> None:
+        """Write ``call``'s ``running`` record (from the watcher thread); never raises."""
+        try:
+            if call.rt.delivery.closed:
+                return
+            code, git, ref, declared = self._code_state(call)
+            elapsed = (now_ns - call.started_ns) / 1e9
+            run = self._run_record(
+                call, None, (now_ns, elapsed), code, (git, ref), status="running"
+            )
+            batch = call.rt.pending_declarations((*call.io.nodes, declared))
+            batch.append(run)
+            call.rt.delivery.submit(batch)
+        except Exception as exc:  # a strict-mode sink error included: nobody to raise it to
+            _log.debug("lineage: writing the running record of %s failed: %r", self.name, exc)
 
     def _run_record(
         self,
@@ -327,6 +351,8 @@ class _Instrumented:
         timing: tuple[int, float],
         code: CodeRef | None,
         git_and_ref: tuple[GitInfo | None, str | None],
+        *,
+        status: RunStatus | None = None,
     ) -> Run:
         ended_ns, duration = timing
         git, ref = git_and_ref
@@ -338,7 +364,7 @@ class _Instrumented:
         run: Run = trusted_run(
             run_id=call.run_id,
             transformation=self.name,
-            status="failed" if exc is not None else "completed",
+            status=status or ("failed" if exc is not None else "completed"),
             started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
             ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
             duration_s=float(duration),
@@ -410,22 +436,43 @@ _EMPTY_IO = _IOSpec((), ())
 class _Call:
     """One decorated call in progress."""
 
-    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns", "transformation")
+    __slots__ = (
+        "io",
+        "job",
+        "parent",
+        "perf_ns",
+        "reported_ns",
+        "rt",
+        "run_id",
+        "started_ns",
+        "transformation",
+    )
 
     def __init__(
         self,
         rt: _runtime.Runtime,
         io: _IOSpec,
         parent: ActiveRun | RunContext | None,
-        transformation: str,
+        job: _Instrumented,
     ) -> None:
         self.rt = rt
         self.io = io
         self.parent = parent
-        self.transformation = transformation
+        self.job = job
+        self.transformation = job.name
         self.run_id = _uuid7()
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
+        self.reported_ns = 0
+        inflight.register(self)  # the watcher thread, not this call, notices a long run
+
+    def running_after_s(self) -> float:
+        """After how long this call gets a running record (``LINEAGE_RUNNING_AFTER``)."""
+        return self.rt.settings.running_after_s
+
+    def report_running(self, now_ns: int) -> None:
+        """Write this call's running record (the watcher thread calls this)."""
+        self.job.report_running(self, now_ns)
 
     @property
     def namespace(self) -> str:

@@ -24,8 +24,11 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 __all__ = [
+    "HEARTBEAT_S",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
+    "RUNNING_STALE_S",
+    "RUN_STATUSES",
     "SCHEMA_VERSION",
     "CodeRef",
     "DataSource",
@@ -47,7 +50,14 @@ MAX_ID_LENGTH = 1024
 #: Metadata larger than this (as JSON) is refused rather than bloating every stored record.
 MAX_METADATA_BYTES = 64 * 1024
 
-RunStatus = Literal["completed", "failed"]
+#: ``running``: written while a long call is still going (its ``ended_at`` is the last heartbeat);
+#: ``abandoned``: what readers show for a running run whose process is gone (never written).
+RunStatus = Literal["completed", "failed", "running", "abandoned"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "failed", "running", "abandoned")
+#: A running call's record is rewritten this often (its ended_at is the heartbeat).
+HEARTBEAT_S = 30.0
+#: A running run not heard of for this long is shown as abandoned (its host may be elsewhere).
+RUNNING_STALE_S = 4 * HEARTBEAT_S
 
 
 def _check_id(value: object, what: str) -> str:
@@ -271,7 +281,7 @@ class Run:
 
     run_id: str = attrs.field(validator=_validate_id)
     transformation: str = attrs.field(validator=_validate_id)
-    status: RunStatus = attrs.field(validator=attrs.validators.in_(("completed", "failed")))
+    status: RunStatus = attrs.field(validator=attrs.validators.in_(RUN_STATUSES))
     started_at: _dt.datetime = attrs.field(validator=_validate_utc)
     ended_at: _dt.datetime = attrs.field(validator=_validate_utc)
     duration_s: float = attrs.field(validator=attrs.validators.instance_of(float))

@@ -15,6 +15,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -826,3 +827,136 @@ def test_a_store_in_a_folder_the_reader_cannot_write_is_readable(
     assert "completed" in done.stdout
     assert store.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["lineage.db"]
+
+
+# --- long and killed runs are visible ----------------------------------------------------------
+def _wait_for(condition: Callable[[], bool], timeout: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _runs_in(store: str) -> list[Run]:
+    try:
+        graph = lineage_sdk.load_graph(store)
+    except (FileNotFoundError, ConfigError):
+        return []
+    try:
+        return graph.runs()
+    finally:
+        graph.close()
+
+
+@pytest.mark.parametrize("scheme", ["memory", "json", "sqlite"])
+def test_a_long_call_is_recorded_as_running_then_completed(scheme: str, tmp_path: Path) -> None:
+    store = "memory" if scheme == "memory" else f"{scheme}:{tmp_path / ('store.' + scheme)}"
+    lineage_sdk.configure(store, running_after_s=0.2, capture_git=False)
+    seen: list[str] = []
+
+    @log_lineage(inputs=["raw"], outputs=["slow_out"], name="slow_job")
+    def slow() -> int:
+        assert _wait_for(lambda: bool(_runs_in(store)))  # written while the call still runs
+        seen.extend(r.status for r in _runs_in(store))
+        return 7
+
+    assert slow() == 7
+    assert seen == ["running"]
+    [run] = _runs_in(store)
+    assert run.status == "completed" and run.outputs == ("slow_out",)
+    graph = lineage_sdk.load_graph(store)
+    assert "raw" in graph.upstream("slow_out")
+    graph.close()
+
+
+def test_short_calls_never_get_a_running_record(memory_sink: MemorySink) -> None:
+    @log_lineage(name="quick_job")
+    def quick() -> int:
+        return 1
+
+    for _ in range(500):
+        quick()
+    time.sleep(0.3)  # a scan of the watcher thread passes
+    statuses = {r.status for r in memory_sink.records if isinstance(r, Run)}
+    assert statuses == {"completed"}
+
+
+_LONG_JOB = """
+import sys, threading, time
+import lineage_sdk
+from lineage_sdk import log_lineage
+
+@log_lineage(inputs=["raw"], outputs=["out"], name="killed_job")
+def long_job():
+    time.sleep(600)
+
+if sys.argv[1] == "daemon":
+    threading.Thread(target=long_job, daemon=True).start()
+    time.sleep(0.1)  # the interpreter exits while the daemon thread's call is running
+else:
+    long_job()
+"""
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+def test_a_killed_process_leaves_its_long_run_shown_as_abandoned(
+    scheme: str, tmp_path: Path
+) -> None:
+    store = f"{scheme}:{tmp_path / ('store.' + scheme)}"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _LONG_JOB, "main"],
+        env=child_env(LINEAGE_SINK=store, LINEAGE_RUNNING_AFTER="0.2"),
+    )
+    try:
+        assert _wait_for(lambda: bool(_runs_in(store)))
+        [running] = _runs_in(store)
+        assert running.status == "running" and running.pid == proc.pid
+    finally:
+        proc.kill()  # SIGKILL: no exit handler runs
+        proc.wait()
+    [run] = _runs_in(store)
+    assert run.status == "abandoned"
+    assert run.run_id == running.run_id
+    table = cli("runs", "--store", store)
+    assert "abandoned" in table.stdout and "killed_job" in table.stdout
+
+
+def test_a_call_in_a_daemon_thread_at_exit_is_left_as_running_and_shown_abandoned(
+    tmp_path: Path,
+) -> None:
+    store = f"sqlite:{tmp_path / 'store.db'}"
+    done = subprocess.run(
+        [sys.executable, "-c", _LONG_JOB, "daemon"],
+        env=child_env(LINEAGE_SINK=store),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    [run] = _runs_in(store)
+    assert run.status == "abandoned" and run.transformation == "killed_job"
+
+
+def test_a_running_run_from_another_host_is_abandoned_only_without_heartbeat() -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+    now = datetime.now(timezone.utc)
+
+    def run(run_id: str, heard: datetime) -> Run:
+        return Run(
+            run_id=run_id,
+            transformation="remote_job",
+            status="running",
+            started_at=now - timedelta(hours=2),
+            ended_at=heard,
+            duration_s=1.0,
+            host="another-host.example",
+            pid=1,
+        )
+
+    sink.emit([run("fresh", now - timedelta(seconds=5)), run("stale", now - timedelta(hours=1))])
+    statuses = {r.run_id: r.status for r in lineage_sdk.load_graph(sink).runs()}
+    assert statuses == {"fresh": "running", "stale": "abandoned"}

@@ -303,7 +303,10 @@ def run_events(
     *,
     include_source_code: bool = False,
 ) -> list[dict[str, Any]]:
-    """The START and COMPLETE/FAIL RunEvents (plain JSON dicts) for one run."""
+    """The START and COMPLETE/FAIL/ABORT RunEvents (plain JSON dicts) for one run.
+
+    A ``running`` run has its START only.
+    """
     nodes = nodes or {}
     ns = run.namespace
     job_facets = _job_facets(run, transformation, include_source_code)
@@ -324,16 +327,23 @@ def run_events(
         "eventTime": _time(run.started_at),
         "run": {"runId": _uuid(run.run_id), "facets": run_facets},
     }
+    if run.status == "running":  # still going: its START only (the end record brings the rest)
+        return [start]
     end_facets = dict(run_facets)
     if run.status == "failed":
         end_facets["errorMessage"] = _error_facet(run)
     end = {
         **base,
-        "eventType": "FAIL" if run.status == "failed" else "COMPLETE",
+        "eventType": _END_EVENT[run.status],
         "eventTime": _time(run.ended_at),
         "run": {"runId": _uuid(run.run_id), "facets": end_facets},
     }
     return [start, end]
+
+
+#: The event that ends a run of each final status (abandoned: its process died; last heard of
+#: at ended_at).
+_END_EVENT = {"completed": "COMPLETE", "failed": "FAIL", "abandoned": "ABORT"}
 
 
 def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[dict[str, Any]]:

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .liveness import as_seen, latest_per_run
 from .model import NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
@@ -34,7 +35,7 @@ class MemoryBackend:
         self._pred: dict[str, set[str]] = {}
         self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
         self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
-        for record in records:
+        for record in latest_per_run(records):
             self._add(record)
         self._runs.sort(key=_run_sort_key, reverse=True)
 
@@ -47,7 +48,7 @@ class MemoryBackend:
             self._add_run(record)
 
     def _add_run(self, run: Run) -> None:
-        self._runs.append(run)
+        self._runs.append(as_seen(run))
         t = run.transformation
         self._t_in.setdefault(t, set()).update(run.inputs)
         self._t_out.setdefault(t, set()).update(run.outputs)

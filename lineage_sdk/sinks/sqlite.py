@@ -435,7 +435,11 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
     conn.executemany(
         "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
         "ended_us, version, source_sha256, git_commit, git_tag, record) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        # A long run is written as 'running' first (and again as a heartbeat); its end record
+        # replaces that row. A stored end is never replaced, whatever arrives late.
+        "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+        "ended_us = excluded.ended_us, record = excluded.record WHERE runs.status = 'running'",
         [
             (
                 r.run_id,
