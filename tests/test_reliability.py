@@ -61,6 +61,14 @@ def _fork_and_call(job: Callable[[], int], timeout: float = 5.0) -> int | None:
     return _wait_child(pid, timeout)
 
 
+def _lineage(*args: str) -> tuple[int, str, str]:
+    """Run the command line in this process: (exit code, stdout, stderr)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err):
+        code = cli_main(list(args), out=out)
+    return code, out.getvalue(), err.getvalue()
+
+
 class _Gate:
     """Holds one thread inside a real sink's write (its lock taken) while the test forks."""
 
@@ -533,11 +541,11 @@ def test_every_ndjson_output_keeps_one_record_per_line_for_str_splitlines(
     stored = store.read_text(encoding="utf-8")
     assert len(stored.splitlines()) == len(list(build_sink(SinkTarget("json", str(store))).read()))
     for fmt in ("json", "openlineage"):
-        done = cli("export", "--format", fmt, "--store", f"json:{store}")
-        assert done.returncode == 0, done.stderr
-        lines = done.stdout.splitlines()
+        code, out, err = _lineage("export", "--format", fmt, "--store", f"json:{store}")
+        assert code == 0, err
+        lines = out.splitlines()
         assert all(json.loads(line) for line in lines)
-        assert len(lines) == len(done.stdout.split("\n")) - 1
+        assert len(lines) == len(out.split("\n")) - 1
     [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
     assert run.error_message == _SEPARATORS  # exact after the round trip
 
@@ -555,7 +563,11 @@ def test_every_ndjson_output_keeps_one_record_per_line_for_str_splitlines(
     ],
 )
 def test_credentials_in_a_remote_never_reach_a_record_an_export_or_doctor(
-    remote: str, shown: str, make_repo: Callable[..., Repo], tmp_path: Path
+    remote: str,
+    shown: str,
+    make_repo: Callable[..., Repo],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     repo = make_repo(remote=remote)
     repo.write("jobs/job.py", JOB_MODULE)
@@ -578,9 +590,10 @@ def test_credentials_in_a_remote_never_reach_a_record_an_export_or_doctor(
         ["doctor"],
         ["doctor", "--json"],
     ):
-        done = cli(*args, "--store", f"json:{store}", cwd=repo.root)
-        assert done.returncode in (0, 1), done.stderr
-        outputs.append(done.stdout + done.stderr)
+        monkeypatch.chdir(repo.root)  # doctor reports the repository it is run in
+        code, out, err = _lineage(*args, "--store", f"json:{store}")
+        assert code in (0, 1), err
+        outputs.append(out + err)
     assert any(shown in text for text in outputs)
     for text in outputs:
         assert "SECRET" not in text
@@ -601,11 +614,11 @@ def test_a_dirty_tree_is_visible_wherever_its_tag_or_commit_is(
     [run] = [r for r in build_sink(SinkTarget("json", str(store))).read() if isinstance(r, Run)]
     assert run.git is not None and run.git.dirty is True
     assert run.code_reference == f"git://github.com/acme/jobs/jobs/job.py#commit={sha}&dirty=true"
-    table = cli("runs", "--store", f"json:{store}").stdout
+    table = _lineage("runs", "--store", f"json:{store}")[1]
     assert "v0.1 (dirty)" in table and f"{sha[:10]}+dirty" in table
-    shown = cli("show", "job_x", "--store", f"json:{store}").stdout
+    shown = _lineage("show", "job_x", "--store", f"json:{store}")[1]
     assert "dirty=true" in shown and "v0.1 (dirty)" in shown
-    events = cli("export", "--format", "openlineage", "--store", f"json:{store}").stdout
+    events = _lineage("export", "--format", "openlineage", "--store", f"json:{store}")[1]
     location = json.loads(events.splitlines()[-1])["job"]["facets"]["sourceCodeLocation"]
     assert location["version"] == f"{sha}-dirty"
     assert "tag" not in location
@@ -643,8 +656,8 @@ def test_bidi_controls_are_escaped_in_every_human_output(tmp_path: Path) -> None
     if shutil.which("dot"):
         commands.append(["graph", "--format", "svg"])
     for args in commands:
-        done = cli(*args, *where)
-        text = done.stdout + done.stderr
+        _, out, err = _lineage(*args, *where)
+        text = out + err
         assert not any(ch in text for ch in _BIDI), (args, text)
         if args[0] in ("runs", "show", "upstream", "downstream"):
             assert "\\u202e" in text or "\\u2066" in text or "\\u202d" in text, (args, text)
@@ -662,14 +675,6 @@ _READ_COMMANDS = [
     ["export", "--format", "registry"],
     ["export", "--format", "openlineage"],
 ]
-
-
-def _lineage(*args: str) -> tuple[int, str, str]:
-    """Run the command line in this process: (exit code, stdout, stderr)."""
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stderr(err):
-        code = cli_main(list(args), out=out)
-    return code, out.getvalue(), err.getvalue()
 
 
 def _record_one_run(store: str) -> None:
