@@ -19,7 +19,7 @@ from typing import IO
 
 from ..errors import ConfigError
 from ..graph import UnknownNodeError
-from ..sinks.sqlite import StoreVersionError
+from ..sinks.sqlite_files import StoreVersionError
 from .common import CommandError, default_store
 from .output import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, emit, error
 from .parser import build_parser

@@ -62,7 +62,9 @@ class SQLiteDialect:
     name = "sqlite"
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.sqlite import open_reader  # read-only: never creates, migrates or converts
+        from ..sinks.sqlite_files import (
+            open_reader,
+        )  # read-only: never creates, migrates or converts
 
         return open_reader(Path(location))
 
