@@ -7,8 +7,12 @@ mode). One failing sink never stops the others.
 
 Batched delivery (``LINEAGE_ASYNC=1``) uses a bounded queue: when it is full a run waits briefly,
 then is dropped and counted, so memory stays bounded and the host never blocks for long. The
-worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush` and at interpreter
-exit, and is re-created lazily in a forked child.
+worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush`, at interpreter
+exit and on SIGTERM (where the SDK may own that handler), and is re-created lazily in a forked
+child.
+
+A declaration (node, transformation) counts as delivered once a sink stored it, per sink
+(:attr:`Delivery.confirmed`): until every sink has it, it travels with the next runs again.
 """
 
 from __future__ import annotations
