@@ -608,3 +608,22 @@ def test_a_running_run_from_another_host_is_abandoned_only_without_heartbeat() -
     sink.emit([run("fresh", now - timedelta(seconds=5)), run("stale", now - timedelta(hours=1))])
     statuses = {r.run_id: r.status for r in lineage_sdk.load_graph(sink).runs()}
     assert statuses == {"fresh": "running", "stale": "abandoned"}
+
+
+def test_a_memory_sink_holds_each_long_run_once_like_a_store() -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], running_after_s=0.1, capture_git=False)
+
+    def running_seen() -> bool:
+        return any(isinstance(r, Run) and r.status == "running" for r in sink.records)
+
+    @log_lineage(name="slow_in_memory")
+    def slow() -> int:
+        assert _wait_for(running_seen)
+        return 1
+
+    slow()
+    slow()
+    runs = [r for r in sink.records if isinstance(r, Run)]
+    assert [r.status for r in runs] == ["completed", "completed"]
+    assert len({r.run_id for r in runs}) == 2
