@@ -163,3 +163,15 @@ def memory_sink() -> Any:
     sink = MemorySink()
     configure([sink], on_error="raise")
     return sink
+
+
+def require_component(available: bool, reason: str) -> None:
+    """Skip when a component the test needs is missing (``reason`` says how to get it).
+
+    Under ``CI`` a missing component fails the test instead: CI must run everything.
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing component is a failure there)")
+    pytest.skip(reason)
