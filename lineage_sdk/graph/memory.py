@@ -18,9 +18,14 @@ def _run_sort_key(run: Run) -> tuple[object, str]:
 
 
 class MemoryBackend:
-    """Lineage held in dicts; built from records in one pass, then read only."""
+    """Lineage held in dicts; built from records in one pass, then read only.
 
-    def __init__(self, records: Iterable[Record]) -> None:
+    The graph's structure comes from completed runs; with ``include_failed`` from every run.
+    """
+
+    def __init__(self, records: Iterable[Record], *, include_failed: bool = False) -> None:
+        self.include_failed = include_failed
+        self._ran: set[str] = set()  # transformations with any run, failed ones included
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
@@ -49,6 +54,11 @@ class MemoryBackend:
 
     def _add_run(self, run: Run) -> None:
         self._runs.append(as_seen(run))
+        self._ran.add(run.transformation)
+        if run.status == "completed" or self.include_failed:
+            self._add_structure(run)
+
+    def _add_structure(self, run: Run) -> None:
         t = run.transformation
         self._t_in.setdefault(t, set()).update(run.inputs)
         self._t_out.setdefault(t, set()).update(run.outputs)
@@ -68,7 +78,7 @@ class MemoryBackend:
     def kind(self, ident: str) -> NodeKind | None:
         if ident in self._nodes:
             return self._nodes[ident].kind  # type: ignore[return-value]
-        if ident in self._t_in or ident in self._t_out or ident in self._transformations:
+        if ident in self._ran or ident in self._transformations:
             return "Transformation"
         if ident in self._reads or ident in self._writes:
             return "External"
@@ -78,14 +88,16 @@ class MemoryBackend:
         node = self._nodes.get(ident)
         return node if node is not None else self._transformations.get(ident)
 
-    def declared_node_ids(self) -> set[str]:
-        return set(self._nodes)
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        if kind is None:
+            return set(self._nodes)
+        return {ident for ident, node in self._nodes.items() if node.kind == kind}
 
     def referenced_node_ids(self) -> set[str]:
         return set(self._reads) | set(self._writes)
 
     def transformation_ids(self) -> set[str]:
-        return set(self._transformations) | set(self._t_in) | set(self._t_out)
+        return set(self._transformations) | self._ran
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
         return self._triples
@@ -130,6 +142,9 @@ class MemoryBackend:
                 if query.limit is not None and len(result) >= query.limit:
                     break
         return result
+
+    def run(self, run_id: str) -> Run | None:
+        return next((r for r in self._runs if r.run_id == run_id), None)
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         return algorithms.group_versions(self.runs(RunQuery(transformation=transformation)))

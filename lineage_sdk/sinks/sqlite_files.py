@@ -26,7 +26,7 @@ __all__ = [
 ]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 1
+STORE_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 
