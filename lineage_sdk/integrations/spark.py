@@ -308,7 +308,7 @@ def propagate_settings(spark: Any, environ: Mapping[str, str] | None = None) -> 
 
     Example::
 
-        os.environ["LINEAGE_SINK"] = f"sqlite:{Path('lineage.db').resolve()}"
+        # with LINEAGE_SINK=sqlite:/data/lineage.db (an absolute path) in the environment
         propagate_settings(spark)
     """
     context = getattr(spark, "sparkContext", spark)
