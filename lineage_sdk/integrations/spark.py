@@ -308,7 +308,7 @@ def propagate_settings(spark: Any, environ: Mapping[str, str] | None = None) -> 
 
     Example::
 
-        # with LINEAGE_SINK=sqlite:/data/lineage.db (an absolute path) in the environment
+        # LINEAGE_SINK=sqlite:/data/lineage.db (an absolute path) set for the driver
         propagate_settings(spark)
     """
     context = getattr(spark, "sparkContext", spark)
