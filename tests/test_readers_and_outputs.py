@@ -375,3 +375,23 @@ def test_a_store_in_a_folder_the_reader_cannot_write_is_readable(
     assert "completed" in done.stdout
     assert store.read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["lineage.db"]
+
+
+def test_a_store_of_an_older_version_is_read_through_a_copy_and_left_unchanged(
+    tmp_path: Path,
+) -> None:
+    store = tmp_path / "old.db"
+    _record_one_run(f"sqlite:{store}")
+    conn = sqlite3.connect(store)
+    conn.executescript(  # what version 1 of the layout looked like
+        "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
+        "DROP TABLE failed_io; DROP TABLE failed_edges; PRAGMA user_version = 1;"
+    )
+    conn.close()
+    before = store.read_bytes()
+    code, out, err = _lineage("upstream", "clicks_7d", "--store", f"sqlite:{store}")
+    assert code == 0, err
+    assert "raw_clicks" in out.split()
+    assert store.read_bytes() == before
+    with sqlite3.connect(store) as check:
+        assert check.execute("PRAGMA user_version").fetchone()[0] == 1

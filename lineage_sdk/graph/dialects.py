@@ -62,9 +62,9 @@ class SQLiteDialect:
     name = "sqlite"
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.sqlite_files import (
-            open_reader,
-        )  # read-only: never creates, migrates or converts
+        # Read-only: never creates, migrates or converts the file (an older store is upgraded
+        # in a copy in memory).
+        from ..sinks.sqlite import open_reader
 
         return open_reader(Path(location))
 

@@ -37,8 +37,8 @@ from .sqlite_files import (
     is_sqlite_store,
     not_a_store_error,
     open_read_only,
-    open_reader,
 )
+from .sqlite_files import open_reader as _open_file_reader
 
 __all__ = [
     "STORE_VERSION",
@@ -449,6 +449,28 @@ def _write_runs(
             [row[1:] for row in edge_rows if row[0] == table],
         )
     return io_rows, edge_rows
+
+
+def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to a lineage store of this or any earlier version.
+
+    The file is never changed: a store of an earlier version is copied into memory and the copy
+    upgraded (a writer upgrades the file itself). Errors as in
+    :func:`~lineage_sdk.sinks.sqlite_files.open_reader`.
+    """
+    conn = _open_file_reader(path)
+    if conn.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION:
+        return conn
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        conn.backup(copy)
+        _migrate(copy, Path(path))
+    except BaseException:
+        copy.close()
+        raise
+    finally:
+        conn.close()
+    return copy
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
