@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import Settings, SinkTarget, resolve_settings, settings_from_env, strict_from_env
+from .config import Settings, SinkTarget, strict_from_env
 from .delivery import Delivery, lost_after_close
 from .errors import ConfigError
+from .project_file import load_settings
 from .records import DataSource, Feature, Node, Record
 from .sinks import MemorySink, ReadableSink, Sink, build_sink
 
@@ -54,6 +55,7 @@ class Runtime:
             flush_interval_s=settings.flush_interval_s,
         )
         self._registered_stored = False
+        self._logged_where = False
 
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
         """The ones among ``records`` (nodes, transformations) not yet stored by every sink.
@@ -64,6 +66,9 @@ class Runtime:
         confirmed = self.delivery.confirmed
         out: list[Record] = []
         if not self._registered_stored:
+            if not self._logged_where:  # the first write of this configuration
+                self._logged_where = True
+                self._log_where_records_go()
             out.extend(n for n in list(_registered.values()) if confirmed.get(_key(n)) is not n)
             self._registered_stored = not out
         out.extend(r for r in records if confirmed.get(_key(r)) is not r)
@@ -72,6 +77,12 @@ class Runtime:
     def registered_changed(self) -> None:
         """Look at the registered nodes again with the next run (a new one was registered)."""
         self._registered_stored = False
+
+    def _log_where_records_go(self) -> None:
+        origin = self.settings.origin_of("sinks")
+        where = {"default": "the default, in the working directory"}.get(origin, origin)
+        stores = ", ".join(str(t) for t in self.settings.sinks) or "nothing"
+        _log.info("lineage-sdk records to %s (from %s)", stores, where)
 
     def memory_sink(self) -> MemorySink:
         for sink in self.sinks:
@@ -106,7 +117,7 @@ def _disabled(settings: Settings | None = None) -> Runtime:
 def _from_env() -> Runtime:
     env = os.environ
     try:
-        settings = settings_from_env(env, Path.cwd())
+        settings = load_settings({}, env, Path.cwd())
         sinks = [build_sink(t, settings) for t in settings.sinks]
     except ConfigError as exc:
         if strict_from_env(env):
@@ -182,7 +193,7 @@ def build_runtime(
                     f"got {type(item).__name__}"
                 )
         explicit["sinks"] = items
-    settings = resolve_settings(explicit, os.environ, Path.cwd(), function=function)
+    settings = load_settings(explicit, os.environ, Path.cwd(), function=function)
     origin = "LINEAGE_SINK" if sinks is None else f"{function}(sinks)"
     objects = iter(given)
     built = [

@@ -36,11 +36,14 @@ import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from .project_file import ProjectConfig
 
 __all__ = [
     "BOOL",
@@ -56,6 +59,8 @@ __all__ = [
     "Settings",
     "SinkTarget",
     "choice",
+    "file_keys",
+    "from_file",
     "option",
     "options",
     "parse_bool",
@@ -63,7 +68,6 @@ __all__ = [
     "resolve_settings",
     "settings_from_env",
     "shown",
-    "sinks_from_env",
     "strict_from_env",
 ]
 
@@ -399,6 +403,14 @@ class Settings:
         "a call still running after this many seconds is recorded as running (and heartbeats)",
     )
 
+    #: Where each option's value came from: ``(name, origin)`` pairs, origin being
+    #: ``configure()``, a variable name, a project file's path, or ``default``. Not compared.
+    origins: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def origin_of(self, name: str) -> str:
+        """Where option ``name`` came from (``default`` when not recorded)."""
+        return dict(self.origins).get(name, "default")
+
     def summary(self) -> dict[str, Any]:
         """Every option's value, JSON-friendly (sinks as their ``LINEAGE_SINK`` text)."""
         out: dict[str, Any] = {}
@@ -416,6 +428,8 @@ def options() -> tuple[Option, ...]:
 def _collect_options() -> tuple[Option, ...]:
     found = []
     for field in attrs.fields(Settings):
+        if _OPTION_KEY not in field.metadata:
+            continue  # origins: bookkeeping, not an option
         variable, kind, doc = field.metadata[_OPTION_KEY]
         found.append(Option(field.name, variable, kind, doc, field.default))
     return tuple(found)
@@ -425,7 +439,7 @@ _OPTIONS = _collect_options()
 _BY_NAME = {opt.name: opt for opt in _OPTIONS}
 #: Every environment variable the SDK reads, each declared once in :class:`Settings`.
 ENV_VARS: tuple[str, ...] = tuple(opt.variable for opt in _OPTIONS)
-_SINK_VAR = _BY_NAME["sinks"].variable
+_FILE_KEYS = {opt.variable.removeprefix("LINEAGE_").lower(): opt for opt in _OPTIONS}
 
 
 # --- resolution ----------------------------------------------------------------------------------
@@ -454,6 +468,28 @@ def _reason(exc: ValueError, value: object) -> tuple[str, object]:
     return str(exc), value
 
 
+def from_file(opt: Option, value: object, folder: Path, label: str) -> Any:
+    """A value of ``opt`` from a configuration file: strings are read like the variable (paths
+    relative to ``folder``), other TOML values are checked as given. ConfigError names ``label``.
+    """
+    try:
+        if isinstance(value, str):
+            if opt.kind.empty_is_default and not value.strip():
+                raise _Invalid("empty")
+            return opt.kind.from_text(value, folder)
+        if opt.kind.from_value is None:
+            raise _Invalid(f"got {type(value).__name__}")
+        return opt.kind.from_value(value, folder)
+    except ValueError as exc:
+        why, at_fault = _reason(exc, value)
+        raise _bad(label, at_fault, opt.kind.accepted, why) from None
+
+
+def file_keys() -> dict[str, Option]:
+    """Configuration-file key -> option: the variable's name without ``LINEAGE_``, lower case."""
+    return dict(_FILE_KEYS)
+
+
 def check_option_names(names: Iterable[str], function: str = "configure") -> None:
     """TypeError for any name that is not an option, listing the accepted ones."""
     unknown = sorted(set(names) - set(_BY_NAME))
@@ -467,35 +503,40 @@ def resolve_settings(
     env: Mapping[str, str],
     cwd: Path,
     *,
+    project: ProjectConfig | None = None,
     function: str = "configure",
 ) -> Settings:
-    """Settings from explicit arguments (``None`` = not given), then ``env``, then defaults.
+    """Settings from explicit arguments (``None`` = not given), then ``env``, then the
+    ``project`` file's ``[tool.lineage]`` table, then defaults.
 
     A bad argument raises ConfigError naming the argument of ``function``; a bad variable, naming
-    the variable; an unknown argument name, TypeError.
+    the variable; a bad project value, naming the file and key; an unknown argument name,
+    TypeError.
     """
     check_option_names(explicit, function)
     values: dict[str, Any] = {}
+    origins: list[tuple[str, str]] = []
+    table = project.values_by_option() if project is not None else {}
     for opt in _OPTIONS:
         given = explicit.get(opt.name)
         text = env.get(opt.variable)
         if given is not None:
             values[opt.name] = _from_argument(opt, given, cwd, function)
+            origins.append((opt.name, f"{function}()"))
         elif text is not None and not (opt.kind.empty_is_default and not text.strip()):
             values[opt.name] = _from_env(opt, text, cwd)
+            origins.append((opt.name, opt.variable))
+        elif opt.name in table and project is not None:
+            values[opt.name] = project.value(opt, table[opt.name])
+            origins.append((opt.name, str(project.path)))
         elif opt.default is attrs.NOTHING:
             values[opt.name] = _default_sinks(cwd)
-    return Settings(**values)
+    return Settings(**values, origins=tuple(origins))
 
 
 def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
     """Build :class:`Settings` from environment variables; raise ConfigError on a bad value."""
     return resolve_settings({}, env, cwd)
-
-
-def sinks_from_env(env: Mapping[str, str], cwd: Path) -> tuple[SinkTarget, ...]:
-    """Only the sinks option, from ``env`` or the default (ConfigError when the value is bad)."""
-    return resolve_settings({}, {k: v for k, v in env.items() if k == _SINK_VAR}, cwd).sinks
 
 
 def strict_from_env(env: Mapping[str, str]) -> bool:

@@ -15,7 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import lineage_sdk
-from lineage_sdk import ConfigError, MemorySink, _runtime, config
+from lineage_sdk import ConfigError, MemorySink, _runtime, config, project_file
 from lineage_sdk.config import (
     ENV_VARS,
     Settings,
@@ -320,7 +320,7 @@ def test_settings_are_immutable() -> None:
 def test_every_option_is_one_settings_field_with_a_documented_variable() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     names = [o.name for o in config.options()]
-    assert names == [f.name for f in attrs.fields(Settings)]
+    assert names == [f.name for f in attrs.fields(Settings) if f.name != "origins"]
     assert len(set(ENV_VARS)) == len(ENV_VARS)
     for opt in config.options():
         assert opt.variable.startswith("LINEAGE_") and opt.doc
@@ -333,12 +333,13 @@ def test_no_module_but_config_reads_a_lineage_variable() -> None:
     reads = re.compile(
         r"(environ|getenv)\b.*LINEAGE_|LINEAGE_\w+.*\b(environ|getenv)|(get\(|\[)\s*[\"']LINEAGE_"
     )
+    writes = re.compile(r"\[\s*[\"']LINEAGE_\w+[\"']\s*\]\s*=(?!=)")  # setting one is fine
     offenders = [
         f"{path.relative_to(package)}:{number}"
         for path in package.rglob("*.py")
         if path.name != "config.py"
         for number, line in enumerate(path.read_text().splitlines(), 1)
-        if reads.search(line)
+        if reads.search(line) and not writes.search(line)
     ]
     assert offenders == []
 
@@ -368,3 +369,85 @@ def test_a_bad_on_error_variable_is_not_taken_for_strict_mode(
     caplog.set_level(logging.ERROR, logger="lineage_sdk")
     assert not _runtime.current().enabled
     assert "LINEAGE_ON_ERROR='loudly' is not valid" in caplog.text
+
+
+# --- pyproject.toml [tool.lineage] ---------------------------------------------------------------
+def _project(root: Path, body: str, sub: str = "src/jobs") -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "pyproject.toml").write_text(f'[project]\nname = "x"\n\n[tool.lineage]\n{body}\n')
+    work = root / sub
+    work.mkdir(parents=True, exist_ok=True)
+    return work
+
+
+def test_the_project_file_is_found_upward_and_pins_the_store_to_its_folder(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    work = _project(root, 'sink = "sqlite:lineage.db"\nasync = true\nqueue-size = 5')
+    (work.parent / "pyproject.toml").write_text("[tool.ruff]\nline-length = 99\n")  # passed over
+    settings = project_file.load_settings({}, {}, work)
+    assert settings.sinks == (SinkTarget("sqlite", str(root / "lineage.db")),)
+    assert settings.async_delivery is True and settings.queue_size == 5
+    assert settings.origin_of("sinks") == str(root / "pyproject.toml")
+    assert settings.origin_of("namespace") == "default"
+
+
+def test_precedence_is_argument_then_environment_then_project_file_then_default(
+    tmp_path: Path,
+) -> None:
+    work = _project(tmp_path / "p", 'namespace = "from-file"\non_error = "ignore"')
+    env = {"LINEAGE_NAMESPACE": "from-env"}
+    settings = project_file.load_settings({"on_error": "raise"}, env, work)
+    assert (settings.namespace, settings.on_error) == ("from-env", "raise")
+    assert settings.origin_of("namespace") == "LINEAGE_NAMESPACE"
+    assert settings.origin_of("on_error") == "configure()"
+    assert project_file.load_settings({}, {}, work).on_error == "ignore"
+    assert project_file.load_settings({}, {}, tmp_path).on_error == "warn"  # above: default
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ('async = "maybe"', r"\[tool.lineage\] async='maybe' is not valid.*accepted: 1 or 0"),
+        ("queue_size = 0", r"\[tool.lineage\] queue_size=0 is not valid.*at least 1"),
+        ('sink = "json:"', r"\[tool.lineage\] sink='json:' is not valid \(the path is empty\)"),
+        ('sinks = "memory"', r"\[tool.lineage\] sinks is not an option; accepted: sink, enabled"),
+        ("namespace = [1]", r"\[tool.lineage\] namespace=\[1\] is not valid"),
+        ("sink = ", r"cannot read \[tool.lineage\]"),
+    ],
+)
+def test_a_bad_project_file_names_the_file_and_the_key(
+    tmp_path: Path, body: str, message: str
+) -> None:
+    work = _project(tmp_path / "p", body)
+    with pytest.raises(ConfigError, match=message) as info:
+        project_file.load_settings({}, {}, work)
+    assert str(tmp_path / "p" / "pyproject.toml") in str(info.value)
+
+
+def test_someone_elses_broken_pyproject_is_not_our_business(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.poetry\nname = lineage-jobs")
+    assert project_file.find_project_config(tmp_path) is None
+    assert project_file.load_settings({}, {}, tmp_path).sinks == (
+        SinkTarget("sqlite", str(tmp_path / "lineage.db")),
+    )
+
+
+def test_runs_from_a_subfolder_go_to_the_project_store_and_the_first_write_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "project"
+    work = _project(root, 'sink = "json:lineage.jsonl"')
+    monkeypatch.chdir(work)
+    caplog.set_level(logging.INFO, logger="lineage_sdk")
+
+    @lineage_sdk.log_lineage(name="from_subfolder")
+    def job() -> int:
+        return 1
+
+    assert job() == 1 and job() == 1
+    lineage_sdk.flush()
+    store = root / "lineage.jsonl"
+    assert store.exists() and not (work / "lineage.jsonl").exists()
+    assert len(lineage_sdk.load_graph(f"json:{store}").runs(transformation="from_subfolder")) == 2
+    said = [r.getMessage() for r in caplog.records if "records to" in r.getMessage()]
+    assert said == [f"lineage-sdk records to json:{store} (from {root / 'pyproject.toml'})"]

@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._version import DISTRIBUTION
 from ..errors import ConfigError
 from ..export.openlineage import run_events
 from ..records import DataSource, Feature, Record, Run, Transformation
@@ -23,8 +24,8 @@ from .base import BaseSink
 __all__ = ["BackendUnavailableError", "OpenLineageSink"]
 
 INSTALL_HINT = (
-    "LINEAGE_SINK=openlineage needs the OpenLineage client: pip install 'lineage-sdk[openlineage]' "
-    "(or pip install openlineage-python)"
+    "LINEAGE_SINK=openlineage needs the OpenLineage client: "
+    f"pip install '{DISTRIBUTION}[openlineage]' (or pip install openlineage-python)"
 )
 
 
