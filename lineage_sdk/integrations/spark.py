@@ -308,7 +308,7 @@ def propagate_settings(spark: Any, environ: Mapping[str, str] | None = None) -> 
 
     Example::
 
-        # LINEAGE_SINK=sqlite:/data/lineage.db (an absolute path) set for the driver
+        os.environ["LINEAGE_SINK"] = f"sqlite:{Path('lineage.db').resolve()}"
         propagate_settings(spark)
     """
     context = getattr(spark, "sparkContext", spark)
