@@ -137,6 +137,8 @@ def test_every_variable_is_read() -> None:
             "LINEAGE_FLUSH_INTERVAL": "0.25",
             "LINEAGE_OPENLINEAGE_SOURCE_CODE": "1",
             "LINEAGE_GIT_BINARY": "0",
+            "LINEAGE_CAPTURE_ERRORS": "type",
+            "LINEAGE_RUNNING_AFTER": "2.5",
             "LINEAGE_PG_SCHEMA": "team_lineage",
             "LINEAGE_PG_CONNECT_TIMEOUT": "2.5",
         },
@@ -153,6 +155,8 @@ def test_every_variable_is_read() -> None:
         flush_interval_s=0.25,
         openlineage_source_code=True,
         git_binary=False,
+        capture_errors="type",
+        running_after_s=2.5,
         pg_schema="team_lineage",
         pg_connect_timeout_s=2.5,
     )
@@ -167,6 +171,8 @@ def test_every_variable_is_read() -> None:
         "LINEAGE_FLUSH_INTERVAL",
         "LINEAGE_OPENLINEAGE_SOURCE_CODE",
         "LINEAGE_GIT_BINARY",
+        "LINEAGE_CAPTURE_ERRORS",
+        "LINEAGE_RUNNING_AFTER",
         "LINEAGE_PG_SCHEMA",
         "LINEAGE_PG_CONNECT_TIMEOUT",
     }

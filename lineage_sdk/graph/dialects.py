@@ -76,9 +76,11 @@ class SQLiteDialect:
     name = "sqlite"
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.sqlite import connect
+        # Read-only: never creates, migrates or converts the file (an older store is upgraded
+        # in a copy in memory).
+        from ..sinks.sqlite import open_reader
 
-        return connect(Path(location), create=False)
+        return open_reader(Path(location))
 
     def statement(self, text: str) -> str:
         return _id_test(sqlmodel.SQLITE, text)

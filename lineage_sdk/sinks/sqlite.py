@@ -5,9 +5,13 @@
 * One ``BEGIN IMMEDIATE`` transaction per batch, a busy timeout and a bounded retry, so many
   processes can write one file.
 * Only bound parameters: no SQL is ever built from an id or a value.
-* The normalised model of :mod:`lineage_sdk.sinks.sqlmodel` (shared with PostgreSQL) in its
-  SQLite dialect. The schema version lives in ``PRAGMA user_version`` and is migrated forward on
-  open.
+* A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
+  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
+  and downstream traversal need. The graph tables (``transformation_io``, ``edges``) hold what
+  completed runs established; what only failed runs touched is kept apart (``failed_io``,
+  ``failed_edges``) so that it is lineage only on request. Every row also keeps its record's
+  JSON so that reading back is exact. The schema version lives in ``PRAGMA user_version`` and
+  is migrated forward on open.
 """
 
 from __future__ import annotations
@@ -22,22 +26,39 @@ from pathlib import Path
 from .._version import DISTRIBUTION
 from ..records import Record
 from .base import BaseSink, check_file_path
+from .sqlite_files import (
+    BUSY_TIMEOUT_MS,
+    STORE_VERSION,
+    StoreVersionError,
+    check_sqlite_file,
+    foreign_reason,
+    is_sqlite_store,
+    not_a_store_error,
+    open_read_only,
+)
+from .sqlite_files import open_reader as _open_file_reader
 from .sqlmodel import (
     RECORD_TABLES,
     SQLITE,
-    STORE_VERSION,
     GraphRow,
     GraphRows,
-    StoreVersionError,
     iter_records,
     migration,
     plan_batch,
     stored_runs_query,
 )
 
-__all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
+__all__ = [
+    "STORE_VERSION",
+    "SQLiteSink",
+    "StoreVersionError",
+    "check_sqlite_file",
+    "connect",
+    "open_read_only",
+    "open_reader",
+    "read_records",
+]
 
-_BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
 
 
@@ -59,6 +80,9 @@ def _retrying(action: Callable[[], None]) -> None:
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    reason = foreign_reason(conn)
+    if reason is not None:
+        raise not_a_store_error(path, reason)
     if version == STORE_VERSION:
         return
     if version > STORE_VERSION:
@@ -91,11 +115,14 @@ def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Con
         raise FileNotFoundError(f"no lineage store at {path}")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
+    # Before SQLite opens it: reading a FIFO's header would block for ever.
+    check_file_path(path, "sqlite", is_sqlite_store)
+    check_sqlite_file(path)
     conn = sqlite3.connect(
-        path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
     try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
         def set_wal() -> None:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -119,7 +146,8 @@ class SQLiteSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        check_file_path(self.path, "sqlite")
+        check_file_path(self.path, "sqlite", is_sqlite_store)
+        check_sqlite_file(self.path)
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
@@ -180,12 +208,34 @@ class SQLiteSink(BaseSink):
         return read_records(self.path)
 
 
+def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to a lineage store of this or any earlier version.
+
+    The file is never changed: a store of an earlier version is copied into memory and the copy
+    upgraded (a writer upgrades the file itself). Errors as in
+    :func:`~lineage_sdk.sinks.sqlite_files.open_reader`.
+    """
+    conn = _open_file_reader(path)
+    if conn.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION:
+        return conn
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        conn.backup(copy)
+        _migrate(copy, Path(path))
+    except BaseException:
+        copy.close()
+        raise
+    finally:
+        conn.close()
+    return copy
+
+
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Every record of a store: nodes, transformations, then runs oldest first."""
     path = Path(path)
     if not path.exists():
         return
-    conn = connect(path, create=False)
+    conn = open_reader(path)
     try:
         for table, order in RECORD_TABLES:
             yield from iter_records(conn.execute(f"SELECT record FROM {table} ORDER BY {order}"))

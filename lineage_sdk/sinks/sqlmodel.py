@@ -407,6 +407,10 @@ def plan_batch(
         "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
         "ended_us, version, source_sha256, git_commit, git_tag, record)",
         [_run_row(r) for r in fresh],
+        # A long run is written as 'running' first (and again as a heartbeat); its end record
+        # replaces that row. A stored end is never replaced, whatever arrives late.
+        tail="ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+        "ended_us = excluded.ended_us, record = excluded.record WHERE runs.status = 'running'",
         shared=False,
     )
     for table, attr in (("run_inputs", "inputs"), ("run_outputs", "outputs")):
