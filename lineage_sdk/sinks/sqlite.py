@@ -6,7 +6,8 @@
   processes can write one file.
 * Only bound parameters: no SQL is ever built from an id or a value.
 * A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
-  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
+  the derivation edges ``input -> transformation -> output`` and the source columns they were
+  narrowed to) with the indexes that upstream
   and downstream traversal need; every row also keeps its record's JSON so that reading back is
   exact. The schema version lives in ``PRAGMA user_version`` and is migrated forward on open.
 """
@@ -29,7 +30,7 @@ from .base import BaseSink, check_file_path
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 1
+STORE_VERSION = 2
 _BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
 
@@ -107,8 +108,23 @@ CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
 CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
 """
 
+# Version 2: column-level derivation. An edge is "whole" when some run derived dst from the whole
+# of src (every edge of a version 1 store); column_edges holds the columns runs named instead.
+_SCHEMA_V2 = """
+ALTER TABLE edges ADD COLUMN whole INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS column_edges (
+    src                TEXT NOT NULL,
+    column_name        TEXT NOT NULL,
+    transformation_id  TEXT NOT NULL,
+    dst                TEXT NOT NULL,
+    kind               TEXT NOT NULL,      -- an OpenLineage column kind, '' when not declared
+    PRIMARY KEY (src, column_name, transformation_id, dst, kind)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS column_edges_by_dst ON column_edges (dst, transformation_id, src);
+"""
+
 #: user_version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
 
 
 def _us(record_time: Any) -> int:
@@ -200,7 +216,8 @@ class SQLiteSink(BaseSink):
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
         # common case, then writes only its own rows.
         self._known_io: set[tuple[str, str, str]] = set()
-        self._known_edges: set[tuple[str, str, str]] = set()
+        self._known_edges: set[tuple[str, str, str, int]] = set()
+        self._known_columns: set[tuple[str, str, str, str, str]] = set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -214,7 +231,7 @@ class SQLiteSink(BaseSink):
         nodes = [r for r in records if isinstance(r, (DataSource, Feature))]
         transformations = [r for r in records if isinstance(r, Transformation)]
         runs = [r for r in records if isinstance(r, Run)]
-        graph_rows: list[set[tuple[str, str, str]]] = []
+        graph_rows: list[set[Any]] = []
 
         def write(dedupe: bool = False) -> None:
             graph_rows.clear()
@@ -226,7 +243,12 @@ class SQLiteSink(BaseSink):
                     _write_transformations(conn, transformations)
                 if runs:
                     graph_rows.extend(
-                        _write_runs(conn, runs, self._known_io, self._known_edges, dedupe)
+                        _write_runs(
+                            conn,
+                            runs,
+                            (self._known_io, self._known_edges, self._known_columns),
+                            dedupe,
+                        )
                     )
                 conn.execute("COMMIT")
             except BaseException:
@@ -241,6 +263,7 @@ class SQLiteSink(BaseSink):
         if graph_rows:  # committed: these no longer need writing from this process
             self._known_io.update(graph_rows[0])
             self._known_edges.update(graph_rows[1])
+            self._known_columns.update(graph_rows[2])
 
     def _close(self) -> None:
         if self._conn is not None:
@@ -307,14 +330,19 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
     )
 
 
+_Known = tuple[
+    set[tuple[str, str, str]], set[tuple[str, str, str, int]], set[tuple[str, str, str, str, str]]
+]
+
+
 def _write_runs(
     conn: sqlite3.Connection,
     runs: list[Run],
-    known_io: set[tuple[str, str, str]],
-    known_edges: set[tuple[str, str, str]],
+    known: _Known,
     dedupe: bool = False,
-) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+) -> _Known:
     """Write a batch of runs with one statement per table; return the graph rows written."""
+    known_io, known_edges, known_columns = known
     fresh = list({r.run_id: r for r in runs}.values())
     if dedupe:  # the batch holds runs stored already: keep the first, skip the repeats
         stored = {
@@ -326,7 +354,7 @@ def _write_runs(
         }
         fresh = [r for r in fresh if r.run_id not in stored]
         if not fresh:
-            return set(), set()
+            return set(), set(), set()
     _insert_runs(conn, fresh)  # IntegrityError on a stored run: the caller retries with dedupe
     conn.executemany(
         "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
@@ -345,12 +373,34 @@ def _write_runs(
             "VALUES (?, ?, ?)",
             io,
         )
-    edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
+    edges = {edge for r in fresh for edge in _edge_rows(r)} - known_edges
     if edges:
+        # An edge once derived from the whole source stays whole ("depends on every column").
         conn.executemany(
-            "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)", edges
+            "INSERT INTO edges (src, transformation_id, dst, whole) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (src, transformation_id, dst) DO UPDATE SET whole = excluded.whole "
+            "WHERE excluded.whole > edges.whole",
+            edges,
         )
-    return io, edges
+    columns = {
+        (c.source, c.column, r.transformation, c.output, c.kind or "")
+        for r in fresh
+        for c in r.column_derivation
+    } - known_columns
+    if columns:
+        conn.executemany(
+            "INSERT OR IGNORE INTO column_edges (src, column_name, transformation_id, dst, kind) "
+            "VALUES (?, ?, ?, ?, ?)",
+            columns,
+        )
+    return io, edges, columns
+
+
+def _edge_rows(run: Run) -> Iterator[tuple[str, str, str, int]]:
+    """``(src, transformation, dst, whole)`` for each derivation edge of ``run``."""
+    narrowed = {(c.source, c.output) for c in run.column_derivation}
+    for src, dst in run.edges():
+        yield (src, run.transformation, dst, 0 if (src, dst) in narrowed else 1)
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
