@@ -47,6 +47,8 @@ __all__ = [
 ]
 
 NodeKind = Literal["DataSource", "Feature", "Transformation", "External"]
+#: (source, column, transformation, output, kind): ``output`` derives from ``source.column``.
+ColumnRow = tuple[str, str, str, str, str | None]
 
 
 @attrs.frozen(slots=True)
@@ -110,6 +112,10 @@ class LineageGraph:
         self._pred: dict[str, set[str]] = {}
         self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
         self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
+        # Column level: triples some run derived from the whole source, and the source columns
+        # runs named instead, as (src, column, transformation, dst, kind).
+        self._whole: set[tuple[str, str, str]] = set()
+        self._column_rows: set[ColumnRow] = set()
         for record in records:
             self._add(record)
         self._runs.sort(key=_run_sort_key, reverse=True)
@@ -128,7 +134,12 @@ class LineageGraph:
                 self._reads.setdefault(node, set()).add(t)
             for node in record.outputs:
                 self._writes.setdefault(node, set()).add(t)
+            narrowed = {(c.source, c.output) for c in record.column_derivation}
+            for c in record.column_derivation:
+                self._column_rows.add((c.source, c.column, t, c.output, c.kind))
             for src, dst in record.edges():
+                if (src, dst) not in narrowed:
+                    self._whole.add((src, t, dst))
                 if (src, t, dst) not in self._triples:
                     self._triples.add((src, t, dst))
                     self._down.setdefault(src, set()).add((t, dst))
@@ -256,13 +267,29 @@ class LineageGraph:
             return "External"
         raise self._unknown(node_id)
 
-    def upstream(self, node_id: str, depth: int | None = None) -> list[str]:
+    def upstream(
+        self, node_id: str, depth: int | None = None, *, columns: bool = False
+    ) -> list[str]:
         """Everything ``node_id`` derives from, transformations included.
 
-        Sorted by id; with ``depth``, nearest first (ties by id).
+        Sorted by id; with ``depth``, nearest first (ties by id). With ``columns``, each source
+        is followed by the columns (``source.column``) that runs named in the derivation of what
+        is upstream here.
         """
         _check_depth(depth)
-        return self._walk(node_id, depth, forward=False)
+        found = self._walk(node_id, depth, forward=False)
+        if not columns:
+            return found
+        targets = [node_id, *found]
+        by_source: dict[str, set[str]] = {}
+        for src, column in self._columns_into(targets):
+            by_source.setdefault(src, set()).add(column)
+        out: list[str] = []
+        for ident in found:
+            out.append(ident)
+            if ident in by_source:
+                out.extend(f"{ident}.{c}" for c in sorted(by_source[ident]))
+        return out
 
     def downstream(self, node_id: str, depth: int | None = None) -> list[str]:
         """Everything derived from ``node_id``, transformations included (ordered as upstream)."""
@@ -270,8 +297,82 @@ class LineageGraph:
         return self._walk(node_id, depth, forward=True)
 
     def impact(self, node_id: str) -> list[str]:
-        """The features that change when ``node_id`` changes."""
-        return sorted(n for n in self.downstream(node_id) if self._require(n) == "Feature")
+        """The features that change when ``node_id`` changes.
+
+        ``node_id`` may name a column, ``source.column``: then only what derives from that
+        column counts (an output derived from the whole source depends on every column). An id
+        that is itself a node keeps meaning the node.
+        """
+        column = self.split_column(node_id)
+        if column is None:
+            return sorted(n for n in self.downstream(node_id) if self._require(n) == "Feature")
+        reached: set[str] = set()
+        for dst in self._column_dependents(*column):
+            reached.add(dst)
+            reached.update(self.downstream(dst))
+        return sorted(n for n in reached if self._require(n) == "Feature")
+
+    def split_column(self, ident: str) -> tuple[str, str] | None:
+        """``(source, column)`` when ``ident`` names a column; None when it is a node's id.
+
+        A dotted id that is a node id means the node. Otherwise the source is the longest prefix
+        before a dot that is a node, preferring one whose schema or derivation has the column;
+        UnknownNodeError (with suggestions) when no prefix is a node.
+        """
+        if self._kind_or_none(ident) is not None:
+            return None
+        candidates = [
+            (ident[:i], ident[i + 1 :])
+            for i in range(len(ident) - 1, 0, -1)
+            if ident[i] == "." and ident[i + 1 :] and self._kind_or_none(ident[:i]) is not None
+        ]
+        if not candidates:
+            raise self._unknown(ident)
+        for src, column in candidates:
+            if column in self.known_columns(src):
+                return src, column
+        return candidates[-1]
+
+    def known_columns(self, source: str) -> list[str]:
+        """A source's declared schema, then any other columns runs named, in that order."""
+        node = self._node_or_none(source)
+        declared = list(getattr(node, "schema", ()) or ())
+        used = sorted({c for s, c in self._columns_from(source)} - set(declared))
+        return declared + used
+
+    def column_edges(self) -> list[ColumnRow]:
+        """Every ``(source, column, transformation, output, kind)`` runs declared, sorted."""
+        return sorted(self._column_rows, key=_column_row_key)
+
+    def whole_edges(self) -> list[tuple[str, str, str]]:
+        """Derivation triples some run made from the whole input (every column counts)."""
+        return sorted(self._whole)
+
+    # Column-level lookups; the SQLite graph answers them in SQL.
+    def _node_or_none(self, node_id: str) -> GraphNode | None:
+        try:
+            return self.node(node_id)
+        except KeyError:
+            return None
+
+    def _kind_or_none(self, node_id: str) -> str | None:
+        try:
+            return self._require(node_id)
+        except KeyError:
+            return None
+
+    def _columns_from(self, source: str) -> Iterator[tuple[str, str]]:
+        return ((r[0], r[1]) for r in self._column_rows if r[0] == source)
+
+    def _columns_into(self, targets: list[str]) -> Iterator[tuple[str, str]]:
+        wanted = set(targets)
+        return ((r[0], r[1]) for r in self._column_rows if r[3] in wanted)
+
+    def _column_dependents(self, source: str, column: str) -> set[str]:
+        """Nodes derived directly from ``source.column``: by that column or by the whole source."""
+        direct = {dst for t, dst in self._down.get(source, ()) if (source, t, dst) in self._whole}
+        direct.update(r[3] for r in self._column_rows if r[0] == source and r[1] == column)
+        return direct
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
@@ -430,6 +531,10 @@ class LineageGraph:
         yield from reversed(self._runs)
 
 
+def _column_row_key(row: ColumnRow) -> tuple[str, str, str, str, str]:
+    return (*row[:4], row[4] or "")
+
+
 def _ordered(found: dict[str, int], depth: int | None) -> list[str]:
     # Nearest first when a depth bounds the walk; by id otherwise, because an unbounded walk in
     # SQL is a set (de-duplicating ids is what makes it end on cycles) and both stores agree.
@@ -571,12 +676,20 @@ class SQLiteLineageGraph(LineageGraph):
         for (t,) in self._conn.execute("SELECT DISTINCT transformation_id FROM runs"):
             self._t_in.setdefault(t, set())  # a run that read and wrote nothing still counts
             self._t_out.setdefault(t, set())
-        for src, t, dst in self._conn.execute("SELECT src, transformation_id, dst FROM edges"):
+        for src, t, dst, whole in self._conn.execute(
+            "SELECT src, transformation_id, dst, whole FROM edges"
+        ):
+            if whole:
+                self._whole.add((src, t, dst))
             self._triples.add((src, t, dst))
             self._down.setdefault(src, set()).add((t, dst))
             self._up.setdefault(dst, set()).add((t, src))
             self._succ.setdefault(src, set()).add(dst)
             self._pred.setdefault(dst, set()).add(src)
+        for src, column, t, dst, kind in self._conn.execute(
+            "SELECT src, column_name, transformation_id, dst, kind FROM column_edges"
+        ):
+            self._column_rows.add((src, column, t, dst, kind or None))
         self._loaded = True
 
     # Whole-graph questions need the declarations and edge table in memory.
@@ -595,6 +708,34 @@ class SQLiteLineageGraph(LineageGraph):
     def orphans(self) -> list[str]:
         self._load()
         return super().orphans()
+
+    def column_edges(self) -> list[ColumnRow]:
+        self._load()
+        return super().column_edges()
+
+    def whole_edges(self) -> list[tuple[str, str, str]]:
+        self._load()
+        return super().whole_edges()
+
+    def _columns_from(self, source: str) -> Iterator[tuple[str, str]]:
+        sql = "SELECT DISTINCT src, column_name FROM column_edges WHERE src = ?"
+        yield from self._conn.execute(sql, (source,))
+
+    def _columns_into(self, targets: list[str]) -> Iterator[tuple[str, str]]:
+        sql = (
+            "SELECT DISTINCT src, column_name FROM column_edges "
+            "WHERE dst IN (SELECT value FROM json_each(?))"
+        )
+        for i in range(0, len(targets), 500):
+            yield from self._conn.execute(sql, (json.dumps(targets[i : i + 500]),))
+
+    def _column_dependents(self, source: str, column: str) -> set[str]:
+        rows = self._conn.execute(
+            "SELECT dst FROM edges WHERE src = :src AND whole = 1 UNION "
+            "SELECT dst FROM column_edges WHERE src = :src AND column_name = :column",
+            {"src": source, "column": column},
+        )
+        return {row[0] for row in rows}
 
     def cycles(self) -> list[list[str]]:
         self._load()
