@@ -6,6 +6,7 @@ cursor or forge lines; ``--json`` gives exact values.
 
     lineage upstream user_ctr_7d
     lineage downstream raw_clicks_kafka_topic --depth 2
+    lineage impact raw_clicks_kafka_topic.ad_id
     lineage graph -o lineage.svg
     lineage runs --transformation calculate_user_ctr_job_v1.0 --limit 5
 """
@@ -102,13 +103,33 @@ def _kind(graph: LineageGraph, node_id: str) -> str:
 # --- subcommands ---------------------------------------------------------------------------------
 def _cmd_walk(args: argparse.Namespace, out: IO[str]) -> int:
     graph = _open(args)
-    walk = graph.upstream if args.command == "upstream" else graph.downstream
-    ids = walk(args.id, args.depth)
-    if args.json:
-        _json_out([{"id": i, "kind": _kind(graph, i)} for i in ids], out)
+    if args.command == "upstream":
+        ids = graph.upstream(args.id, args.depth, columns=args.columns)
+        nodes = set(graph.upstream(args.id, args.depth)) if args.columns else set(ids)
+    else:
+        ids = graph.downstream(args.id, args.depth)
+        nodes = set(ids)
+    _print_ids(graph, ids, nodes, args.json, out)
+    return EXIT_OK
+
+
+def _print_ids(
+    graph: LineageGraph, ids: list[str], nodes: set[str], as_json: bool, out: IO[str]
+) -> None:
+    """One id per line, or JSON with each id's kind (``Column`` for ``source.column``)."""
+    if as_json:
+        _json_out(
+            [{"id": i, "kind": _kind(graph, i) if i in nodes else "Column"} for i in ids], out
+        )
     else:
         for node_id in ids:
             print(_safe(node_id), file=out)
+
+
+def _cmd_impact(args: argparse.Namespace, out: IO[str]) -> int:
+    graph = _open(args)
+    ids = graph.impact(args.id)
+    _print_ids(graph, ids, set(ids), args.json, out)
     return EXIT_OK
 
 
@@ -192,9 +213,12 @@ def _cmd_graph(args: argparse.Namespace, out: IO[str]) -> int:
         raise _Fail(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}", EXIT_USAGE)
     try:
         if args.output:
-            path = render(graph, args.output, fmt, focus=args.focus, depth=args.depth)
+            path = render(
+                graph, args.output, fmt, focus=args.focus, depth=args.depth, columns=args.columns
+            )
         else:
-            data = render_bytes(to_dot(graph, focus=args.focus, depth=args.depth), fmt)
+            source = to_dot(graph, focus=args.focus, depth=args.depth, columns=args.columns)
+            data = render_bytes(source, fmt)
     except DotNotFoundError as exc:
         raise _Fail(str(exc), EXIT_USAGE) from exc
     if args.output:
@@ -372,6 +396,11 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--format", choices=FORMATS, help="default: from FILE's suffix, else dot")
     graph.add_argument("--focus", metavar="ID", help="only this node and its neighbourhood")
     graph.add_argument("--depth", type=_depth, metavar="N", help="with --focus: how far to go")
+    graph.add_argument(
+        "--columns",
+        action="store_true",
+        help="draw sources as tables of their columns, edges from the columns each job read",
+    )
     graph.set_defaults(handler=_cmd_graph)
 
     for name, help_text in (
@@ -381,7 +410,21 @@ def build_parser() -> argparse.ArgumentParser:
         walk = sub.add_parser(name, parents=[common], help=help_text)
         walk.add_argument("id", metavar="ID")
         walk.add_argument("--depth", type=_depth, metavar="N", help="1 = direct neighbours")
+        if name == "upstream":
+            walk.add_argument(
+                "--columns",
+                action="store_true",
+                help="also list the source columns (SOURCE.COLUMN) each derivation used",
+            )
         walk.set_defaults(handler=_cmd_walk)
+
+    impact = sub.add_parser(
+        "impact",
+        parents=[common],
+        help="the features that change when ID (a node, or SOURCE.COLUMN) changes",
+    )
+    impact.add_argument("id", metavar="ID")
+    impact.set_defaults(handler=_cmd_impact)
 
     show = sub.add_parser("show", parents=[common], help="everything known about one id")
     show.add_argument("id", metavar="ID")

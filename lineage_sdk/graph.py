@@ -316,8 +316,9 @@ class LineageGraph:
         """``(source, column)`` when ``ident`` names a column; None when it is a node's id.
 
         A dotted id that is a node id means the node. Otherwise the source is the longest prefix
-        before a dot that is a node, preferring one whose schema or derivation has the column;
-        UnknownNodeError (with suggestions) when no prefix is a node.
+        before a dot that is a node, preferring one whose schema or derivation has the column.
+        UnknownNodeError (with suggestions) when no prefix is a node, or when the source declares
+        a schema without the column.
         """
         if self._kind_or_none(ident) is not None:
             return None
@@ -331,7 +332,12 @@ class LineageGraph:
         for src, column in candidates:
             if column in self.known_columns(src):
                 return src, column
-        return candidates[-1]
+        src, column = candidates[0]
+        declared = getattr(self._node_or_none(src), "schema", ())
+        if declared:  # a declared schema is the list of columns: anything else is a typo
+            names = [f"{src}.{c}" for c in self.known_columns(src)]
+            raise UnknownNodeError(ident, difflib.get_close_matches(ident, names, n=3))
+        return src, column
 
     def known_columns(self, source: str) -> list[str]:
         """A source's declared schema, then any other columns runs named, in that order."""
@@ -504,17 +510,21 @@ class LineageGraph:
         return runs[0].status if runs else None
 
     # --- output --------------------------------------------------------------------------------
-    def to_dot(self, focus: str | None = None, depth: int | None = None) -> str:
+    def to_dot(
+        self, focus: str | None = None, depth: int | None = None, *, columns: bool = False
+    ) -> str:
         """DOT source in the seed's visual language; see :mod:`lineage_sdk.render`."""
         from .render import to_dot
 
-        return to_dot(self, focus=focus, depth=depth)
+        return to_dot(self, focus=focus, depth=depth, columns=columns)
 
-    def render(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
+    def render(
+        self, path: str | os.PathLike[str], format: str | None = None, *, columns: bool = False
+    ) -> Path:
         """Write the graph to ``path`` (svg, png, pdf or dot; from the suffix by default)."""
         from .render import render
 
-        return render(self, path, format=format)
+        return render(self, path, format=format, columns=columns)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from .render import mimebundle

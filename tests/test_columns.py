@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, connect, read_records
 from lineage_sdk.testing import capture_records
 
-from .conftest import import_path
+from .conftest import child_env, import_path
 from .strategies import hostile_text
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -342,3 +344,55 @@ def test_a_dotted_id_that_is_a_node_keeps_meaning_the_node() -> None:
     assert graph.impact("db.clicks.user_id") == ["by_user"]
     with pytest.raises(lineage_sdk.UnknownNodeError):
         graph.impact("nowhere.user_id")
+    with pytest.raises(lineage_sdk.UnknownNodeError, match=r"db\.clicks\.country"):
+        graph.impact("db.clicks.country")  # not in the declared schema
+
+
+def test_a_source_without_schema_has_every_column() -> None:
+    out = Feature("f")
+
+    @log_lineage(inputs=[impressions], outputs=[out])
+    def job() -> None: ...
+
+    with capture_records() as records:
+        job()
+    graph = lineage_sdk.LineageGraph(records.all())
+    assert graph.impact("impressions.any_column") == ["f"]
+
+
+# --- the command line ---------------------------------------------------------------------------
+LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [LINEAGE, *args], capture_output=True, text=True, env=child_env(), timeout=60
+    )
+
+
+@pytest.mark.parametrize("ctr_graph", ["sqlite"], indirect=True)
+def test_cli_impact_upstream_columns_and_graph_columns(ctr_graph: Any, tmp_path: Path) -> None:
+    store = f"sqlite:{tmp_path / 'ctr.db'}"
+    result = cli("impact", "raw_clicks_kafka_topic.timestamp", "--store", store)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines() == ["user_clicks_7d", "user_ctr_7d"]
+    result = cli("impact", "raw_clicks_kafka_topic.ad_id", "--store", store, "--json")
+    assert (result.returncode, json.loads(result.stdout)) == (0, [])
+    result = cli("upstream", "user_clicks_7d", "--columns", "--store", store, "--json")
+    assert json.loads(result.stdout) == [
+        {"id": "calculate_user_counts_7d_job_v1.2", "kind": "Transformation"},
+        {"id": "raw_clicks_kafka_topic", "kind": "DataSource"},
+        {"id": "raw_clicks_kafka_topic.timestamp", "kind": "Column"},
+        {"id": "raw_clicks_kafka_topic.user_id", "kind": "Column"},
+    ]
+    plain = cli("upstream", "user_clicks_7d", "--store", store).stdout.splitlines()
+    assert plain == ["calculate_user_counts_7d_job_v1.2", "raw_clicks_kafka_topic"]
+    result = cli("impact", "raw_clicks_kafka_topic.user", "--store", store)
+    assert result.returncode == 1
+    assert "did you mean 'raw_clicks_kafka_topic.user_id'" in result.stderr
+    result = cli("impact", "no_such_source.ad_id", "--store", store)
+    assert result.returncode == 1 and "no_such_source.ad_id" in result.stderr
+    drawn = cli("graph", "--columns", "--store", store).stdout
+    assert drawn == ctr_graph.to_dot(columns=True)
+    assert cli("graph", "--store", store).stdout == ctr_graph.to_dot()
+    assert "<table" not in ctr_graph.to_dot()
