@@ -163,3 +163,15 @@ def memory_sink() -> Any:
     sink = MemorySink()
     configure([sink], on_error="raise")
     return sink
+
+
+def require(available: bool, reason: str) -> None:
+    """Skip the calling test when a component it needs is missing; under ``CI``, fail instead.
+
+    ``reason`` says what is missing and how to get it.
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI must provide it)")
+    pytest.skip(reason)

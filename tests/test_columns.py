@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -12,16 +14,18 @@ from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk.openlineage import events_from_records
 from lineage_sdk.records import COLUMN_KINDS, ColumnEdge, ColumnRef
 from lineage_sdk.serde import dumps, loads
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, connect, read_records
 from lineage_sdk.testing import capture_records
 
-from .conftest import child_env, import_path
+from .conftest import SHARED, child_env, import_path, require
 from .strategies import hostile_text
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -396,3 +400,188 @@ def test_cli_impact_upstream_columns_and_graph_columns(ctr_graph: Any, tmp_path:
     assert drawn == ctr_graph.to_dot(columns=True)
     assert cli("graph", "--store", store).stdout == ctr_graph.to_dot()
     assert "<table" not in ctr_graph.to_dot()
+
+
+# --- OpenLineage --------------------------------------------------------------------------------
+SPEC = SHARED / "openlineage-spec"
+
+
+def spec_validator() -> Any:
+    require(
+        (SPEC / "validate.py").exists(),
+        f"the OpenLineage JSON Schemas are not at {SPEC} (the shared spec folder)",
+    )
+    if str(SPEC) not in sys.path:
+        sys.path.insert(0, str(SPEC))
+    from validate import validate_event  # type: ignore[import-not-found]
+
+    return validate_event
+
+
+def column_lineage(events: list[dict[str, Any]], output: str) -> Any:
+    complete = [e for e in events if e["eventType"] == "COMPLETE"]
+    return next(
+        d["facets"].get("columnLineage")
+        for e in complete
+        for d in e["outputs"]
+        if d["name"] == output
+    )
+
+
+def test_each_output_carries_a_valid_column_lineage_facet() -> None:
+    validate_event = spec_validator()
+    example = import_path(EXAMPLE)
+    with capture_records() as records:
+        as_of = dt.datetime(2026, 11, 24, tzinfo=UTC)
+        impressions_, clicks_, profiles = example.make_data(20, 7, as_of)
+        counts = example.calculate_user_counts_7d(impressions_, clicks_, as_of)
+        example.calculate_user_ctr(*counts, [p[0] for p in profiles])
+    events = list(events_from_records(records.all()))
+    for event in events:
+        assert validate_event(event) == [], json.dumps(event, indent=1)
+    facet = column_lineage(events, "user_clicks_7d")
+    assert facet["_schemaURL"].endswith(
+        "/1-2-0/ColumnLineageDatasetFacet.json#/$defs/ColumnLineageDatasetFacet"
+    )
+    assert facet["fields"] == {
+        "user_clicks_7d": {
+            "inputFields": [
+                {
+                    "namespace": "kafka://events",
+                    "name": "raw_clicks",
+                    "field": "user_id",
+                    "transformations": [{"type": "INDIRECT", "subtype": "GROUP_BY"}],
+                },
+                {
+                    "namespace": "kafka://events",
+                    "name": "raw_clicks",
+                    "field": "timestamp",
+                    "transformations": [{"type": "INDIRECT", "subtype": "FILTER"}],
+                },
+            ]
+        }
+    }
+    # derived from whole features: no column named, no facet (the derivation facet says it)
+    assert column_lineage(events, "user_ctr_7d") is None
+
+
+def test_whole_sources_beside_columns_list_their_declared_columns() -> None:
+    validate_event = spec_validator()
+    table = DataSource("out_table", type="table", schema=["a", "b"])
+    loose = DataSource("loose", type="table")  # no schema: written as dataset-wide lineage
+
+    @log_lineage(
+        inputs=[clicks, impressions],
+        outputs={
+            user_clicks: [clicks.column("ad_id", kind="identity"), impressions],
+            table: [clicks["user_id"], clicks],
+            loose: [clicks.column("timestamp", kind="window")],
+        },
+    )
+    def job() -> None: ...
+
+    with capture_records() as records:
+        job()
+    events = list(events_from_records(records.all()))
+    for event in events:
+        assert validate_event(event) == [], json.dumps(event, indent=1)
+    fields = column_lineage(events, "user_clicks_7d")["fields"]["user_clicks_7d"]["inputFields"]
+    assert [(f["name"], f["field"]) for f in fields] == [
+        ("clicks", "ad_id")
+    ]  # impressions: no schema
+    assert fields[0]["transformations"] == [{"type": "DIRECT", "subtype": "IDENTITY"}]
+    assert column_lineage(events, "out_table") is None  # clicks as a whole wins over user_id
+    loose_facet = column_lineage(events, "loose")
+    assert loose_facet["fields"] == {}
+    assert loose_facet["dataset"][0]["field"] == "timestamp"
+
+
+def test_the_live_sink_emits_column_lineage_through_the_openlineage_client(tmp_path: Path) -> None:
+    validate_event = spec_validator()
+    client_module = pytest.importorskip("openlineage.client", reason="pip install '.[openlineage]'")
+    from openlineage.client.transport.file import FileConfig, FileTransport
+
+    from lineage_sdk.sinks.openlineage import OpenLineageSink
+
+    log = tmp_path / "events.ndjson"
+    client = client_module.OpenLineageClient(
+        transport=FileTransport(FileConfig(log_file_path=str(log), append=True))
+    )
+    lineage_sdk.configure([OpenLineageSink(client)], on_error="raise")
+    _declare_and_run()
+    lineage_sdk.flush()
+    events = [json.loads(line) for line in log.read_text().splitlines()]
+    assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
+    for event in events:
+        assert validate_event(event) == [], json.dumps(event, indent=1)
+    facet = column_lineage(events, "user_clicks_7d")
+    assert [f["field"] for f in facet["fields"]["user_clicks_7d"]["inputFields"]] == [
+        "user_id",
+        "timestamp",
+    ]
+
+
+# --- drawing through the real dot ---------------------------------------------------------------
+def dot_json(source: str) -> Any:
+    require(shutil.which("dot") is not None, "Graphviz 'dot' is missing: apt-get install graphviz")
+    out = subprocess.run(
+        ["dot", "-Tjson"], input=source, capture_output=True, text=True, check=True
+    )
+    assert "Warning" not in out.stderr and "Error" not in out.stderr, out.stderr
+    return json.loads(out.stdout)
+
+
+def drawn_edges(data: Any) -> set[tuple[str, str, str]]:
+    """(tail title, tail port, head title) of every edge; a title is a label's first text."""
+    titles = {}
+    for obj in data["objects"]:
+        titles[obj["_gvid"]] = html.unescape(
+            re.search(r"<b>(.*?)</b>", obj["label"], re.S).group(1)
+        )
+    return {
+        (titles[e["tail"]], e.get("tailport", ""), titles[e["head"]]) for e in data.get("edges", [])
+    }
+
+
+@pytest.mark.parametrize("ctr_graph", ["memory"], indirect=True)
+def test_graph_with_columns_draws_edges_from_the_exact_columns(ctr_graph: Any) -> None:
+    data = dot_json(ctr_graph.to_dot(columns=True))
+    counts = "calculate_user_counts_7d_job_v1.2"
+    edges = drawn_edges(data)
+    # schema order: user_id = c0, timestamp = c1, ad_id = c2 (no edge)
+    assert {e for e in edges if e[2] == counts} == {
+        ("raw_clicks_kafka_topic", "c0:e", counts),
+        ("raw_clicks_kafka_topic", "c1:e", counts),
+        ("raw_impressions_kafka_topic", "c0:e", counts),
+        ("raw_impressions_kafka_topic", "c1:e", counts),
+    }
+    source = ctr_graph.to_dot(columns=True)
+    assert ">ad_id</td>" in source  # listed, though nothing reads it
+    plain = drawn_edges(dot_json(ctr_graph.to_dot()))
+    assert ("raw_clicks_kafka_topic", "", counts) in plain and all(e[1] == "" for e in plain)
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(hostile_text, min_size=1, max_size=4, unique=True), source_id=hostile_text)
+def test_hostile_column_names_stay_inert_in_dot(names: list[str], source_id: str) -> None:
+    source = DataSource(source_id, type="table", schema=names)
+    out = Feature("out")
+    now = dt.datetime(2026, 11, 24, tzinfo=UTC)
+    run = Run(
+        run_id="r",
+        transformation="t",
+        status="completed",
+        started_at=now,
+        ended_at=now,
+        duration_s=0.0,
+        inputs=[source.id],
+        outputs=["out"],
+        derivation=[("out", (source.id,))],
+        column_derivation=[ColumnEdge("out", source.id, names[0])],
+    )
+    graph = lineage_sdk.LineageGraph([source, out, run])
+    data = dot_json(graph.to_dot(columns=True))
+    assert len(data["objects"]) == 3
+    edges = drawn_edges(data)
+    assert len(edges) == 2 and ("t", "", "out") in edges
+    assert {e[1] for e in edges if e[2] == "t"} == {"c0:e"}
