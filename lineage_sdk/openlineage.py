@@ -47,6 +47,7 @@ _STANDARD = {
     "documentation_dataset": ("1-1-0", "DocumentationDatasetFacet"),
     "ownership": ("1-0-1", "OwnershipDatasetFacet"),
     "columnLineage": ("1-2-0", "ColumnLineageDatasetFacet"),
+    "version": ("1-0-1", "DatasetVersionDatasetFacet"),
 }
 # our column kind -> OpenLineage transformation subtype
 _SUBTYPES = {kind: kind.upper() for kind in COLUMN_KINDS} | {"groupby": "GROUP_BY"}
@@ -232,6 +233,15 @@ def _column_lineage(
     return _facet("columnLineage", fields={t: {"inputFields": input_fields} for t in targets})
 
 
+def _add_partition_version(dataset: dict[str, Any], run: Run, node_id: str) -> None:
+    """A partitioned file dataset is one dataset; the partitions the run touched are its
+    version (``date=2026-11-24``; several partitions comma-separated)."""
+    touched = [p for p in run.partitions if p.node == node_id]
+    if touched:
+        version = ", ".join("/".join(f"{k}={v}" for k, v in p.values) for p in touched)
+        dataset["facets"]["version"] = _facet("version", datasetVersion=version)
+
+
 def _name_of(
     node_id: str, nodes: Mapping[str, DataSource | Feature], namespace: str
 ) -> tuple[str, str]:
@@ -340,6 +350,10 @@ def run_events(
         _dataset(o, nodes, ns, derivation.get(o), _output_columns(run, o, nodes))
         for o in run.outputs
     ]
+    if run.partitions:
+        pairs = [*zip(inputs, run.inputs, strict=True), *zip(outputs, run.outputs, strict=True)]
+        for dataset, node_id in pairs:
+            _add_partition_version(dataset, run, node_id)
     base = {
         "producer": PRODUCER,
         "schemaURL": EVENT_SCHEMA_URL,
