@@ -16,12 +16,29 @@ import html
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import LineageGraph
+__all__ = ["DotNotFoundError", "DrawableGraph", "render", "to_dot"]
 
-__all__ = ["DotNotFoundError", "render", "to_dot"]
+
+class DrawableGraph(Protocol):
+    """What drawing needs from a graph: the public query methods of ``LineageGraph``.
+
+    Rendering depends on this and not on the graph package, so the two never import each other.
+    """
+
+    def node_ids(self) -> list[str]: ...
+    def transformation_ids(self) -> list[str]: ...
+    def node(self, node_id: str) -> Any: ...  # a record or ExternalNode: has .kind
+    def upstream(self, node_id: str, depth: int | None = None) -> list[str]: ...
+    def downstream(self, node_id: str, depth: int | None = None) -> list[str]: ...
+    def transformation_inputs(self, transformation: str) -> list[str]: ...
+    def transformation_outputs(self, transformation: str) -> list[str]: ...
+    def last_status(self, transformation: str) -> str | None: ...
+    def known_columns(self, source: str) -> list[str]: ...
+    def column_edges(self) -> list[tuple[str, str, str, str, str | None]]: ...
+    def whole_edges(self) -> list[tuple[str, str, str]]: ...
+
 
 _STYLE = {
     "DataSource": 'shape=folder, fillcolor="#a5d8ff"',
@@ -75,7 +92,7 @@ def _table_label(title: str, subtitle: str | None, columns: list[str]) -> str:
 
 
 def _column_inputs(
-    graph: LineageGraph,
+    graph: DrawableGraph,
 ) -> tuple[dict[tuple[str, str], set[str]], set[tuple[str, str]]]:
     """(source, transformation) -> the columns it reads; and the pairs read as a whole."""
     narrowed: dict[tuple[str, str], set[str]] = {}
@@ -86,7 +103,7 @@ def _column_inputs(
 
 
 def to_dot(
-    graph: LineageGraph,
+    graph: DrawableGraph,
     focus: str | None = None,
     depth: int | None = None,
     *,
@@ -116,7 +133,7 @@ def to_dot(
     ports: dict[str, dict[str, str]] = {}  # source id -> column -> port
     for i, node_id in enumerate(node_ids):
         node = graph.node(node_id)
-        kind = node.kind
+        kind = str(node.kind)
         subtitle = getattr(node, "type", None) or getattr(node, "value_type", None)
         if kind == "External":
             subtitle = "external reference"
@@ -176,7 +193,7 @@ def render_bytes(dot_source: str, fmt: str) -> bytes:
 
 
 def render(
-    graph: LineageGraph,
+    graph: DrawableGraph,
     path: str | os.PathLike[str],
     format: str | None = None,
     focus: str | None = None,
@@ -198,7 +215,7 @@ def render(
     return target
 
 
-def mimebundle(graph: LineageGraph) -> dict[str, str]:
+def mimebundle(graph: DrawableGraph) -> dict[str, str]:
     """What Jupyter shows: SVG where Graphviz is installed, else the DOT text."""
     source = to_dot(graph)
     if dot_available():

@@ -7,7 +7,6 @@ import html
 import json
 import re
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,14 +17,15 @@ from hypothesis import strategies as st
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
-from lineage_sdk.openlineage import events_from_records
+from lineage_sdk.export.openlineage import events_from_records
 from lineage_sdk.records import COLUMN_KINDS, ColumnEdge, ColumnRef
 from lineage_sdk.serde import dumps, loads
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, connect, read_records
 from lineage_sdk.testing import capture_records
 
-from .conftest import SHARED, child_env, import_path, require
+from .conftest import SHARED, import_path, require
+from .helpers import cli, dot_json
 from .strategies import hostile_text
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -247,7 +247,9 @@ def test_a_version_1_sqlite_store_is_migrated_and_keeps_its_lineage(tmp_path: Pa
     assert lineage_sdk.load_graph(f"sqlite:{store}").impact("clicks.ad_id") == []
 
 
-@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=hostile_text)
 def test_hostile_column_names_round_trip_through_json_and_sqlite(tmp_path: Path, name: str) -> None:
     source = DataSource("src", type="table", schema=[name, "other"])
@@ -365,15 +367,6 @@ def test_a_source_without_schema_has_every_column() -> None:
 
 
 # --- the command line ---------------------------------------------------------------------------
-LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [LINEAGE, *args], capture_output=True, text=True, env=child_env(), timeout=60
-    )
-
-
 @pytest.mark.parametrize("ctr_graph", ["sqlite"], indirect=True)
 def test_cli_impact_upstream_columns_and_graph_columns(ctr_graph: Any, tmp_path: Path) -> None:
     store = f"sqlite:{tmp_path / 'ctr.db'}"
@@ -396,8 +389,8 @@ def test_cli_impact_upstream_columns_and_graph_columns(ctr_graph: Any, tmp_path:
     assert "did you mean 'raw_clicks_kafka_topic.user_id'" in result.stderr
     result = cli("impact", "no_such_source.ad_id", "--store", store)
     assert result.returncode == 1 and "no_such_source.ad_id" in result.stderr
-    drawn = cli("graph", "--columns", "--store", store).stdout
-    assert drawn == ctr_graph.to_dot(columns=True)
+    dot_text = cli("graph", "--columns", "--store", store).stdout
+    assert dot_text == ctr_graph.to_dot(columns=True)
     assert cli("graph", "--store", store).stdout == ctr_graph.to_dot()
     assert "<table" not in ctr_graph.to_dot()
 
@@ -522,13 +515,10 @@ def test_the_live_sink_emits_column_lineage_through_the_openlineage_client(tmp_p
 
 
 # --- drawing through the real dot ---------------------------------------------------------------
-def dot_json(source: str) -> Any:
+def drawn(source: str) -> Any:
+    """``dot -Tjson`` of ``source`` (no warning allowed), through the real Graphviz."""
     require(shutil.which("dot") is not None, "Graphviz 'dot' is missing: apt-get install graphviz")
-    out = subprocess.run(
-        ["dot", "-Tjson"], input=source, capture_output=True, text=True, check=True
-    )
-    assert "Warning" not in out.stderr and "Error" not in out.stderr, out.stderr
-    return json.loads(out.stdout)
+    return dot_json(source)
 
 
 def drawn_edges(data: Any) -> set[tuple[str, str, str]]:
@@ -545,7 +535,7 @@ def drawn_edges(data: Any) -> set[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("ctr_graph", ["memory"], indirect=True)
 def test_graph_with_columns_draws_edges_from_the_exact_columns(ctr_graph: Any) -> None:
-    data = dot_json(ctr_graph.to_dot(columns=True))
+    data = drawn(ctr_graph.to_dot(columns=True))
     counts = "calculate_user_counts_7d_job_v1.2"
     edges = drawn_edges(data)
     # schema order: user_id = c0, timestamp = c1, ad_id = c2 (no edge)
@@ -557,7 +547,7 @@ def test_graph_with_columns_draws_edges_from_the_exact_columns(ctr_graph: Any) -
     }
     source = ctr_graph.to_dot(columns=True)
     assert ">ad_id</td>" in source  # listed, though nothing reads it
-    plain = drawn_edges(dot_json(ctr_graph.to_dot()))
+    plain = drawn_edges(drawn(ctr_graph.to_dot()))
     assert ("raw_clicks_kafka_topic", "", counts) in plain and all(e[1] == "" for e in plain)
 
 
@@ -580,7 +570,7 @@ def test_hostile_column_names_stay_inert_in_dot(names: list[str], source_id: str
         column_derivation=[ColumnEdge("out", source.id, names[0])],
     )
     graph = lineage_sdk.LineageGraph([source, out, run])
-    data = dot_json(graph.to_dot(columns=True))
+    data = drawn(graph.to_dot(columns=True))
     assert len(data["objects"]) == 3
     edges = drawn_edges(data)
     assert len(edges) == 2 and ("t", "", "out") in edges

@@ -12,7 +12,7 @@ import pytest
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, log_lineage
-from lineage_sdk.openlineage import dataset_for, events_from_records
+from lineage_sdk.export.openlineage import dataset_for, events_from_records
 from lineage_sdk.records import PartitionRead
 from lineage_sdk.testing import capture_records
 
