@@ -11,12 +11,12 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import doctor, draw, export, query
+from . import doctor, draw, export, query, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, doctor)
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, ui, doctor)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
