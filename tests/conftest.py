@@ -165,13 +165,13 @@ def memory_sink() -> Any:
     return sink
 
 
-def require(available: bool, reason: str) -> None:
-    """Skip the calling test when a component it needs is missing; under ``CI``, fail instead.
+def require_component(available: bool, reason: str) -> None:
+    """Skip when a component the test needs is missing (``reason`` says how to get it).
 
-    ``reason`` says what is missing and how to get it.
+    Under ``CI`` a missing component fails the test instead: CI must run everything.
     """
     if available:
         return
     if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI must provide it)")
+        pytest.fail(f"{reason} (CI is set: a missing component is a failure there)")
     pytest.skip(reason)

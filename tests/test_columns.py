@@ -24,7 +24,7 @@ from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, connect, read_records
 from lineage_sdk.testing import capture_records
 
-from .conftest import SHARED, import_path, require
+from .conftest import SHARED, import_path, require_component
 from .helpers import cli, dot_json
 from .strategies import hostile_text
 
@@ -400,7 +400,7 @@ SPEC = SHARED / "openlineage-spec"
 
 
 def spec_validator() -> Any:
-    require(
+    require_component(
         (SPEC / "validate.py").exists(),
         f"the OpenLineage JSON Schemas are not at {SPEC} (the shared spec folder)",
     )
@@ -517,7 +517,9 @@ def test_the_live_sink_emits_column_lineage_through_the_openlineage_client(tmp_p
 # --- drawing through the real dot ---------------------------------------------------------------
 def drawn(source: str) -> Any:
     """``dot -Tjson`` of ``source`` (no warning allowed), through the real Graphviz."""
-    require(shutil.which("dot") is not None, "Graphviz 'dot' is missing: apt-get install graphviz")
+    require_component(
+        shutil.which("dot") is not None, "Graphviz 'dot' is missing: apt-get install graphviz"
+    )
     return dot_json(source)
 
 
