@@ -175,3 +175,16 @@ def require_component(available: bool, reason: str) -> None:
     if os.environ.get("CI"):
         pytest.fail(f"{reason} (CI is set: a missing component is a failure there)")
     pytest.skip(reason)
+
+
+@pytest.fixture
+def seed_db(tmp_path: Path) -> str:
+    """The seed scenario recorded in an SQLite store; its bare path (as ``--store`` takes it)."""
+    import lineage_sdk
+
+    from .helpers import run_seed  # helpers imports this module: imported on use
+
+    lineage_sdk.configure(f"sqlite:{tmp_path / 'seed.db'}", on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    return str(tmp_path / "seed.db")

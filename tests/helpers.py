@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 import lineage_sdk
-from lineage_sdk import DataSource, Feature, log_lineage
+from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk.graph import LineageGraph
+from lineage_sdk.records import Record
 
 from .conftest import child_env
 
@@ -87,3 +95,97 @@ def cli(
     return subprocess.run(
         [LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=60
     )
+
+
+STORES = ["memory", "json", "sqlite"]
+UTC = dt.timezone.utc
+
+
+def make_run(
+    t: str,
+    derivation: list[tuple[str, list[str]]],
+    inputs: list[str],
+    i: int,
+    status: str = "completed",
+) -> Run:
+    """Run number ``i`` of ``t`` (``i`` seconds into 2026), outputs from ``derivation``."""
+    at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
+    outputs = [out for out, _ in derivation]
+    return Run(
+        f"run-{i}",
+        t,
+        status,  # type: ignore[arg-type]
+        at,
+        at,
+        0.0,
+        inputs=inputs,
+        outputs=outputs,
+        derivation=derivation,
+    )
+
+
+_n = itertools.count()
+
+
+def store_graph(
+    kind: str, runs: list[Record], where: Path, include_failed: bool = False
+) -> LineageGraph:
+    """``runs`` written to a fresh store of ``kind`` (memory, json, sqlite) and read back."""
+    if kind == "memory":
+        sink: Any = MemorySink()
+    elif kind == "json":
+        sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
+    else:
+        sink = SQLiteSink(where / f"g{next(_n)}.db")
+    sink.emit(runs)
+    sink.close()
+    target = sink if kind == "memory" else f"{kind}:{sink.path}"
+    return lineage_sdk.load_graph(target, include_failed=include_failed)
+
+
+def require_program(name: str, how: str) -> str:
+    """The path of program ``name``; skip the test without it, or fail when ``CI`` is set."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"the {name!r} program is not installed ({how})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must have it")
+        pytest.skip(message)
+    return path
+
+
+def run_on_terminal(
+    args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str, str]:
+    """Run a command with stdout and stderr on pseudo-terminals: (exit code, stdout, stderr)."""
+    import pty
+
+    out_master, out_slave = pty.openpty()
+    err_master, err_slave = pty.openpty()
+    proc = subprocess.Popen(
+        args, stdout=out_slave, stderr=err_slave, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    )
+    os.close(out_slave)
+    os.close(err_slave)
+    chunks: dict[int, list[bytes]] = {out_master: [], err_master: []}
+    open_fds = [out_master, err_master]
+    import select
+
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [], 120)
+        if not ready:
+            proc.kill()
+            raise TimeoutError(f"{args} wrote nothing for 120 s")
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed its end
+                data = b""
+            if data:
+                chunks[fd].append(data)
+            else:
+                open_fds.remove(fd)
+                os.close(fd)
+    code = proc.wait(timeout=120)
+    decode = lambda fd: b"".join(chunks[fd]).decode("utf-8", "replace")  # noqa: E731
+    return code, decode(out_master), decode(err_master)

@@ -179,13 +179,23 @@ def _declare_and_run() -> None:
     job()
 
 
-@pytest.mark.parametrize("kind", ["memory", "json", "sqlite"])
-def test_column_edges_read_back_exactly_from_every_store(tmp_path: Path, kind: str) -> None:
-    sink: Any = {
+STORE_KINDS = ["memory", "json", "sqlite"]
+
+
+def make_sink(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    """An empty store of ``kind``."""
+    return {
         "memory": lambda: MemorySink(),
-        "json": lambda: JsonFileSink(tmp_path / "l.jsonl"),
-        "sqlite": lambda: SQLiteSink(tmp_path / "l.db"),
+        "json": lambda: JsonFileSink(tmp_path / "store.jsonl"),
+        "sqlite": lambda: SQLiteSink(tmp_path / "store.db"),
     }[kind]()
+
+
+@pytest.mark.parametrize("kind", STORE_KINDS)
+def test_column_edges_read_back_exactly_from_every_store(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    sink = make_sink(kind, tmp_path, request)
     lineage_sdk.configure([sink], on_error="raise")
     _declare_and_run()
     lineage_sdk.flush()
@@ -282,12 +292,7 @@ def test_hostile_column_names_round_trip_through_json_and_sqlite(tmp_path: Path,
 def ctr_graph(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     """The CTR example's two jobs run once into a store of the requested kind; its graph."""
     example = import_path(EXAMPLE)
-    kind = getattr(request, "param", "memory")
-    sink: Any = {
-        "memory": lambda: MemorySink(),
-        "json": lambda: JsonFileSink(tmp_path / "ctr.jsonl"),
-        "sqlite": lambda: SQLiteSink(tmp_path / "ctr.db"),
-    }[kind]()
+    sink = make_sink(getattr(request, "param", "memory"), tmp_path, request)
     lineage_sdk.configure([sink], on_error="raise")
     as_of = dt.datetime(2026, 11, 24, tzinfo=UTC)
     impressions_, clicks_, profiles = example.make_data(30, 7, as_of)
@@ -297,7 +302,7 @@ def ctr_graph(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
     return lineage_sdk.load_graph(sink)
 
 
-@pytest.mark.parametrize("ctr_graph", ["memory", "json", "sqlite"], indirect=True)
+@pytest.mark.parametrize("ctr_graph", STORE_KINDS, indirect=True)
 def test_impact_of_a_column_is_only_what_derives_from_it(ctr_graph: Any) -> None:
     assert ctr_graph.impact("raw_clicks_kafka_topic.ad_id") == []
     assert ctr_graph.impact("raw_clicks_kafka_topic.timestamp") == ["user_clicks_7d", "user_ctr_7d"]
@@ -369,7 +374,7 @@ def test_a_source_without_schema_has_every_column() -> None:
 # --- the command line ---------------------------------------------------------------------------
 @pytest.mark.parametrize("ctr_graph", ["sqlite"], indirect=True)
 def test_cli_impact_upstream_columns_and_graph_columns(ctr_graph: Any, tmp_path: Path) -> None:
-    store = f"sqlite:{tmp_path / 'ctr.db'}"
+    store = f"sqlite:{tmp_path / 'store.db'}"
     result = cli("impact", "raw_clicks_kafka_topic.timestamp", "--store", store)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines() == ["user_clicks_7d", "user_ctr_7d"]
@@ -577,3 +582,24 @@ def test_hostile_column_names_stay_inert_in_dot(names: list[str], source_id: str
     edges = drawn_edges(data)
     assert len(edges) == 2 and ("t", "", "out") in edges
     assert {e[1] for e in edges if e[2] == "t"} == {"c0:e"}
+
+
+@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+def test_a_failed_runs_columns_are_not_lineage_and_count_whole_on_request(
+    tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    sink = make_sink(kind, tmp_path, request)
+    lineage_sdk.configure([sink], on_error="raise")
+
+    @log_lineage(inputs=[clicks], outputs={user_clicks: [clicks["user_id"]]}, name="broken")
+    def job() -> None:
+        raise RuntimeError("failed half way")
+
+    with pytest.raises(RuntimeError):
+        job()
+    lineage_sdk.flush()
+    assert lineage_sdk.load_graph(sink).impact("clicks.user_id") == []
+    with_failed = lineage_sdk.load_graph(sink, include_failed=True)
+    # Failed runs' edges are shown on request in every store alike: as derived from the whole.
+    assert with_failed.impact("clicks.ad_id") == ["user_clicks_7d"]
+    assert with_failed.column_edges() == []

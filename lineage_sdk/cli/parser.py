@@ -11,12 +11,12 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import doctor, draw, export, query, ui
+from . import completion, doctor, draw, export, query, runs, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, ui, doctor)
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, export, ui, doctor, completion)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
@@ -27,11 +27,19 @@ def _options(default: Any) -> argparse.ArgumentParser:
         "--store",
         metavar="TARGET",
         default=default,
-        help="store to read: sqlite:PATH or json:PATH (default: LINEAGE_SINK, else "
-        "sqlite:lineage.db in the working directory)",
+        help="store to read: sqlite:PATH, json:PATH, or a path ending .db/.sqlite (SQLite) or "
+        ".jsonl/.json/.ndjson (JSON) (default: LINEAGE_SINK, else sqlite:lineage.db in the "
+        "working directory)",
     )
     common.add_argument(
         "--json", action="store_true", default=default, help="machine-readable output"
+    )
+    common.add_argument(
+        "--include-failed",
+        action="store_true",
+        default=default,
+        help="count failed runs' inputs and outputs as lineage too (by default only completed "
+        "runs make the graph; failed runs are always listed by runs and show)",
     )
     return common
 
@@ -41,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage",
         description="Query and draw the feature lineage recorded by lineage-sdk.",
+        epilog="`lineage COMMAND --help` describes each command, with examples.",
         parents=[_options(None)],
     )
     parser.add_argument("--version", action="version", version=f"lineage-sdk {__version__}")

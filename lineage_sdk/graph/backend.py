@@ -49,8 +49,8 @@ class GraphBackend(Protocol):
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         """The latest declaration stored for a node or transformation id, if any."""
 
-    def declared_node_ids(self) -> set[str]:
-        """Ids of every declared DataSource and Feature."""
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        """Ids of every declared DataSource and Feature (only those of ``kind`` if given)."""
 
     def referenced_node_ids(self) -> set[str]:
         """Ids of every node some run read or wrote."""
@@ -93,6 +93,9 @@ class GraphBackend(Protocol):
 
     def runs(self, query: RunQuery) -> list[Run]:
         """Runs matching ``query``, newest first (ties by run id, descending)."""
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id, failed or completed, if stored."""
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         """Distinct code versions among the transformation's runs, oldest first."""

@@ -48,12 +48,24 @@ class LineageGraph:
 
     ``LineageGraph(records)`` holds the records in memory; ``LineageGraph(backend=...)`` asks a
     store (see :mod:`lineage_sdk.graph.backend`). Every method works the same on every backend.
+
+    Edges, inputs and outputs come from completed runs (and declarations): a failed run's inputs
+    are not lineage, though the run itself stays in :meth:`runs` and :meth:`last_status`. With
+    ``include_failed=True`` failed runs add their edges too.
     """
 
     def __init__(
-        self, records: Iterable[Record] = (), *, backend: GraphBackend | None = None
+        self,
+        records: Iterable[Record] = (),
+        *,
+        backend: GraphBackend | None = None,
+        include_failed: bool = False,
     ) -> None:
-        self._backend: GraphBackend = backend if backend is not None else MemoryBackend(records)
+        self._backend: GraphBackend = (
+            backend
+            if backend is not None
+            else MemoryBackend(records, include_failed=include_failed)
+        )
 
     @property
     def backend(self) -> GraphBackend:
@@ -94,8 +106,15 @@ class LineageGraph:
         return isinstance(node_id, str) and self._backend.kind(node_id) is not None
 
     def _unknown(self, node_id: str) -> UnknownNodeError:
-        candidates = self.node_ids() + self.transformation_ids()
-        return UnknownNodeError(node_id, difflib.get_close_matches(node_id, candidates, n=3))
+        # Compared without case, so "User_CTR_7d" suggests "user_ctr_7d"; an id differing only
+        # in case comes first.
+        by_folded: dict[str, list[str]] = {}
+        for candidate in self.node_ids() + self.transformation_ids():
+            by_folded.setdefault(candidate.casefold(), []).append(candidate)
+        folded = node_id.casefold()
+        close = difflib.get_close_matches(folded, list(by_folded), n=3)
+        suggestions = [c for key in close for c in by_folded[key]][:3]
+        return UnknownNodeError(node_id, suggestions)
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Derivation triples ``(input, transformation, output)``, sorted."""
@@ -146,14 +165,16 @@ class LineageGraph:
         column counts (an output derived from the whole source depends on every column). An id
         that is itself a node keeps meaning the node.
         """
+        # One query for the features, not one kind lookup per node reached.
+        features = self._backend.declared_node_ids("Feature")
         column = self.split_column(node_id)
         if column is None:
-            return sorted(n for n in self.downstream(node_id) if self.kind(n) == "Feature")
+            return sorted(n for n in self.downstream(node_id) if n in features)
         reached: set[str] = set()
         for dst in self._backend.column_dependents(*column):
             reached.add(dst)
             reached.update(self.downstream(dst))
-        return sorted(n for n in reached if self.kind(n) == "Feature")
+        return sorted(n for n in reached if n in features)
 
     # --- columns -------------------------------------------------------------------------------
     def split_column(self, ident: str) -> tuple[str, str] | None:
@@ -248,6 +269,10 @@ class LineageGraph:
             limit=limit,
         )
         return self._backend.runs(query)
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id (failed runs included), or None."""
+        return self._backend.run(run_id)
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         """Distinct (version, code hash, commit, tag) of a transformation's runs, oldest first."""

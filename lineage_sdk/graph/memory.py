@@ -17,9 +17,14 @@ def _run_sort_key(run: Run) -> tuple[object, str]:
 
 
 class MemoryBackend:
-    """Lineage held in dicts; built from records in one pass, then read only."""
+    """Lineage held in dicts; built from records in one pass, then read only.
 
-    def __init__(self, records: Iterable[Record]) -> None:
+    The graph's structure comes from completed runs; with ``include_failed`` from every run.
+    """
+
+    def __init__(self, records: Iterable[Record], *, include_failed: bool = False) -> None:
+        self.include_failed = include_failed
+        self._ran: set[str] = set()  # transformations with any run, failed ones included
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
@@ -52,6 +57,11 @@ class MemoryBackend:
 
     def _add_run(self, run: Run) -> None:
         self._runs.append(run)
+        self._ran.add(run.transformation)
+        if run.status == "completed" or self.include_failed:
+            self._add_structure(run)
+
+    def _add_structure(self, run: Run) -> None:
         t = run.transformation
         self._t_in.setdefault(t, set()).update(run.inputs)
         self._t_out.setdefault(t, set()).update(run.outputs)
@@ -59,8 +69,11 @@ class MemoryBackend:
             self._reads.setdefault(node, set()).add(t)
         for node in run.outputs:
             self._writes.setdefault(node, set()).add(t)
-        narrowed = {(c.source, c.output) for c in run.column_derivation}
-        for c in run.column_derivation:
+        # Columns narrow completed runs' edges; a failed run's edges (shown on request) count
+        # as whole, as the SQL stores keep them.
+        columns = run.column_derivation if run.status == "completed" else ()
+        narrowed = {(c.source, c.output) for c in columns}
+        for c in columns:
             self._column_rows.add((c.source, c.column, t, c.output, c.kind))
         for src, dst in run.edges():
             if (src, dst) not in narrowed:
@@ -76,7 +89,7 @@ class MemoryBackend:
     def kind(self, ident: str) -> NodeKind | None:
         if ident in self._nodes:
             return self._nodes[ident].kind  # type: ignore[return-value]
-        if ident in self._t_in or ident in self._t_out or ident in self._transformations:
+        if ident in self._ran or ident in self._transformations:
             return "Transformation"
         if ident in self._reads or ident in self._writes:
             return "External"
@@ -86,14 +99,16 @@ class MemoryBackend:
         node = self._nodes.get(ident)
         return node if node is not None else self._transformations.get(ident)
 
-    def declared_node_ids(self) -> set[str]:
-        return set(self._nodes)
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        if kind is None:
+            return set(self._nodes)
+        return {ident for ident, node in self._nodes.items() if node.kind == kind}
 
     def referenced_node_ids(self) -> set[str]:
         return set(self._reads) | set(self._writes)
 
     def transformation_ids(self) -> set[str]:
-        return set(self._transformations) | set(self._t_in) | set(self._t_out)
+        return set(self._transformations) | self._ran
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
         return self._triples
@@ -157,6 +172,9 @@ class MemoryBackend:
                 if query.limit is not None and len(result) >= query.limit:
                     break
         return result
+
+    def run(self, run_id: str) -> Run | None:
+        return next((r for r in self._runs if r.run_id == run_id), None)
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         return algorithms.group_versions(self.runs(RunQuery(transformation=transformation)))

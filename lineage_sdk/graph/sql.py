@@ -28,7 +28,7 @@ _BATCH = 500
 
 _TRANSFORMATION_PROBES = (
     "SELECT 1 FROM transformations WHERE id = :id",
-    "SELECT 1 FROM transformation_io WHERE transformation_id = :id LIMIT 1",
+    "SELECT 1 FROM @io WHERE transformation_id = :id LIMIT 1",
     "SELECT 1 FROM runs WHERE transformation_id = :id LIMIT 1",
 )
 
@@ -36,11 +36,11 @@ _REACH = """
     WITH RECURSIVE reach(id) AS (
         {seed}
         UNION
-        SELECT e.{far} FROM edges e JOIN reach r ON e.{near} = r.id
+        SELECT e.{far} FROM @edges e JOIN reach r ON e.{near} = r.id
     )
     SELECT id, 0 FROM reach WHERE id != :start
     UNION
-    SELECT io.transformation_id, 0 FROM transformation_io io
+    SELECT io.transformation_id, 0 FROM @io io
         JOIN reach r ON io.node_id = r.id AND io.direction = :io_dir
     WHERE io.transformation_id != :start
 """
@@ -49,13 +49,13 @@ _BOUNDED = """
     WITH RECURSIVE reach(id, depth) AS (
         {seed}
         UNION
-        SELECT e.{far}, r.depth + 2 FROM edges e JOIN reach r ON e.{near} = r.id
+        SELECT e.{far}, r.depth + 2 FROM @edges e JOIN reach r ON e.{near} = r.id
         WHERE r.depth + 2 <= :depth
     ),
     best(id, depth) AS (SELECT id, MIN(depth) FROM reach GROUP BY id)
     SELECT id, depth FROM best WHERE id != :start AND depth <= :depth
     UNION ALL
-    SELECT io.transformation_id, MIN(b.depth) + 1 FROM transformation_io io
+    SELECT io.transformation_id, MIN(b.depth) + 1 FROM @io io
         JOIN best b ON io.node_id = b.id AND io.direction = :io_dir
     WHERE b.depth + 1 <= :depth AND io.transformation_id != :start
     GROUP BY io.transformation_id
@@ -67,11 +67,21 @@ def _utc(us: int) -> _dt.datetime:
 
 
 class SQLBackend:
-    """A lineage store in an SQL database, read through ``dialect``."""
+    """A lineage store in an SQL database, read through ``dialect``.
 
-    def __init__(self, dialect: SQLDialect, location: str) -> None:
+    The graph comes from completed runs (tables ``transformation_io`` and ``edges``); with
+    ``include_failed`` from every run (the ``*_with_failed`` views, which add the failed tables).
+    """
+
+    def __init__(self, dialect: SQLDialect, location: str, *, include_failed: bool = False) -> None:
         self.dialect = dialect
         self.location = location
+        self.include_failed = include_failed
+        self._tables = (
+            {"@io": "io_with_failed", "@edges": "edges_with_failed"}
+            if include_failed
+            else {"@io": "transformation_io", "@edges": "edges"}
+        )
         self._conn: Connection | None = dialect.connect(location)
 
     def __repr__(self) -> str:
@@ -88,6 +98,9 @@ class SQLBackend:
     def _rows(self, text: str, **params: Any) -> Iterable[Any]:
         if self._conn is None:
             raise ValueError(f"the lineage store {self.location} is closed")
+        # @io and @edges name the graph tables; their names come from the constants above only.
+        for token, table in self._tables.items():
+            text = text.replace(token, table)
         return rows(self._conn, self.dialect, text, params)
 
     def _one(self, text: str, **params: Any) -> Any:
@@ -109,7 +122,7 @@ class SQLBackend:
         for probe in _TRANSFORMATION_PROBES:
             if self._one(probe, id=ident):
                 return "Transformation"
-        if self._one("SELECT 1 FROM transformation_io WHERE node_id = :id LIMIT 1", id=ident):
+        if self._one("SELECT 1 FROM @io WHERE node_id = :id LIMIT 1", id=ident):
             return "External"
         return None
 
@@ -120,26 +133,28 @@ class SQLBackend:
                 return self._record(row[0])  # type: ignore[return-value]
         return None
 
-    def declared_node_ids(self) -> set[str]:
-        return set(self._column("SELECT id FROM nodes"))
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        if kind is None:
+            return set(self._column("SELECT id FROM nodes"))
+        return set(self._column("SELECT id FROM nodes WHERE kind = :kind", kind=kind))
 
     def referenced_node_ids(self) -> set[str]:
-        return set(self._column("SELECT DISTINCT node_id FROM transformation_io"))
+        return set(self._column("SELECT DISTINCT node_id FROM @io"))
 
     def transformation_ids(self) -> set[str]:
         return set(
             self._column(
                 "SELECT id FROM transformations UNION SELECT transformation_id FROM "
-                "transformation_io UNION SELECT transformation_id FROM runs"
+                "@io UNION SELECT transformation_id FROM runs"
             )
         )
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
-        return [tuple(r) for r in self._rows("SELECT src, transformation_id, dst FROM edges")]
+        return [tuple(r) for r in self._rows("SELECT src, transformation_id, dst FROM @edges")]
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
         return self._column(
-            "SELECT node_id FROM transformation_io WHERE transformation_id = :t "
+            "SELECT node_id FROM @io WHERE transformation_id = :t "
             "AND direction = :direction ORDER BY node_id",
             t=transformation,
             direction=direction,
@@ -152,6 +167,8 @@ class SQLBackend:
 
     def whole_edges(self) -> Iterable[tuple[str, str, str]]:
         sql = "SELECT src, transformation_id, dst FROM edges WHERE whole = 1"
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT src, transformation_id, dst FROM failed_edges"
         return [tuple(r) for r in self._rows(sql)]
 
     def columns_of(self, source: str) -> set[str]:
@@ -167,14 +184,13 @@ class SQLBackend:
         return found
 
     def column_dependents(self, source: str, column: str) -> set[str]:
-        return set(
-            self._column(
-                "SELECT dst FROM edges WHERE src = :src AND whole = 1 UNION "
-                "SELECT dst FROM column_edges WHERE src = :src AND column_name = :column",
-                src=source,
-                column=column,
-            )
+        sql = (
+            "SELECT dst FROM edges WHERE src = :src AND whole = 1 UNION "
+            "SELECT dst FROM column_edges WHERE src = :src AND column_name = :column"
         )
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT dst FROM failed_edges WHERE src = :src"
+        return set(self._column(sql, src=source, column=column))
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
@@ -186,8 +202,7 @@ class SQLBackend:
         }
         if kind == "Transformation":
             seed_ids = (
-                "SELECT node_id FROM transformation_io "
-                "WHERE transformation_id = :start AND direction = :end_dir"
+                "SELECT node_id FROM @io WHERE transformation_id = :start AND direction = :end_dir"
             )
             seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1")
         else:
@@ -207,7 +222,7 @@ class SQLBackend:
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
         near, far = ("src", "dst") if forward else ("dst", "src")
         sql = (
-            f"SELECT DISTINCT {near}, {far} FROM edges WHERE {near} {{ids:ids}} "
+            f"SELECT DISTINCT {near}, {far} FROM @edges WHERE {near} {{ids:ids}} "
             f"ORDER BY {near}, {far}"
         )
         for i in range(0, len(ids), _BATCH):
@@ -216,7 +231,7 @@ class SQLBackend:
 
     def step_label(self, src: str, dst: str) -> str:
         (t,) = self._one(
-            "SELECT min(transformation_id) FROM edges WHERE src = :src AND dst = :dst",
+            "SELECT min(transformation_id) FROM @edges WHERE src = :src AND dst = :dst",
             src=src,
             dst=dst,
         )
@@ -241,6 +256,10 @@ class SQLBackend:
             sql += " LIMIT :limit"
             params["limit"] = query.limit
         return [self._record(value) for (value,) in self._rows(sql, **params)]  # type: ignore[misc]
+
+    def run(self, run_id: str) -> Run | None:
+        row = self._one("SELECT record FROM runs WHERE run_id = :id", id=run_id)
+        return self._record(row[0]) if row else None  # type: ignore[return-value]
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         found = self._rows(

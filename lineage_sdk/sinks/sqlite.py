@@ -6,10 +6,13 @@
   processes can write one file.
 * Only bound parameters: no SQL is ever built from an id or a value.
 * A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
-  the derivation edges ``input -> transformation -> output`` and the source columns they were
-  narrowed to) with the indexes that upstream
-  and downstream traversal need; every row also keeps its record's JSON so that reading back is
-  exact. The schema version lives in ``PRAGMA user_version`` and is migrated forward on open.
+  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
+  and downstream traversal need, and the source columns completed runs narrowed edges to
+  (``column_edges``; an edge's ``whole`` flag says some run used the whole source). The graph
+  tables (``transformation_io``, ``edges``) hold what completed runs established; what only
+  failed runs touched is kept apart (``failed_io``, ``failed_edges``) so that it is lineage only
+  on request. Every row also keeps its record's JSON so that reading back is exact. The schema
+  version lives in ``PRAGMA user_version`` and is migrated forward on open.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from .base import BaseSink, check_file_path
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 2
+STORE_VERSION = 3
 _BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
 
@@ -108,9 +111,66 @@ CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
 CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
 """
 
-# Version 2: column-level derivation. An edge is "whole" when some run derived dst from the whole
-# of src (every edge of a version 1 store); column_edges holds the columns runs named instead.
+# Version 2: what only failed runs read, wrote or derived is not lineage by default. Rows of a
+# version-1 store that no completed run supports move to the failed tables; for edges "supports"
+# means a completed run of the transformation read src and wrote dst (a version-1 store does not
+# keep each run's per-output derivation in its own rows).
 _SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS failed_io (
+    transformation_id  TEXT NOT NULL,
+    direction          TEXT NOT NULL,
+    node_id            TEXT NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS failed_io_by_node ON failed_io (node_id, direction);
+CREATE TABLE IF NOT EXISTS failed_edges (
+    src                TEXT NOT NULL,
+    transformation_id  TEXT NOT NULL,
+    dst                TEXT NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS failed_edges_by_dst ON failed_edges (dst, transformation_id, src);
+CREATE VIEW IF NOT EXISTS io_with_failed AS
+    SELECT transformation_id, direction, node_id FROM transformation_io
+    UNION SELECT transformation_id, direction, node_id FROM failed_io;
+CREATE VIEW IF NOT EXISTS edges_with_failed AS
+    SELECT src, transformation_id, dst FROM edges
+    UNION SELECT src, transformation_id, dst FROM failed_edges;
+INSERT OR IGNORE INTO failed_io
+    SELECT io.transformation_id, io.direction, io.node_id FROM transformation_io io
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND io.direction = 'in'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ri.node_id = io.node_id
+    ) AND NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND io.direction = 'out'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ro.node_id = io.node_id
+    );
+DELETE FROM transformation_io WHERE EXISTS (
+    SELECT 1 FROM failed_io f WHERE f.transformation_id = transformation_io.transformation_id
+      AND f.direction = transformation_io.direction AND f.node_id = transformation_io.node_id
+);
+INSERT OR IGNORE INTO failed_edges
+    SELECT e.src, e.transformation_id, e.dst FROM edges e
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND ri.node_id = e.src
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND ro.node_id = e.dst
+        WHERE r.transformation_id = e.transformation_id AND r.status = 'completed'
+    );
+DELETE FROM edges WHERE EXISTS (
+    SELECT 1 FROM failed_edges f WHERE f.src = edges.src
+      AND f.transformation_id = edges.transformation_id AND f.dst = edges.dst
+);
+"""
+
+# Version 3: column-level derivation. An edge is "whole" when some completed run derived dst from
+# the whole of src (every edge of an older store); column_edges holds the columns completed runs
+# named instead. (Failed runs' edges, shown on request only, count as whole.)
+_SCHEMA_V3 = """
 ALTER TABLE edges ADD COLUMN whole INTEGER NOT NULL DEFAULT 1;
 CREATE TABLE IF NOT EXISTS column_edges (
     src                TEXT NOT NULL,
@@ -124,7 +184,7 @@ CREATE INDEX IF NOT EXISTS column_edges_by_dst ON column_edges (dst, transformat
 """
 
 #: user_version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 
 def _us(record_time: Any) -> int:
@@ -213,11 +273,11 @@ class SQLiteSink(BaseSink):
         check_file_path(self.path, "sqlite")
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
-        # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
-        # common case, then writes only its own rows.
-        self._known_io: set[tuple[str, str, str]] = set()
-        self._known_edges: set[tuple[str, str, str, int]] = set()
-        self._known_columns: set[tuple[str, str, str, str, str]] = set()
+        # Graph rows (io, edges, column edges) this process has committed: a run repeating its
+        # lineage, the common case, then writes only its own rows.
+        self._known_io: set[GraphRow] = set()
+        self._known_edges: set[GraphRow] = set()
+        self._known_columns: set[ColumnRow] = set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -231,7 +291,7 @@ class SQLiteSink(BaseSink):
         nodes = [r for r in records if isinstance(r, (DataSource, Feature))]
         transformations = [r for r in records if isinstance(r, Transformation)]
         runs = [r for r in records if isinstance(r, Run)]
-        graph_rows: list[set[Any]] = []
+        graph_rows: list[Any] = []
 
         def write(dedupe: bool = False) -> None:
             graph_rows.clear()
@@ -242,14 +302,8 @@ class SQLiteSink(BaseSink):
                 if transformations:
                     _write_transformations(conn, transformations)
                 if runs:
-                    graph_rows.extend(
-                        _write_runs(
-                            conn,
-                            runs,
-                            (self._known_io, self._known_edges, self._known_columns),
-                            dedupe,
-                        )
-                    )
+                    known = (self._known_io, self._known_edges, self._known_columns)
+                    graph_rows.extend(_write_runs(conn, runs, known, dedupe))
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -330,17 +384,25 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
     )
 
 
-_Known = tuple[
-    set[tuple[str, str, str]], set[tuple[str, str, str, int]], set[tuple[str, str, str, str, str]]
-]
+#: A graph row with its table first: ``(table, transformation, direction, node)`` or
+#: ``(table, src, transformation, dst)``.
+GraphRow = tuple[str, str, str, str]
+#: run completed? -> (io table, edge table); table names come from here only.
+_GRAPH_TABLES = {True: ("transformation_io", "edges"), False: ("failed_io", "failed_edges")}
+#: The edges table's rows that a run derived from some columns only (``whole = 0``): a key of
+#: their own in the cache, so that a later whole-source run of the same edge is still written.
+_NARROWED = "edges (narrowed)"
+#: ``(src, column, transformation, dst, kind or '')`` of the column_edges table.
+ColumnRow = tuple[str, str, str, str, str]
+_Rows = tuple[set[GraphRow], set[GraphRow], set[ColumnRow]]
 
 
 def _write_runs(
     conn: sqlite3.Connection,
     runs: list[Run],
-    known: _Known,
+    known: _Rows,
     dedupe: bool = False,
-) -> _Known:
+) -> _Rows:
     """Write a batch of runs with one statement per table; return the graph rows written."""
     known_io, known_edges, known_columns = known
     fresh = list({r.run_id: r for r in runs}.values())
@@ -364,43 +426,56 @@ def _write_runs(
         "INSERT OR IGNORE INTO run_outputs (run_id, node_id) VALUES (?, ?)",
         [(r.run_id, n) for r in fresh for n in r.outputs],
     )
-    io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
-    io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
-    io -= known_io
-    if io:
+    # Graph rows of completed runs are lineage; a failed run's go to the failed tables. The
+    # caches key each row by its table, so a row seen failed is still written once completed.
+    io_rows: set[GraphRow] = set()
+    edge_rows: set[GraphRow] = set()
+    column_rows: set[ColumnRow] = set()
+    for r in fresh:
+        completed = r.status == "completed"
+        io_table, edge_table = _GRAPH_TABLES[completed]
+        t = r.transformation
+        io_rows.update((io_table, t, "in", n) for n in r.inputs)
+        io_rows.update((io_table, t, "out", n) for n in r.outputs)
+        narrowed = {(c.source, c.output) for c in r.column_derivation} if completed else set()
+        edge_rows.update(
+            (_NARROWED if (src, dst) in narrowed else edge_table, src, t, dst)
+            for src, dst in r.edges()
+        )
+        if completed:
+            column_rows.update(
+                (c.source, c.column, t, c.output, c.kind or "") for c in r.column_derivation
+            )
+    io_rows -= known_io
+    edge_rows -= known_edges
+    column_rows -= known_columns
+    for table in sorted({row[0] for row in io_rows}):
         conn.executemany(
-            "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
+            f"INSERT OR IGNORE INTO {table} (transformation_id, direction, node_id) "
             "VALUES (?, ?, ?)",
-            io,
+            [row[1:] for row in io_rows if row[0] == table],
         )
-    edges = {edge for r in fresh for edge in _edge_rows(r)} - known_edges
-    if edges:
-        # An edge once derived from the whole source stays whole ("depends on every column").
-        conn.executemany(
-            "INSERT INTO edges (src, transformation_id, dst, whole) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (src, transformation_id, dst) DO UPDATE SET whole = excluded.whole "
-            "WHERE excluded.whole > edges.whole",
-            edges,
-        )
-    columns = {
-        (c.source, c.column, r.transformation, c.output, c.kind or "")
-        for r in fresh
-        for c in r.column_derivation
-    } - known_columns
-    if columns:
+    for table in sorted({row[0] for row in edge_rows}):
+        rows = [row[1:] for row in edge_rows if row[0] == table]
+        if table == "failed_edges":
+            conn.executemany(
+                "INSERT OR IGNORE INTO failed_edges (src, transformation_id, dst) VALUES (?, ?, ?)",
+                rows,
+            )
+        else:  # an edge once derived from the whole source stays whole: every column counts
+            conn.executemany(
+                "INSERT INTO edges (src, transformation_id, dst, whole) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (src, transformation_id, dst) DO UPDATE SET whole = excluded.whole "
+                "WHERE excluded.whole > edges.whole",
+                [(*row, 0 if table == _NARROWED else 1) for row in rows],
+            )
+    if column_rows:
         conn.executemany(
             "INSERT OR IGNORE INTO column_edges (src, column_name, transformation_id, dst, kind) "
             "VALUES (?, ?, ?, ?, ?)",
-            columns,
+            column_rows,
         )
-    return io, edges, columns
-
-
-def _edge_rows(run: Run) -> Iterator[tuple[str, str, str, int]]:
-    """``(src, transformation, dst, whole)`` for each derivation edge of ``run``."""
-    narrowed = {(c.source, c.output) for c in run.column_derivation}
-    for src, dst in run.edges():
-        yield (src, run.transformation, dst, 0 if (src, dst) in narrowed else 1)
+    return io_rows, edge_rows, column_rows
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
