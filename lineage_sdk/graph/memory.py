@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .liveness import as_seen, latest_per_run
 from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
@@ -43,7 +44,7 @@ class MemoryBackend:
         # runs named instead.
         self._whole: set[tuple[str, str, str]] = set()
         self._column_rows: set[ColumnRow] = set()
-        for record in records:
+        for record in latest_per_run(records):
             self._add(record)
         self._runs.sort(key=_run_sort_key, reverse=True)
 
@@ -56,7 +57,7 @@ class MemoryBackend:
             self._add_run(record)
 
     def _add_run(self, run: Run) -> None:
-        self._runs.append(run)
+        self._runs.append(as_seen(run))
         self._ran.add(run.transformation)
         if run.status == "completed" or self.include_failed:
             self._add_structure(run)
