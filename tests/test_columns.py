@@ -179,11 +179,15 @@ def _declare_and_run() -> None:
     job()
 
 
-STORE_KINDS = ["memory", "json", "sqlite"]
+STORE_KINDS = ["memory", "json", "sqlite", "postgresql"]
 
 
 def make_sink(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> Any:
-    """An empty store of ``kind``."""
+    """An empty store of ``kind`` (PostgreSQL: a fresh schema on the session's server)."""
+    if kind == "postgresql":
+        from lineage_sdk.sinks.postgres import PostgresSink
+
+        return PostgresSink(request.getfixturevalue("pg_dsn"))
     return {
         "memory": lambda: MemorySink(),
         "json": lambda: JsonFileSink(tmp_path / "store.jsonl"),
@@ -314,7 +318,7 @@ def test_impact_of_a_column_is_only_what_derives_from_it(ctr_graph: Any) -> None
     assert ctr_graph.impact("raw_clicks_kafka_topic") == ["user_clicks_7d", "user_ctr_7d"]
 
 
-@pytest.mark.parametrize("ctr_graph", ["memory", "sqlite"], indirect=True)
+@pytest.mark.parametrize("ctr_graph", ["memory", "sqlite", "postgresql"], indirect=True)
 def test_upstream_with_columns_lists_each_sources_columns_after_it(ctr_graph: Any) -> None:
     assert ctr_graph.upstream("user_ctr_7d", columns=True) == [
         "calculate_user_counts_7d_job_v1.2",
@@ -581,7 +585,7 @@ def test_hostile_column_names_stay_inert_in_dot(names: list[str], source_id: str
     assert {e[1] for e in edges if e[2] == "t"} == {"c0:e"}
 
 
-@pytest.mark.parametrize("kind", ["memory", "sqlite"])
+@pytest.mark.parametrize("kind", ["memory", "sqlite", "postgresql"])
 def test_a_failed_runs_columns_are_not_lineage_and_count_whole_on_request(
     tmp_path: Path, kind: str, request: pytest.FixtureRequest
 ) -> None:
