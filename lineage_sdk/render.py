@@ -4,9 +4,10 @@ DataSource = folder ``#a5d8ff``, Feature = ellipse ``#b2f2bb``, Transformation =
 left to right; nodes no run touches are still drawn; a transformation whose last run failed gets a
 red border and says so.
 
-Ids never become DOT identifiers: every vertex is named ``n<i>`` / ``t<i>`` and its id only appears
-inside an HTML-like label, escaped. So an id holding quotes, backslashes, newlines, ``->``, braces
-or markup yields valid DOT with exactly the intended nodes and edges.
+Ids never become DOT identifiers: every vertex is named ``n<i>`` / ``t<i>`` (a column's port
+``c<j>``) and its id only appears inside an HTML-like label, escaped. So an id holding quotes,
+backslashes, newlines, ``->``, braces or markup yields valid DOT with exactly the intended nodes
+and edges.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class DrawableGraph(Protocol):
     def transformation_inputs(self, transformation: str) -> list[str]: ...
     def transformation_outputs(self, transformation: str) -> list[str]: ...
     def last_status(self, transformation: str) -> str | None: ...
+    def known_columns(self, source: str) -> list[str]: ...
+    def column_edges(self) -> list[tuple[str, str, str, str, str | None]]: ...
+    def whole_edges(self) -> list[tuple[str, str, str]]: ...
 
 
 _STYLE = {
@@ -52,6 +56,7 @@ _STYLE = {
     "External": 'shape=note, fillcolor="#e9ecef", style="filled,dashed"',
 }
 _FAILED = 'color="#e03131", penwidth=2.5'
+_SOURCE_FILL = "#a5d8ff"
 FORMATS = ("svg", "png", "pdf", "dot")
 _INSTALL_HINT = (
     "the Graphviz 'dot' program is not installed, so the graph cannot be rendered to {fmt}. "
@@ -94,8 +99,44 @@ def _label(title: str, subtitle: str | None) -> str:
     return f"<{label}>"
 
 
-def to_dot(graph: DrawableGraph, focus: str | None = None, depth: int | None = None) -> str:
-    """DOT source of ``graph``; with ``focus``, only that id and what is within ``depth`` of it."""
+def _table_label(title: str, subtitle: str | None, columns: list[str]) -> str:
+    """A source as a table: its id on a coloured header row, then one row (a port) per column."""
+    head = f"<b>{_text(title)}</b>"
+    if subtitle:
+        head += f'<br/><font point-size="9">{_text(subtitle)}</font>'
+    rows = [f'<tr><td bgcolor="{_SOURCE_FILL}">{head}</td></tr>']
+    rows += [
+        f'<tr><td port="c{j}" align="left">{_text(column)}</td></tr>'
+        for j, column in enumerate(columns)
+    ]
+    table = '<table border="0" cellborder="1" cellspacing="0" cellpadding="4">'
+    return f"<{table}{''.join(rows)}</table>>"
+
+
+def _column_inputs(
+    graph: DrawableGraph,
+) -> tuple[dict[tuple[str, str], set[str]], set[tuple[str, str]]]:
+    """(source, transformation) -> the columns it reads; and the pairs read as a whole."""
+    narrowed: dict[tuple[str, str], set[str]] = {}
+    for src, column, t, _dst, _kind in graph.column_edges():
+        narrowed.setdefault((src, t), set()).add(column)
+    whole = {(src, t) for src, t, _dst in graph.whole_edges()}
+    return narrowed, whole
+
+
+def to_dot(
+    graph: DrawableGraph,
+    focus: str | None = None,
+    depth: int | None = None,
+    *,
+    columns: bool = False,
+) -> str:
+    """DOT source of ``graph``; with ``focus``, only that id and what is within ``depth`` of it.
+
+    With ``columns``, data sources are drawn as tables listing their columns (declared schema,
+    then any other column a run named), and an input edge leaves from each column the
+    transformation derived from; from the table as a whole where it read the whole source.
+    """
     node_ids = graph.node_ids()
     t_ids = graph.transformation_ids()
     if focus is not None:
@@ -111,6 +152,7 @@ def to_dot(graph: DrawableGraph, focus: str | None = None, depth: int | None = N
         '  node [fontname="Helvetica", fontsize=11, style=filled, color="#495057"];',
         '  edge [color="#495057", arrowsize=0.7];',
     ]
+    ports: dict[str, dict[str, str]] = {}  # source id -> column -> port
     for i, node_id in enumerate(node_ids):
         node = graph.node(node_id)
         kind = str(node.kind)
@@ -118,7 +160,14 @@ def to_dot(graph: DrawableGraph, focus: str | None = None, depth: int | None = N
         if kind == "External":
             subtitle = "external reference"
         names[("n", node_id)] = f"n{i}"
-        lines.append(f"  n{i} [{_STYLE[kind]}, label={_label(node_id, subtitle)}];")
+        known = graph.known_columns(node_id) if columns and kind == "DataSource" else []
+        if known:
+            ports[node_id] = {c: f"c{j}" for j, c in enumerate(known)}
+            table = _table_label(node_id, subtitle, known)
+            lines.append(f"  n{i} [shape=plain, style=solid, label={table}];")
+        else:
+            lines.append(f"  n{i} [{_STYLE[kind]}, label={_label(node_id, subtitle)}];")
+    narrowed, whole = _column_inputs(graph) if ports else ({}, set())
     for i, t_id in enumerate(t_ids):
         node = graph.node(t_id)
         framework = getattr(node, "compute_framework", None)
@@ -133,7 +182,12 @@ def to_dot(graph: DrawableGraph, focus: str | None = None, depth: int | None = N
     for t_id in t_ids:
         t_name = names[("t", t_id)]
         for node_id in graph.transformation_inputs(t_id):
-            if ("n", node_id) in names:
+            if ("n", node_id) not in names:
+                continue
+            used = narrowed.get((node_id, t_id), set()) if node_id in ports else set()
+            for column in sorted(used):
+                lines.append(f"  {names[('n', node_id)]}:{ports[node_id][column]}:e -> {t_name};")
+            if not used or (node_id, t_id) in whole:
                 lines.append(f"  {names[('n', node_id)]} -> {t_name};")
         for node_id in graph.transformation_outputs(t_id):
             if ("n", node_id) in names:
@@ -186,13 +240,18 @@ def render(
     format: str | None = None,
     focus: str | None = None,
     depth: int | None = None,
+    *,
+    columns: bool = False,
 ) -> Path:
-    """Write ``graph`` to ``path`` as svg, png, pdf or dot (default: from the suffix)."""
+    """Write ``graph`` to ``path`` as svg, png, pdf or dot (default: from the suffix).
+
+    ``columns`` draws sources as tables of their columns (see :func:`to_dot`).
+    """
     target = Path(path)
     fmt = (format or target.suffix.lstrip(".") or "svg").lower()
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}")
-    data = render_bytes(to_dot(graph, focus=focus, depth=depth), fmt)
+    data = render_bytes(to_dot(graph, focus=focus, depth=depth, columns=columns), fmt)
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(data)
     return target

@@ -63,7 +63,7 @@ def graph(args: argparse.Namespace) -> Result:
     fmt = _format(args)
     if args.focus is not None:
         lineage.node(args.focus)  # unknown id: exit 1 with suggestions
-    source = to_dot(lineage, focus=args.focus, depth=args.depth)
+    source = to_dot(lineage, focus=args.focus, depth=args.depth, columns=args.columns)
     size = vertex_count(source)
     hint = None
     if size > LARGE_GRAPH:
@@ -109,6 +109,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         examples=[
             "lineage graph -o lineage.svg",
             "lineage graph --focus user_ctr_7d --depth 2 -o ctr.png",
+            "lineage graph --columns -o columns.svg",
             "lineage graph | dot -Tsvg > lineage.svg",
         ],
         handler=graph,
@@ -118,4 +119,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--focus", metavar="ID", help="only this node and its neighbourhood")
     parser.add_argument(
         "--depth", type=positive_int("--depth"), metavar="N", help="with --focus: how far to go"
+    )
+    parser.add_argument(
+        "--columns",
+        action="store_true",
+        help="draw sources as tables of their columns, edges from the columns each job read",
     )

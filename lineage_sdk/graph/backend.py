@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 import attrs
 
 from ..records import DataSource, Feature, Record, Run, Transformation
-from .model import NodeKind, VersionInfo
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["Direction", "GraphBackend", "RunQuery"]
 
@@ -63,6 +63,21 @@ class GraphBackend(Protocol):
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
         """The nodes a transformation has read ("in") or written ("out"), sorted."""
+
+    def column_edges(self) -> Iterable[ColumnRow]:
+        """Every source column some run named in a derivation, in any order."""
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        """Derivation triples some run made from the whole input (every column counts)."""
+
+    def columns_of(self, source: str) -> set[str]:
+        """The columns of ``source`` that runs named."""
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        """``(source, column)`` pairs named in the derivation of any of ``targets``."""
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        """Nodes derived directly from ``source.column``: by the column or by the whole source."""
 
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
         """Everything reachable from ``start`` (itself excluded): id -> distance in vertices.

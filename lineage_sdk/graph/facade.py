@@ -30,7 +30,15 @@ from ..records import Record, Run, Transformation
 from . import algorithms
 from .backend import GraphBackend, RunQuery
 from .memory import MemoryBackend
-from .model import ExternalNode, GraphNode, NodeKind, UnknownNodeError, VersionInfo, aware
+from .model import (
+    ColumnRow,
+    ExternalNode,
+    GraphNode,
+    NodeKind,
+    UnknownNodeError,
+    VersionInfo,
+    aware,
+)
 
 __all__ = ["LineageGraph"]
 
@@ -121,14 +129,28 @@ class LineageGraph:
         return self._backend.io(transformation, "out")
 
     # --- traversal -----------------------------------------------------------------------------
-    def upstream(self, node_id: str, depth: int | None = None) -> list[str]:
+    def upstream(
+        self, node_id: str, depth: int | None = None, *, columns: bool = False
+    ) -> list[str]:
         """Everything ``node_id`` derives from, transformations included.
 
-        Sorted by id; with ``depth``, nearest first (ties by id).
+        Sorted by id; with ``depth``, nearest first (ties by id). With ``columns``, each source
+        is followed by the columns (``source.column``) runs named in the derivation of what is
+        upstream here.
         """
         algorithms.check_depth(depth)
         found = self._backend.walk(node_id, self.kind(node_id), depth, forward=False)
-        return algorithms.ordered(found, depth)
+        ordered = algorithms.ordered(found, depth)
+        if not columns:
+            return ordered
+        by_source: dict[str, set[str]] = {}
+        for src, column in self._backend.columns_into([node_id, *ordered]):
+            by_source.setdefault(src, set()).add(column)
+        out: list[str] = []
+        for ident in ordered:
+            out.append(ident)
+            out.extend(f"{ident}.{c}" for c in sorted(by_source.get(ident, ())))
+        return out
 
     def downstream(self, node_id: str, depth: int | None = None) -> list[str]:
         """Everything derived from ``node_id``, transformations included (ordered as upstream)."""
@@ -137,10 +159,63 @@ class LineageGraph:
         return algorithms.ordered(found, depth)
 
     def impact(self, node_id: str) -> list[str]:
-        """The features that change when ``node_id`` changes."""
+        """The features that change when ``node_id`` changes.
+
+        ``node_id`` may name a column, ``source.column``: then only what derives from that
+        column counts (an output derived from the whole source depends on every column). An id
+        that is itself a node keeps meaning the node.
+        """
         # One query for the features, not one kind lookup per node reached.
         features = self._backend.declared_node_ids("Feature")
-        return sorted(n for n in self.downstream(node_id) if n in features)
+        column = self.split_column(node_id)
+        if column is None:
+            return sorted(n for n in self.downstream(node_id) if n in features)
+        reached: set[str] = set()
+        for dst in self._backend.column_dependents(*column):
+            reached.add(dst)
+            reached.update(self.downstream(dst))
+        return sorted(n for n in reached if n in features)
+
+    # --- columns -------------------------------------------------------------------------------
+    def split_column(self, ident: str) -> tuple[str, str] | None:
+        """``(source, column)`` when ``ident`` names a column; None when it is a node's id.
+
+        A dotted id that is a node id means the node. Otherwise the source is the longest prefix
+        before a dot that is a node, preferring one whose schema or derivation has the column.
+        UnknownNodeError (with suggestions) when no prefix is a node, or when the source declares
+        a schema without the column.
+        """
+        if self._backend.kind(ident) is not None:
+            return None
+        candidates = [
+            (ident[:i], ident[i + 1 :])
+            for i in range(len(ident) - 1, 0, -1)
+            if ident[i] == "." and self._backend.kind(ident[:i]) is not None
+        ]
+        if not candidates:
+            raise self._unknown(ident)
+        for src, column in candidates:
+            if column in self.known_columns(src):
+                return src, column
+        src, column = candidates[0]
+        if getattr(self._backend.declaration(src), "schema", ()):
+            # A declared schema is the list of columns: anything else is a typo.
+            names = [f"{src}.{c}" for c in self.known_columns(src)]
+            raise UnknownNodeError(ident, difflib.get_close_matches(ident, names, n=3))
+        return src, column
+
+    def known_columns(self, source: str) -> list[str]:
+        """A source's declared schema, then any other column runs named, sorted."""
+        declared = list(getattr(self._backend.declaration(source), "schema", ()) or ())
+        return declared + sorted(self._backend.columns_of(source) - set(declared))
+
+    def column_edges(self) -> list[ColumnRow]:
+        """Every ``(source, column, transformation, output, kind)`` runs declared, sorted."""
+        return sorted(self._backend.column_edges(), key=lambda r: (*r[:4], r[4] or ""))
+
+    def whole_edges(self) -> list[tuple[str, str, str]]:
+        """Derivation triples some run made from the whole input (every column counts)."""
+        return sorted(self._backend.whole_edges())
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
@@ -213,17 +288,24 @@ class LineageGraph:
         return self._backend.records()
 
     # --- output (render imports nothing from here: it reads the graph through these methods) --
-    def to_dot(self, focus: str | None = None, depth: int | None = None) -> str:
+    def to_dot(
+        self, focus: str | None = None, depth: int | None = None, *, columns: bool = False
+    ) -> str:
         """DOT source in the seed's visual language; see :mod:`lineage_sdk.render`."""
         from ..render import to_dot
 
-        return to_dot(self, focus=focus, depth=depth)
+        return to_dot(self, focus=focus, depth=depth, columns=columns)
 
-    def render(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
-        """Write the graph to ``path`` (svg, png, pdf or dot; from the suffix by default)."""
+    def render(
+        self, path: str | os.PathLike[str], format: str | None = None, *, columns: bool = False
+    ) -> Path:
+        """Write the graph to ``path`` (svg, png, pdf or dot; from the suffix by default).
+
+        ``columns`` draws sources as tables of their columns.
+        """
         from ..render import render
 
-        return render(self, path, format=format)
+        return render(self, path, format=format, columns=columns)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from ..render import mimebundle

@@ -4,7 +4,8 @@ Traversals run as recursive CTEs over the ``edges`` table, so a store with milli
 answers without being loaded into memory; whole-graph questions (ids, edges, cycles) read only
 the small tables they need. The tables are those the SQLite sink writes (see
 :mod:`lineage_sdk.sinks.sqlite`): ``nodes``, ``transformations``, ``runs``,
-``transformation_io``, ``edges`` and the ``transformation_versions`` view. Column names in
+``transformation_io``, ``edges`` (with its ``whole`` flag), ``column_edges`` and the
+``transformation_versions`` view. Column names in
 statements come from constants here only; every id and value travels as a bound parameter.
 """
 
@@ -19,7 +20,7 @@ from ..serde import from_dict
 from .backend import Direction, RunQuery
 from .dialects import Connection, SQLDialect, rows
 from .liveness import as_seen
-from .model import NodeKind, VersionInfo
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["SQLBackend"]
 
@@ -160,6 +161,38 @@ class SQLBackend:
             t=transformation,
             direction=direction,
         )
+
+    # --- columns -------------------------------------------------------------------------------
+    def column_edges(self) -> Iterable[ColumnRow]:
+        sql = "SELECT src, column_name, transformation_id, dst, kind FROM column_edges"
+        return [(s, c, t, d, k or None) for s, c, t, d, k in self._rows(sql)]
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        sql = "SELECT src, transformation_id, dst FROM edges WHERE whole = 1"
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT src, transformation_id, dst FROM failed_edges"
+        return [tuple(r) for r in self._rows(sql)]
+
+    def columns_of(self, source: str) -> set[str]:
+        sql = "SELECT DISTINCT column_name FROM column_edges WHERE src = :src"
+        return set(self._column(sql, src=source))
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        sql = "SELECT DISTINCT src, column_name FROM column_edges WHERE dst {ids:ids}"
+        found: set[tuple[str, str]] = set()
+        for i in range(0, len(targets), _BATCH):
+            batch = self.dialect.id_list(targets[i : i + _BATCH])
+            found.update((s, c) for s, c in self._rows(sql, ids=batch))
+        return found
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        sql = (
+            "SELECT dst FROM edges WHERE src = :src AND whole = 1 UNION "
+            "SELECT dst FROM column_edges WHERE src = :src AND column_name = :column"
+        )
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT dst FROM failed_edges WHERE src = :src"
+        return set(self._column(sql, src=source, column=column))
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
