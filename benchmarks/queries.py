@@ -103,6 +103,42 @@ def _probe(store: Path, node: str) -> dict[str, Any]:
     return out
 
 
+def _load_probe(kind: str, shape: str, size: int) -> dict[str, float]:
+    """Build a whole graph in a fresh interpreter: seconds and peak memory added (MiB).
+
+    Both sides start from the same data already in memory (our run records / networkx's edge
+    list, made by this module), so what is measured is the graph each builds from it.
+    """
+    build = (
+        "g = LineageGraph(runs); g.upstream(deepest)\n"
+        if kind == "lineage"
+        else "g = nx.DiGraph(edges); nx.ancestors(g, deepest)\n"
+    )
+    code = (
+        "import gc, json, re, sys, time\n"
+        "def hwm():\n"
+        "    text = open('/proc/self/status').read()\n"
+        "    return int(re.search(r'VmHWM:\\s+(\\d+)', text).group(1))\n"
+        "from benchmarks.queries import edges_of, endpoints, runs_of\n"
+        "from lineage_sdk.graph import LineageGraph\n"
+        "import networkx as nx\n"
+        "shape, size = sys.argv[1], int(sys.argv[2])\n"
+        "edges = edges_of(shape, size); deepest = endpoints(shape, size)[1]\n"
+        "runs = runs_of(edges) if sys.argv[3] == 'lineage' else None\n"
+        "gc.collect(); base = hwm()\n"
+        "t = time.perf_counter()\n" + build + "t = time.perf_counter() - t\n"
+        "print(json.dumps({'seconds': t, 'mib': (hwm() - base) / 1024}))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, shape, str(size), kind],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parent.parent,
+    )
+    return dict(json.loads(proc.stdout))
+
+
 def run(report: Report, *, quick: bool) -> None:
     import networkx as nx
 
@@ -159,6 +195,23 @@ def run(report: Report, *, quick: bool) -> None:
                 ("path(root, deepest)", lambda: sql_graph.path(root, deepest)),
             ):
                 report.add("queries", f"sqlite {query}, {label}", _best(fn, repeats), "s")
+            if shape == "fan":
+                impact = report.add(
+                    "queries",
+                    f"sqlite impact(root), {label}",
+                    _best(lambda: sql_graph.impact(root), repeats),
+                    "s",
+                )
+                down = report.add(
+                    "queries",
+                    f"sqlite downstream(root), {label}",
+                    _best(lambda: sql_graph.downstream(root), repeats),
+                    "s",
+                )
+                if size == sizes[-1]:
+                    report.target(
+                        f"sqlite impact / downstream ({label})", impact.median / down.median, 1.5
+                    )
             sql_graph.close()
             if shape == "chains" and size == sizes[-1]:
                 probe = _probe(store, deepest)
@@ -179,6 +232,18 @@ def run(report: Report, *, quick: bool) -> None:
                         0.05,
                         detail="answers without loading the whole graph",
                     )
+    size = sizes[-1]
+    ours = [_load_probe("lineage", "fan", size) for _ in range(1 if quick else 3)]
+    theirs = [_load_probe("networkx", "fan", size) for _ in range(1 if quick else 3)]
+    label = f"whole-graph build, fan, {size:,} edges, fresh process"
+    t_ours = report.add("queries", f"memory {label}", [o["seconds"] for o in ours], "s")
+    t_nx = report.add("queries", f"networkx {label}", [o["seconds"] for o in theirs], "s")
+    m_ours = report.add("queries", f"memory {label}, peak memory", [o["mib"] for o in ours], "MiB")
+    m_nx = report.add(
+        "queries", f"networkx {label}, peak memory", [o["mib"] for o in theirs], "MiB"
+    )
+    report.target(f"{label}: time / networkx", t_ours.median / t_nx.median, 1.0)
+    report.target(f"{label}: memory / networkx", (m_ours.median + 1) / (m_nx.median + 1), 1.0)
     worst = max(ratios)
     report.target(
         "in-memory queries / networkx (worst case over shapes, sizes, queries)", worst, 1.0

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -66,6 +69,94 @@ def _raw_executemany(path: Path, runs: int, record: dict[str, object]) -> float:
     elapsed = time.perf_counter() - start
     conn.close()
     return runs / elapsed
+
+
+def _processes_into_one_store(store: Path, processes: int, runs_each: int) -> float:
+    """Runs per second of ``processes`` writers (async delivery) into one SQLite file.
+
+    The clock starts when every writer has imported, configured and warmed up, and stops when the
+    last one has flushed: what is timed is ingest, not interpreter start-up.
+    """
+    root = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    env.pop("LINEAGE_SINK", None)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.ingest_worker", str(store), str(runs_each)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=root,
+            env=env,
+        )
+        for _ in range(processes)
+    ]
+    for w in workers:
+        assert w.stdout is not None and w.stdout.readline().strip() == "ready"
+    start = time.time()
+    for w in workers:
+        assert w.stdin is not None
+        w.stdin.write("go\n")
+        w.stdin.flush()
+    results = []
+    for w in workers:
+        assert w.stdout is not None
+        results.append(json.loads(w.stdout.readline()))
+        w.wait(timeout=600)
+    dropped = sum(r["dropped"] for r in results)
+    assert dropped == 0, f"{dropped} runs dropped: the benchmark would overstate throughput"
+    return processes * runs_each / (max(r["done"] for r in results) - start)
+
+
+def _raw_narrow_executemany(path: Path, runs: int) -> float:
+    """The floor for ingest: one ``executemany`` of narrow run rows (ids, times, status)."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute(
+        "CREATE TABLE runs (run_id TEXT PRIMARY KEY, revision_id TEXT, process_id TEXT, "
+        "parent_run_id TEXT, started_us INTEGER, ended_us INTEGER, status TEXT, error TEXT)"
+    )
+    rows = [
+        (f"0192f0c4-{i:012d}", "rev-1a2b3c4d", "proc-9f8e7d", None, i, i + 5, "completed", None)
+        for i in range(runs)
+    ]
+    start = time.perf_counter()
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)", rows)
+    conn.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    conn.close()
+    return runs / elapsed
+
+
+def run_processes(report: Report, *, quick: bool) -> None:
+    """SQLite async ingest from 1 and 4 processes into one file, against raw executemany."""
+    runs_each, repeats = (1_000, 1) if quick else (25_000, 3)
+    tmp = Path(tempfile.mkdtemp(prefix="lineage-bench-"))
+    one: list[float] = []
+    four: list[float] = []
+    raw: list[float] = []
+    for r in range(repeats):
+        one.append(_processes_into_one_store(tmp / f"one-{r}.db", 1, 4 * runs_each))
+        four.append(_processes_into_one_store(tmp / f"four-{r}.db", 4, runs_each))
+        raw.append(_raw_narrow_executemany(tmp / f"raw-narrow-{r}.db", 4 * runs_each))
+    total = 4 * runs_each
+    one_row = report.add("ingest", f"sqlite async, 1 process, {total:,} runs", one, "runs/s")
+    four_row = report.add("ingest", f"sqlite async, 4 processes, {total:,} runs", four, "runs/s")
+    raw_row = report.add("ingest", f"raw executemany of narrow run rows, {total:,}", raw, "runs/s")
+    report.target(
+        "sqlite async ingest, 4 processes / raw narrow executemany",
+        four_row.median / raw_row.median,
+        0.5,
+        higher_is_better=True,
+    )
+    report.target(
+        "sqlite async ingest, 4 processes / 1 process",
+        four_row.median / one_row.median,
+        2.5,
+        higher_is_better=True,
+    )
 
 
 def run(report: Report, *, quick: bool) -> None:

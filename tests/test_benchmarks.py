@@ -27,10 +27,35 @@ def test_quick_benchmarks_write_every_section_and_target(tmp_path: Path) -> None
     )
     assert result.returncode == 0, result.stderr[-3000:]
     text = out.read_text()
-    for section in ("## overhead", "## throughput", "## queries", "## import", "## git"):
+    for section in (
+        "## overhead",
+        "## throughput",
+        "## ingest",
+        "## queries",
+        "## import",
+        "## git",
+    ):
         assert section in text
     assert "quick mode" in text
     verdicts = [
         line for line in result.stdout.splitlines() if line.strip().startswith(("PASS", "FAIL"))
     ]
-    assert len(verdicts) >= 12
+    assert len(verdicts) >= 18
+    assert "WAL pages per run" in text
+
+
+def test_a_missed_target_fails_a_full_run_but_not_a_quick_one() -> None:
+    code = (
+        "from benchmarks.__main__ import exit_code\n"
+        "from benchmarks.report import Report\n"
+        "r = Report()\n"
+        "r.target('fast enough', 0.5, 1.0)\n"
+        "ok = exit_code(r, quick=False)\n"
+        "r.target('too slow', 2.0, 1.0)\n"
+        "print(ok, exit_code(r, quick=False), exit_code(r, quick=True))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=child_env(), capture_output=True, text=True
+    )
+    assert result.stdout.splitlines()[-1].split() == ["0", "1", "0"], result.stderr[-3000:]
+    assert "1 of 2 targets missed" in result.stderr
