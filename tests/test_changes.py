@@ -22,6 +22,7 @@ import attrs
 import pytest
 
 from lineage_sdk.changes import (
+    ChangeSource,
     RunsChangeSource,
     current_source_sha256,
     diff,
@@ -34,10 +35,11 @@ from lineage_sdk.changes import (
     stale,
 )
 from lineage_sdk.changes.model import revision_id, revision_key
+from lineage_sdk.changes.sql import SQLChangeSource
 from lineage_sdk.records import Run
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.memory import MemorySink
-from lineage_sdk.sinks.sqlite import read_records
+from lineage_sdk.sinks.sqlite import connect, read_records
 
 from .conftest import GIT_ENV, Repo, child_env, git, import_path
 
@@ -122,8 +124,15 @@ def store(request: pytest.FixtureRequest, built: History) -> str:
 
 
 @pytest.fixture
-def source(store: str) -> RunsChangeSource:
-    return RunsChangeSource(runs_of(store))
+def source(store: str) -> Iterator[ChangeSource]:
+    """The store's own answers: SQL for an SQL store, the runs in memory otherwise."""
+    scheme, _, path = store.partition(":")
+    if scheme == "json":
+        yield RunsChangeSource(runs_of(store))
+        return
+    conn = connect(path, create=False)
+    yield SQLChangeSource(conn.execute)
+    conn.close()
 
 
 def kind_of(node: str) -> str | None:
@@ -140,7 +149,7 @@ def clean_tree(built: History) -> Iterator[Repo]:
 
 # --- history ------------------------------------------------------------------------------------
 def test_history_of_the_counts_job_has_two_revisions_code_and_version_changed(
-    built: History, source: RunsChangeSource
+    built: History, source: ChangeSource
 ) -> None:
     revs = history(source, COUNTS, "Transformation", None).revisions
     assert [r.version for r in revs] == ["1.0", "1.1"]
@@ -156,13 +165,13 @@ def test_history_of_the_counts_job_has_two_revisions_code_and_version_changed(
     assert revs[1].file == JOB
 
 
-def test_history_of_the_ctr_job_is_one_revision(source: RunsChangeSource) -> None:
+def test_history_of_the_ctr_job_is_one_revision(source: ChangeSource) -> None:
     (rev,) = history(source, CTR, "Transformation", None).revisions
     assert (rev.version, rev.changed, rev.runs, rev.first_run.tag) == ("1.0", (), 1, "v1.0")
 
 
 def test_history_of_a_feature_lists_its_producing_runs_newest_first(
-    source: RunsChangeSource,
+    source: ChangeSource,
 ) -> None:
     runs = history(source, "user_clicks_7d", "Feature", None).runs
     revs = history(source, COUNTS, "Transformation", None).revisions
@@ -183,9 +192,7 @@ def test_revision_ids_are_the_same_in_every_store(built: History) -> None:
 
 
 # --- as of --------------------------------------------------------------------------------------
-def test_as_of_a_tag_is_the_last_run_at_its_commit(
-    built: History, source: RunsChangeSource
-) -> None:
+def test_as_of_a_tag_is_the_last_run_at_its_commit(built: History, source: ChangeSource) -> None:
     runs = runs_of(built.stores["json"])
     by_commit = {}
     for run in runs:
@@ -205,7 +212,7 @@ def test_as_of_a_tag_is_the_last_run_at_its_commit(
     assert resolve_moment("main", source, cwd=built.repo.root).at == max(r.ended_at for r in runs)
 
 
-def test_as_of_rejects_what_names_no_moment(source: RunsChangeSource, built: History) -> None:
+def test_as_of_rejects_what_names_no_moment(source: ChangeSource, built: History) -> None:
     from lineage_sdk.changes import MomentError
 
     with pytest.raises(MomentError, match="ISO-8601"):
@@ -216,9 +223,7 @@ def test_as_of_rejects_what_names_no_moment(source: RunsChangeSource, built: His
 
 
 # --- diff ---------------------------------------------------------------------------------------
-def test_diff_between_the_tags_pins_the_counts_change(
-    built: History, source: RunsChangeSource
-) -> None:
+def test_diff_between_the_tags_pins_the_counts_change(built: History, source: ChangeSource) -> None:
     a = resolve_moment("v1.0", source, cwd=built.repo.root)
     b = resolve_moment("v1.1", source, cwd=built.repo.root)
     result = diff(source, a, b, kind_of).to_json()
@@ -253,7 +258,7 @@ def test_diff_between_the_tags_pins_the_counts_change(
     }
 
 
-def test_diff_backwards_and_from_nothing(built: History, source: RunsChangeSource) -> None:
+def test_diff_backwards_and_from_nothing(built: History, source: ChangeSource) -> None:
     a = resolve_moment("v1.0", source, cwd=built.repo.root)
     b = resolve_moment("v1.1", source, cwd=built.repo.root)
     back = diff(source, b, a, kind_of)
@@ -270,7 +275,7 @@ def _reasons(result: list, node: str) -> list[str]:
     return [r.kind for e in result if e.id == node for r in e.reasons]
 
 
-def test_stale_pins_every_reason(source: RunsChangeSource) -> None:
+def test_stale_pins_every_reason(source: ChangeSource) -> None:
     result = stale(source)
     assert [e.id for e in result] == ["user_clicks_7d", "user_ctr_7d"]
     by_id = {e.id: e.to_json() for e in result}
@@ -304,7 +309,7 @@ def test_stale_pins_every_reason(source: RunsChangeSource) -> None:
     ]
 
 
-def test_stale_as_of_v1_1_is_only_the_ctr(built: History, source: RunsChangeSource) -> None:
+def test_stale_as_of_v1_1_is_only_the_ctr(built: History, source: ChangeSource) -> None:
     at = resolve_moment("v1.1", source, cwd=built.repo.root).at
     result = stale(source, until=at)
     assert [(e.id, [r.kind for r in e.reasons]) for e in result] == [
@@ -313,9 +318,7 @@ def test_stale_as_of_v1_1_is_only_the_ctr(built: History, source: RunsChangeSour
     assert stale(source, until=resolve_moment("v1.0", source, cwd=built.repo.root).at) == []
 
 
-def test_stale_check_code_sees_a_working_tree_edit(
-    clean_tree: Repo, source: RunsChangeSource
-) -> None:
+def test_stale_check_code_sees_a_working_tree_edit(clean_tree: Repo, source: ChangeSource) -> None:
     assert _reasons(stale(source, check_code=clean_tree.root), "user_ctr_7d") == [
         "upstream_newer",
         "upstream_newer",
@@ -334,9 +337,7 @@ def test_stale_check_code_sees_a_working_tree_edit(
 
 
 # --- impact of a patch --------------------------------------------------------------------------
-def test_impact_of_an_edit_inside_the_counts_job(
-    clean_tree: Repo, source: RunsChangeSource
-) -> None:
+def test_impact_of_an_edit_inside_the_counts_job(clean_tree: Repo, source: ChangeSource) -> None:
     job = clean_tree.root / JOB
     job.write_text(
         job.read_text().replace(
@@ -355,7 +356,7 @@ def test_impact_of_an_edit_inside_the_counts_job(
 
 
 def test_impact_of_an_edit_elsewhere_in_the_file_touches_nothing(
-    clean_tree: Repo, source: RunsChangeSource
+    clean_tree: Repo, source: ChangeSource
 ) -> None:
     job = clean_tree.root / JOB
     job.write_text(job.read_text().replace("return [(i % 7, i % 3)", "return [(i % 5, i % 3)"))
@@ -367,7 +368,7 @@ def test_impact_of_an_edit_elsewhere_in_the_file_touches_nothing(
     }
 
 
-def test_impact_follows_a_moved_file(clean_tree: Repo, source: RunsChangeSource) -> None:
+def test_impact_follows_a_moved_file(clean_tree: Repo, source: ChangeSource) -> None:
     (clean_tree.root / "pipelines").mkdir()
     clean_tree.git("mv", JOB, "pipelines/ctr.py")
     moved = clean_tree.root / "pipelines" / "ctr.py"
@@ -403,7 +404,7 @@ def test_parse_patch_new_and_deleted_files() -> None:
 
 
 def test_current_source_hash_matches_what_the_decorator_recorded(
-    built: History, source: RunsChangeSource
+    built: History, source: ChangeSource
 ) -> None:
     rev = history(source, CTR, "Transformation", None).revisions[-1]
     assert rev.qualname == CTR
