@@ -19,7 +19,6 @@ from .model import (
     RunFacts,
     chain_revisions,
     changed_fields,
-    latest_revisions,
     revision_id,
 )
 from .moments import Moment
@@ -100,9 +99,7 @@ def _production_json(p: Production, node_id: str) -> dict[str, object]:
 def history(source: ChangeSource, node_id: str, kind: str, until: _dt.datetime | None) -> History:
     """The history of a transformation (its revisions) or of a node (the runs that wrote it)."""
     if kind == "Transformation":
-        chained = chain_revisions(
-            [r for r in source.revisions(until) if r.transformation == node_id]
-        )
+        chained = chain_revisions(source.revisions(until, node_id))
         return History(node_id, kind, revisions=tuple(chained.get(node_id, ())))
     runs = source.runs_producing(node_id, until)
     return History(node_id, kind, runs=tuple(Production(f, revision_id(f.key())) for f in runs))
@@ -115,8 +112,8 @@ class Change:
 
     id: str
     fields: tuple[str, ...]
-    before: Revision
-    after: Revision
+    before: RunFacts  # the transformation's newest run at each moment
+    after: RunFacts
 
     def to_json(self) -> dict[str, object]:
         """``{"id", "fields", "from", "to"}``."""
@@ -128,13 +125,13 @@ class Change:
         }
 
 
-def _side(rev: Revision) -> dict[str, object]:
+def _side(run: RunFacts) -> dict[str, object]:
     return {
-        "revision": rev.id,
-        "version": rev.version,
-        "source_sha256": rev.source_sha256,
-        "commit": rev.last_run.commit,
-        "tag": rev.last_run.tag,
+        "revision": revision_id(run.key()),
+        "version": run.version,
+        "source_sha256": run.source_sha256,
+        "commit": run.commit,
+        "tag": run.tag,
     }
 
 
@@ -165,17 +162,21 @@ class Diff:
         }
 
 
-def _edges(latest: dict[str, Revision]) -> set[tuple[str, str]]:
-    return {edge for rev in latest.values() for edge in rev.edges()}
+def _run_edges(run: RunFacts) -> set[tuple[str, str]]:
+    return {(src, out) for out, ins in run.derivation for src in ins}
+
+
+def _edges(latest: dict[str, RunFacts]) -> set[tuple[str, str]]:
+    return {edge for run in latest.values() for edge in _run_edges(run)}
 
 
 def _features_downstream(
-    starts: Iterable[str], revisions: Iterable[Revision], kind_of: KindOf
+    starts: Iterable[str], runs: Iterable[RunFacts], kind_of: KindOf
 ) -> set[str]:
-    """Features reachable from ``starts`` (node ids) along the revisions' derivation edges."""
+    """Features reachable from ``starts`` (node ids) along the runs' derivation edges."""
     succ: dict[str, set[str]] = {}
-    for rev in revisions:
-        for src, dst in rev.edges():
+    for run in runs:
+        for src, dst in _run_edges(run):
             succ.setdefault(src, set()).add(dst)
     seen = set(starts)
     queue = deque(seen)
@@ -188,17 +189,18 @@ def _features_downstream(
 
 
 def diff(source: ChangeSource, start: Moment, end: Moment, kind_of: KindOf) -> Diff:
-    """Transformations added, removed and changed (latest revision at each moment), derivation
-    edges added and removed, and every feature downstream of any of it (``affected``)."""
-    before = latest_revisions(source.revisions(start.at))
-    after = latest_revisions(source.revisions(end.at))
+    """Transformations added, removed and changed (the revision of their newest run at each
+    moment), derivation edges added and removed, and every feature downstream of any of it
+    (``affected``)."""
+    before = source.newest_runs(start.at)
+    after = source.newest_runs(end.at)
     added = sorted(set(after) - set(before))
     removed = sorted(set(before) - set(after))
     changed = []
     for t in sorted(set(before) & set(after)):
         old, new = before[t], after[t]
-        if old.key != new.key:
-            changed.append(Change(t, changed_fields(old.key, new.key), old, new))
+        if old.key() != new.key():
+            changed.append(Change(t, changed_fields(old.key(), new.key()), old, new))
     old_edges, new_edges = _edges(before), _edges(after)
     edges_added = sorted(new_edges - old_edges)
     edges_removed = sorted(old_edges - new_edges)
@@ -253,23 +255,16 @@ class Stale:
 
 
 def _code_reasons(
-    producer: RunFacts, revisions: list[Revision], newest: RunFacts | None, root: Path | None
+    producer: RunFacts, since: list[RunFacts], newest: RunFacts | None, root: Path | None
 ) -> list[Reason]:
     reasons = []
-    since = [
-        r
-        for r in revisions
-        if r.transformation == producer.transformation
-        and (r.last_run.started_at, r.last_run.run_id) > (producer.started_at, producer.run_id)
-        and (r.version, r.source_sha256) != (producer.version, producer.source_sha256)
-    ]
-    for rev in sorted(since, key=lambda r: (r.last_run.started_at, r.last_run.run_id)):
+    for run in since:
         reasons.append(
             Reason(
                 "code_changed",
-                f"{rev.transformation} has since run as revision {rev.id} "
-                f"(version {rev.version}, source {_short(rev.source_sha256)}; run "
-                f"{rev.last_run.run_id}), which has not produced it",
+                f"{run.transformation} has since run as revision {revision_id(run.key())} "
+                f"(version {run.version}, source {_short(run.source_sha256)}; run "
+                f"{run.run_id}), which has not produced it",
             )
         )
     if root is not None and producer.file and producer.qualname:
@@ -316,8 +311,8 @@ def stale(
     (recorded relative paths are taken from there); None skips that check.
     """
     producers = source.producers(until)
-    revisions = source.revisions(until)
     newest = source.newest_runs(until)
+    since: dict[str, list[RunFacts]] = {}  # producing run id -> runs with other code since
     direct: dict[str, list[Reason]] = {}
     for node, producer in producers.items():
         reasons = []
@@ -331,8 +326,10 @@ def stale(
                         f"{upstream.transformation} at {_iso(upstream.ended_at)}",
                     )
                 )
+        if producer.run_id not in since:
+            since[producer.run_id] = source.code_changes_since(producer, until)
         reasons += _code_reasons(
-            producer, revisions, newest.get(producer.transformation), check_code
+            producer, since[producer.run_id], newest.get(producer.transformation), check_code
         )
         direct[node] = reasons
     is_stale = _propagate(producers, direct)
@@ -413,16 +410,15 @@ def impact_of_patch(
     root: Path | None = None,
     locate: Callable[[str, str], tuple[int, int] | None] | None = None,
 ) -> Impact:
-    """Map each changed line range to the recorded functions it touches (latest revision of each
-    transformation), then list those and every feature downstream of them.
+    """Map each changed line range to the recorded functions it touches (the code of each
+    transformation's newest run), then list those and every feature downstream of them.
 
     ``root``: the repository root, to match functions recorded with an absolute path.
     ``locate``: ``(file, qualname)`` -> the function's lines on the patch's old side (e.g.
     :func:`~lineage_sdk.changes.patch.lines_at_ref`); without it, or where it finds nothing, the
     recorded lines are used.
     """
-    revisions = source.revisions(None)
-    latest = latest_revisions(revisions)
+    latest = source.newest_runs(None)  # the newest run carries the latest revision's code
     touched = []
     for t, rev in sorted(latest.items()):
         if rev.file is None or rev.line_start is None or rev.line_end is None:

@@ -27,8 +27,15 @@ class ChangeSource(Protocol):
     "Up to" means the run had ended by then: a run is recorded when it ends.
     """
 
-    def revisions(self, until: _dt.datetime | None) -> list[Revision]:
-        """Every revision of every transformation, unchained (``changed`` empty)."""
+    def revisions(
+        self, until: _dt.datetime | None, transformation: str | None = None
+    ) -> list[Revision]:
+        """Every revision of every transformation (or of one), unchained (``changed`` empty)."""
+        ...
+
+    def code_changes_since(self, run: RunFacts, until: _dt.datetime | None) -> list[RunFacts]:
+        """Per (version, source hash) of ``run``'s transformation other than ``run``'s own, the
+        newest run with it that started after ``run``, oldest first."""
         ...
 
     def producers(self, until: _dt.datetime | None) -> dict[str, RunFacts]:
@@ -63,11 +70,27 @@ class RunsChangeSource:
             return self._facts
         return (f for f in self._facts if f.ended_at <= until)
 
-    def revisions(self, until: _dt.datetime | None) -> list[Revision]:
+    def revisions(
+        self, until: _dt.datetime | None, transformation: str | None = None
+    ) -> list[Revision]:
         builder = RevisionBuilder()
         for facts in self._upto(until):
-            builder.add(facts)
+            if transformation is None or facts.transformation == transformation:
+                builder.add(facts)
         return builder.revisions()
+
+    def code_changes_since(self, run: RunFacts, until: _dt.datetime | None) -> list[RunFacts]:
+        newest: dict[tuple[str | None, str | None], RunFacts] = {}
+        for facts in self._upto(until):
+            code = (facts.version, facts.source_sha256)
+            if (
+                facts.transformation == run.transformation
+                and code != (run.version, run.source_sha256)
+                and (facts.started_at, facts.run_id) > (run.started_at, run.run_id)
+                and _newer(facts, newest.get(code))
+            ):
+                newest[code] = facts
+        return sorted(newest.values(), key=lambda f: (f.started_at, f.run_id))
 
     def producers(self, until: _dt.datetime | None) -> dict[str, RunFacts]:
         out: dict[str, RunFacts] = {}

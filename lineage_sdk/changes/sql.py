@@ -15,9 +15,7 @@ from typing import Any
 
 import attrs
 
-from ..records import Run
-from ..serde import from_dict
-from .model import Revision, RevisionKey, RunFacts, make_revision
+from .model import Revision, RevisionKey, RunFacts, make_revision, revision_key
 
 __all__ = ["SQLITE_FLAVOUR", "SQLChangeSource", "SQLFlavour", "to_us"]
 
@@ -56,11 +54,64 @@ SQLITE_FLAVOUR = SQLFlavour(
 Execute = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
 
 
-def _facts(text: str | dict[str, Any]) -> RunFacts:
-    data = json.loads(text) if isinstance(text, str) else text
-    run = from_dict(data)
-    assert isinstance(run, Run)
-    return RunFacts.of(run)
+def _facts_columns(f: SQLFlavour, alias: str) -> str:
+    """The select list :func:`_row_facts` reads: a run's facts from its columns and its JSON."""
+    rec = f"{alias}.record"
+    return ", ".join(
+        [
+            f"{alias}.run_id",
+            f"{alias}.transformation_id",
+            f"{alias}.status",
+            # The exact times: the integer columns are for ordering and cut-offs.
+            f.json_scalar(rec, ("started_at",)),
+            f.json_scalar(rec, ("ended_at",)),
+            f"{alias}.version",
+            f"{alias}.source_sha256",
+            f.json_text(rec, ("inputs",)),
+            f.json_text(rec, ("outputs",)),
+            f.json_text(rec, ("derivation",)),
+            f.json_scalar(rec, ("code", "file")),
+            f.json_scalar(rec, ("code", "qualname")),
+            f.json_scalar(rec, ("code", "line_start")),
+            f.json_scalar(rec, ("code", "line_end")),
+            f"{alias}.git_commit",
+            f"{alias}.git_tag",
+            f.json_scalar(rec, ("git", "branch")),
+            f.json_scalar(rec, ("error_type",)),
+        ]
+    )
+
+
+def _json_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def _row_facts(row: Sequence[Any]) -> RunFacts:
+    """The facts of a run from the columns of :func:`_facts_columns` (in that order)."""
+    (run_id, t, status, started, ended, version, sha, ins, outs, der, file, qualname,
+     start, end, commit, tag, branch, error) = row  # fmt: skip
+    return RunFacts(
+        run_id=run_id,
+        transformation=t,
+        status=status,
+        started_at=_dt.datetime.fromisoformat(started),
+        ended_at=_dt.datetime.fromisoformat(ended),
+        version=version,
+        source_sha256=sha,
+        inputs=tuple(_json_list(ins)),
+        outputs=tuple(_json_list(outs)),
+        derivation=tuple((o, tuple(i)) for o, i in _json_list(der)),
+        file=file,
+        qualname=qualname,
+        line_start=None if start is None else int(start),
+        line_end=None if end is None else int(end),
+        commit=commit,
+        tag=tag,
+        branch=branch,
+        error_type=error,
+    )
 
 
 def _newest(a: RunFacts, b: RunFacts) -> RunFacts:
@@ -87,88 +138,139 @@ class SQLChangeSource:
             return "", []
         return f" AND {column} <= {self._f.param}", [to_us(until)]
 
-    def revisions(self, until: _dt.datetime | None) -> list[Revision]:
+    def revisions(
+        self, until: _dt.datetime | None, transformation: str | None = None
+    ) -> list[Revision]:
         f = self._f
         where, params = self._until(until)
+        r_where, _ = self._until(until, "r.ended_us")
+        if transformation is not None:  # through the (transformation_id, started_us) index
+            where += f" AND transformation_id = {f.param}"
+            r_where += f" AND r.transformation_id = {f.param}"
+            params.append(transformation)
         ins = f.json_text("record", ("inputs",))
         outs = f.json_text("record", ("outputs",))
         der = f.json_text("record", ("derivation",))
-        group = "transformation_id, version, source_sha256, ins, outs, der"
+        # One row per revision (grouped in the database), then the facts of the group's first
+        # and newest run, found through the (transformation_id, started_us) index.
         sql = f"""
-            WITH r AS (
-                SELECT run_id, transformation_id, version, source_sha256, started_us,
-                       {ins} AS ins, {outs} AS outs, {der} AS der
+            WITH g AS (
+                SELECT transformation_id, version, source_sha256, {ins} AS ins, {outs} AS outs,
+                       {der} AS der, min(started_us) AS first_us, max(started_us) AS last_us,
+                       count(*) AS n
                 FROM runs WHERE 1 = 1{where}
-            ),
-            ranked AS (
-                SELECT run_id, {group},
-                       count(*) OVER (PARTITION BY {group}) AS n,
-                       row_number() OVER (PARTITION BY {group}
-                                          ORDER BY started_us, run_id) AS oldest,
-                       row_number() OVER (PARTITION BY {group}
-                                          ORDER BY started_us DESC, run_id DESC) AS newest
-                FROM r
+                GROUP BY transformation_id, version, source_sha256, {ins}, {outs}, {der}
             )
-            SELECT ranked.oldest, ranked.n, runs.record
-            FROM ranked JOIN runs ON runs.run_id = ranked.run_id
-            WHERE ranked.oldest = 1 OR ranked.newest = 1
+            SELECT g.version, g.source_sha256, g.ins, g.outs, g.der, g.n, g.first_us, g.last_us,
+                   {_facts_columns(f, "r")}
+            FROM g JOIN runs r ON r.transformation_id = g.transformation_id
+                              AND r.started_us IN (g.first_us, g.last_us){r_where}
         """
+        groups: dict[tuple[Any, ...], list[Any]] = {}
+        for version, sha, g_ins, g_outs, g_der, n, _first, _last, *columns in self._execute(
+            sql, params + params
+        ):
+            facts = _row_facts(columns)
+            key = facts.key()
+            # A run of another revision may start in the same microsecond: keep the group's own.
+            group_key = revision_key(
+                facts.transformation,
+                version,
+                sha,
+                inputs=_json_list(g_ins),
+                outputs=_json_list(g_outs),
+                derivation=_json_list(g_der),
+            )
+            if key != group_key:
+                continue
+            slot = groups.setdefault((g_ins, g_outs, g_der, *key[:3]), [key, facts, facts, int(n)])
+            slot[1], slot[2] = _oldest(slot[1], facts), _newest(slot[2], facts)
         # Groups are keyed by the stored JSON; runs that list the same inputs in another order
         # fall in separate SQL groups and are merged here by their order-free key.
         merged: dict[RevisionKey, tuple[RunFacts, RunFacts, int]] = {}
-        for oldest, n, record in self._execute(sql, params):
-            facts = _facts(record)
-            key = facts.key()
-            first, last, count = merged.get(key, (facts, facts, 0))
-            first, last = _oldest(first, facts), _newest(last, facts)
-            # A group's first and newest rows both carry its count: count each group once.
-            if oldest == 1:
-                count += int(n)
-            merged[key] = (first, last, count)
+        for key, first, last, n in groups.values():
+            if key in merged:
+                a, b, m = merged[key]
+                merged[key] = (_oldest(a, first), _newest(b, last), m + n)
+            else:
+                merged[key] = (first, last, n)
         return [make_revision(key, a, b, n) for key, (a, b, n) in merged.items()]
 
-    def _ranked_records(
-        self, partition: str, source: str, where: str, params: list[Any]
+    def _newest_of_each(
+        self, pairs: str, extra: str, until: _dt.datetime | None
     ) -> Iterable[Sequence[Any]]:
+        """For each row of ``pairs`` (a query giving ``key`` and ``transformation_id``), the
+        facts of that transformation's newest run satisfying ``extra`` (on ``x``), found by
+        walking the (transformation_id, started_us) index backwards."""
+        where, params = self._until(until, "x.ended_us")
         sql = f"""
-            SELECT k.key, runs.record FROM (
-                SELECT {partition} AS key, r.run_id,
-                       row_number() OVER (PARTITION BY {partition}
-                                          ORDER BY r.started_us DESC, r.run_id DESC) AS rank
-                FROM {source} WHERE 1 = 1{where}
-            ) k JOIN runs ON runs.run_id = k.run_id
-            WHERE k.rank = 1
+            SELECT p.key, {_facts_columns(self._f, "r")}
+            FROM ({pairs}) p
+            JOIN runs r ON r.run_id = (
+                SELECT x.run_id FROM runs x
+                WHERE x.transformation_id = p.transformation_id{extra}{where}
+                ORDER BY x.started_us DESC, x.run_id DESC LIMIT 1
+            )
         """
         return self._execute(sql, params)
 
     def producers(self, until: _dt.datetime | None) -> dict[str, RunFacts]:
-        where, params = self._until(until, "r.ended_us")
-        rows = self._ranked_records(
-            "o.node_id",
-            "run_outputs o JOIN runs r ON r.run_id = o.run_id",
-            f" AND r.status = 'completed'{where}",
-            params,
+        rows = self._newest_of_each(
+            "SELECT node_id AS key, transformation_id FROM transformation_io "
+            "WHERE direction = 'out'",
+            " AND x.status = 'completed' AND EXISTS (SELECT 1 FROM run_outputs o "
+            "WHERE o.run_id = x.run_id AND o.node_id = p.key)",
+            until,
         )
-        cache: dict[str, RunFacts] = {}
-        out = {}
-        for node, record in rows:
-            text = str(record)
-            out[str(node)] = cache.setdefault(text, _facts(text))
+        out: dict[str, RunFacts] = {}
+        for node, *columns in rows:  # a node several transformations write: the newest run
+            facts = _row_facts(columns)
+            have = out.get(node)
+            out[node] = facts if have is None else _newest(have, facts)
         return out
 
     def newest_runs(self, until: _dt.datetime | None) -> dict[str, RunFacts]:
-        where, params = self._until(until, "r.ended_us")
-        rows = self._ranked_records("r.transformation_id", "runs r", where, params)
-        return {str(t): _facts(record) for t, record in rows}
+        rows = self._newest_of_each(
+            "SELECT DISTINCT transformation_id AS key, transformation_id FROM runs", "", until
+        )
+        return {str(t): _row_facts(columns) for t, *columns in rows}
+
+    def code_changes_since(self, run: RunFacts, until: _dt.datetime | None) -> list[RunFacts]:
+        p = self._f.param
+        where, params = self._until(until)
+        r_where, _ = self._until(until, "r.ended_us")
+        sql = f"""
+            WITH g AS (
+                SELECT version, source_sha256, max(started_us) AS last_us FROM runs
+                WHERE transformation_id = {p} AND started_us >= {p}{where}
+                GROUP BY version, source_sha256
+            )
+            SELECT {_facts_columns(self._f, "r")} FROM g
+            JOIN runs r ON r.transformation_id = {p} AND r.started_us = g.last_us{r_where}
+        """
+        start = to_us(run.started_at) - 1  # the stored column may round down by a microsecond
+        rows = self._execute(sql, [run.transformation, start, *params, run.transformation, *params])
+        newest: dict[tuple[str | None, str | None], RunFacts] = {}
+        for row in rows:
+            facts = _row_facts(row)
+            code = (facts.version, facts.source_sha256)
+            if code != (run.version, run.source_sha256) and (facts.started_at, facts.run_id) > (
+                run.started_at,
+                run.run_id,
+            ):
+                have = newest.get(code)
+                newest[code] = facts if have is None else _newest(have, facts)
+        return sorted(newest.values(), key=lambda f: (f.started_at, f.run_id))
 
     def runs_producing(self, node_id: str, until: _dt.datetime | None) -> list[RunFacts]:
         where, params = self._until(until, "r.ended_us")
         p = self._f.param
         sql = (
-            f"SELECT r.record FROM run_outputs o JOIN runs r ON r.run_id = o.run_id "
+            f"SELECT {_facts_columns(self._f, 'r')} FROM run_outputs o JOIN runs r "
+            "ON r.run_id = o.run_id "
             f"WHERE o.node_id = {p}{where} ORDER BY r.started_us DESC, r.run_id DESC"
         )
-        return [_facts(record) for (record,) in self._execute(sql, [node_id, *params])]
+        return [_row_facts(row) for row in self._execute(sql, [node_id, *params])]
 
     def moment(self, field: str, value: str) -> _dt.datetime | None:
         p = self._f.param
@@ -182,9 +284,9 @@ class SQLChangeSource:
         if field not in conditions:
             raise ValueError(f"unknown moment field {field!r}; accepted: {sorted(conditions)}")
         sql = (
-            f"SELECT record FROM runs WHERE {conditions[field]} "
-            "ORDER BY ended_us DESC, run_id DESC LIMIT 1"
+            f"SELECT {self._f.json_scalar('record', ('ended_at',))} FROM runs "
+            f"WHERE {conditions[field]} ORDER BY ended_us DESC, run_id DESC LIMIT 1"
         )
-        for (record,) in self._execute(sql, [value]):
-            return _facts(record).ended_at
+        for (ended,) in self._execute(sql, [value]):
+            return _dt.datetime.fromisoformat(ended)
         return None
