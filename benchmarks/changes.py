@@ -84,7 +84,8 @@ def _questions(source: ChangeSource) -> dict[str, Callable[[], Any]]:
         return diff(source, a, b, kind_of)
 
     return {
-        "as_of(v1.4) revisions": as_of,
+        "history(job_42)": history,
+        "as_of(v1.4)": as_of,
         "diff(v1.2, v1.7)": diff_tags,
         "stale()": lambda: stale(source),
     }
