@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lineage_sdk.graph import LineageGraph
+from lineage_sdk.graph import LineageGraph, load_graph
 from lineage_sdk.records import Run
 from lineage_sdk.sinks.sqlite import SQLiteSink
 
@@ -82,9 +82,9 @@ def _probe(store: Path, node: str) -> dict[str, Any]:
         "    text = open('/proc/self/status').read()\n"
         "    return int(re.search(r'VmHWM:\\s+(\\d+)', text).group(1))\n"
         "import lineage_sdk\n"
-        "from lineage_sdk.graph import SQLiteLineageGraph\n"
+        "from lineage_sdk import load_graph\n"
         "base = hwm()\n"
-        "g = SQLiteLineageGraph(sys.argv[1])\n"
+        "g = load_graph('sqlite:' + sys.argv[1])\n"
         "t = time.perf_counter(); ids = g.upstream(sys.argv[2]); t = time.perf_counter() - t\n"
         "peak = hwm()\n"
         "if sys.argv[3] == 'full':\n"
@@ -186,9 +186,7 @@ def run(report: Report, *, quick: bool) -> None:
             report.add(
                 "queries", f"sqlite store build, {label}", [time.perf_counter() - start], "s"
             )
-            from lineage_sdk.graph import SQLiteLineageGraph
-
-            sql_graph = SQLiteLineageGraph(store)
+            sql_graph = load_graph(f"sqlite:{store}")
             for query, fn in (
                 ("upstream(deepest)", lambda: sql_graph.upstream(deepest)),
                 ("upstream(deepest, depth=10)", lambda: sql_graph.upstream(deepest, 10)),

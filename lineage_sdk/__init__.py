@@ -29,8 +29,8 @@ from .records import CodeRef, DataSource, Feature, GitInfo, Run, Transformation
 from .sinks import BaseSink, MemorySink, Sink
 
 if TYPE_CHECKING:
+    from .export.registry import registry_dict
     from .graph import LineageGraph, UnknownNodeError, load_graph
-    from .registry import registry_dict
     from .sinks import JsonFileSink, SQLiteSink
 
 # Read-side and file-backed names load on first use, so `import lineage_sdk` stays cheap.
@@ -38,7 +38,7 @@ _LAZY = {
     "LineageGraph": "graph",
     "UnknownNodeError": "graph",
     "load_graph": "graph",
-    "registry_dict": "registry",
+    "registry_dict": "export.registry",
     "JsonFileSink": "sinks",
     "SQLiteSink": "sinks",
 }

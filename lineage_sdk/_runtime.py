@@ -12,13 +12,13 @@ import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from .config import Settings, SinkTarget, parse_sinks, settings_from_env
 from .delivery import Delivery
 from .errors import ConfigError
 from .records import DataSource, Feature, Node, Record
-from .sinks import MemorySink, Sink, build_sink
+from .sinks import MemorySink, ReadableSink, Sink, build_sink
 
 _log = logging.getLogger("lineage_sdk")
 
@@ -234,3 +234,26 @@ def stats() -> dict[str, Any]:
     result = current().delivery.stats()
     result["internal_errors"] = _counters["internal_errors"]
     return result
+
+
+def readable_store(which: Sink | Literal["memory"] | None = None) -> Sink:
+    """The sink lineage is read back from, with what delivery still holds for it written first.
+
+    The one seam between the configuration in force and the read side (``load_graph()``):
+    ``None`` is the first configured sink that can be read back, ``"memory"`` the configured
+    :class:`MemorySink`, a sink object is that sink (flushed first when it is configured).
+    ValueError (or LookupError for ``"memory"``) names ``LINEAGE_SINK`` when there is none.
+    """
+    rt = current()
+    if which is None:
+        for sink in rt.sinks:
+            if isinstance(sink, ReadableSink):
+                rt.delivery.flush()
+                return sink
+        raise ValueError(f"none of the configured sinks can be read back: {rt.settings.sinks}")
+    if isinstance(which, str):
+        rt.delivery.flush()
+        return rt.memory_sink()
+    if any(s is which for s in rt.sinks):
+        rt.delivery.flush()
+    return which

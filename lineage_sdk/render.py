@@ -15,12 +15,26 @@ import html
 import os
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .graph import LineageGraph
+__all__ = ["DotNotFoundError", "DrawableGraph", "render", "to_dot"]
 
-__all__ = ["DotNotFoundError", "render", "to_dot"]
+
+class DrawableGraph(Protocol):
+    """What drawing needs from a graph: the public query methods of ``LineageGraph``.
+
+    Rendering depends on this and not on the graph package, so the two never import each other.
+    """
+
+    def node_ids(self) -> list[str]: ...
+    def transformation_ids(self) -> list[str]: ...
+    def node(self, node_id: str) -> Any: ...  # a record or ExternalNode: has .kind
+    def upstream(self, node_id: str, depth: int | None = None) -> list[str]: ...
+    def downstream(self, node_id: str, depth: int | None = None) -> list[str]: ...
+    def transformation_inputs(self, transformation: str) -> list[str]: ...
+    def transformation_outputs(self, transformation: str) -> list[str]: ...
+    def last_status(self, transformation: str) -> str | None: ...
+
 
 _STYLE = {
     "DataSource": 'shape=folder, fillcolor="#a5d8ff"',
@@ -58,7 +72,7 @@ def _label(title: str, subtitle: str | None) -> str:
     return f"<{label}>"
 
 
-def to_dot(graph: LineageGraph, focus: str | None = None, depth: int | None = None) -> str:
+def to_dot(graph: DrawableGraph, focus: str | None = None, depth: int | None = None) -> str:
     """DOT source of ``graph``; with ``focus``, only that id and what is within ``depth`` of it."""
     node_ids = graph.node_ids()
     t_ids = graph.transformation_ids()
@@ -77,7 +91,7 @@ def to_dot(graph: LineageGraph, focus: str | None = None, depth: int | None = No
     ]
     for i, node_id in enumerate(node_ids):
         node = graph.node(node_id)
-        kind = node.kind
+        kind = str(node.kind)
         subtitle = getattr(node, "type", None) or getattr(node, "value_type", None)
         if kind == "External":
             subtitle = "external reference"
@@ -125,7 +139,7 @@ def render_bytes(dot_source: str, fmt: str) -> bytes:
 
 
 def render(
-    graph: LineageGraph,
+    graph: DrawableGraph,
     path: str | os.PathLike[str],
     format: str | None = None,
     focus: str | None = None,
@@ -142,7 +156,7 @@ def render(
     return target
 
 
-def mimebundle(graph: LineageGraph) -> dict[str, str]:
+def mimebundle(graph: DrawableGraph) -> dict[str, str]:
     """What Jupyter shows: SVG where Graphviz is installed, else the DOT text."""
     source = to_dot(graph)
     if dot_available():

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,19 +12,7 @@ import pytest
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, log_lineage
 
-from .conftest import child_env
-from .test_graph import COUNTS, CTR, run_seed
-
-LINEAGE = shutil.which("lineage", path=str(Path(sys.executable).parent)) or "lineage"
-
-
-def cli(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    full_env = child_env(**(env or {}))
-    return subprocess.run(
-        [LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=60
-    )
+from .helpers import COUNTS, CTR, cli, run_seed
 
 
 @pytest.fixture

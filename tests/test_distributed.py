@@ -18,6 +18,7 @@ from lineage_sdk import RunContext, attach, current_context, log_lineage
 
 from . import pool_jobs
 from .conftest import child_env
+from .helpers import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -176,14 +177,12 @@ sshfs#me@host: /home/me/remote fuse.sshfs rw 0 0
     ],
 )
 def test_network_file_systems_are_recognised(path: str, expected: str | None) -> None:
-    from lineage_sdk.sinks.sqlite import network_filesystem
+    from lineage_sdk.filesystems import network_filesystem
 
     assert network_filesystem(path, MOUNTS) == expected
 
 
 def test_doctor_reports_no_network_filesystem_for_a_local_store(tmp_path: Path) -> None:
-    from .test_cli import cli
-
     result = cli("doctor", "--json", "--store", f"sqlite:{tmp_path / 'l.db'}", cwd=tmp_path)
     report = __import__("json").loads(result.stdout)
     [store] = report["sinks"]

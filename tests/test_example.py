@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import lineage_sdk
-from lineage_sdk.graph import SQLiteLineageGraph
+from lineage_sdk.graph.sql import SQLBackend
 
 from .conftest import Repo, child_env
 
@@ -70,7 +70,7 @@ def test_ctr_example_writes_the_seed_registry_to_the_default_store(
     }
     assert "generated_by" not in registry["raw_clicks_kafka_topic"]
     graph = lineage_sdk.load_graph(f"sqlite:{repo.root / 'lineage.db'}")
-    assert isinstance(graph, SQLiteLineageGraph)
+    assert isinstance(graph.backend, SQLBackend)  # queries run in SQL, not in memory
     assert {r.git.commit for r in graph.runs() if r.git} == {sha}
     if shutil.which("dot"):
         assert (repo.root / "lineage.svg").read_bytes().startswith(b"<?xml")

@@ -12,53 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage_sdk
-from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk import JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
 from lineage_sdk.graph import LineageGraph, UnknownNodeError
 from lineage_sdk.records import Record
 
+from .helpers import COUNTS, CTR, clicks, n_clk, profiles, run_seed
+
 UTC = dt.timezone.utc
-COUNTS = "calculate_user_counts_7d_job_v1.2"
-CTR = "calculate_user_ctr_job_v1.0"
-
-impressions = DataSource(
-    "raw_impressions_kafka_topic", type="kafka_topic", schema=["user_id", "timestamp", "ad_id"]
-)
-clicks = DataSource(
-    "raw_clicks_kafka_topic", type="kafka_topic", schema=["user_id", "timestamp", "ad_id"]
-)
-profiles = DataSource(
-    "user_profiles_postgres_table",
-    type="postgres_table",
-    schema=["user_id", "country", "registration_date"],
-)
-n_imp = Feature("user_impressions_7d", value_type="int", entity="user")
-n_clk = Feature("user_clicks_7d", value_type="int", entity="user")
-ctr = Feature("user_ctr_7d", value_type="float", entity="user")
-
-
-def run_seed() -> None:
-    @log_lineage(
-        inputs=[impressions, clicks],
-        outputs={n_imp: [impressions], n_clk: [clicks]},
-        name=COUNTS,
-        version="1.2",
-        compute_framework="Spark",
-    )
-    def counts() -> None:
-        pass
-
-    @log_lineage(
-        inputs=[n_imp, n_clk], outputs=[ctr], name=CTR, version="1.0", compute_framework="pandas"
-    )
-    def rate(fail: bool = False) -> None:
-        if fail:
-            raise ZeroDivisionError("no impressions")
-
-    lineage_sdk.register(profiles)
-    counts()
-    rate()
-
-
 STORES = ["memory", "json", "sqlite"]
 
 

@@ -20,8 +20,8 @@ import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
 from lineage_sdk.serde import dumps
 
+from .helpers import dot_json, shown, title_of
 from .strategies import hostile_text
-from .test_render import dot_json, shown, title_of
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | hostile_text,

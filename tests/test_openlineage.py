@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 
 import lineage_sdk
 from lineage_sdk import CodeRef, DataSource, Feature, GitInfo, MemorySink, Run, log_lineage
-from lineage_sdk.openlineage import (
+from lineage_sdk.export.openlineage import (
     CUSTOM_FACETS,
     PRODUCER,
     dataset_for,
@@ -29,9 +29,8 @@ from lineage_sdk.openlineage import (
 )
 
 from .conftest import SHARED
+from .helpers import COUNTS, CTR, cli, run_seed
 from .strategies import hostile_text
-from .test_cli import cli
-from .test_graph import COUNTS, CTR, run_seed
 
 SPEC = SHARED / "openlineage-spec"
 if not (SPEC / "validate.py").exists():  # pragma: no cover - CI has ../shared beside the checkout

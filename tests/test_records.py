@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lineage_sdk import CodeRef, DataSource, Feature, GitInfo, Run, Transformation
-from lineage_sdk.records import MAX_ID_LENGTH, SCHEMA_VERSION
+from lineage_sdk.records import MAX_ID_LENGTH, SCHEMA_VERSION, trusted_run
 from lineage_sdk.serde import UnsupportedRecord, dumps, from_dict, loads, to_dict
 
 UTC = dt.timezone.utc
@@ -192,3 +192,16 @@ def test_unreadable_records_raise_unsupported_record(mutate, fragment) -> None: 
     mutate(data)
     with pytest.raises(UnsupportedRecord, match=fragment):
         from_dict(data)
+
+
+@given(runs)
+def test_the_trusted_run_constructor_builds_the_same_run_as_the_validating_one(run: Run) -> None:
+    # The decorator's hot path skips converters and validators; for values that pass them both
+    # constructors must agree field for field, so the shortcut can never change a record.
+    fields = {a.name: getattr(run, a.name) for a in attrs.fields(Run)}
+    fast = trusted_run(**fields)
+    assert type(fast) is Run
+    assert fast == run
+    assert dumps(fast) == dumps(run)
+    with pytest.raises(attrs.exceptions.FrozenInstanceError):
+        fast.status = "failed"  # type: ignore[misc]

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
-import json
 import re
 import shutil
-import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -20,8 +17,8 @@ from lineage_sdk import DataSource, Feature, MemorySink, Run
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.render import DotNotFoundError
 
+from .helpers import COUNTS, CTR, dot_json, run_seed, shown, title_of
 from .strategies import hostile_text
-from .test_graph import COUNTS, CTR, run_seed
 
 needs_dot = pytest.mark.skipif(
     shutil.which("dot") is None,
@@ -37,26 +34,6 @@ def seed() -> LineageGraph:
     lineage_sdk.configure([sink], on_error="raise")
     run_seed()
     return lineage_sdk.load_graph(sink)
-
-
-def dot_json(source: str) -> dict:  # type: ignore[type-arg]
-    out = subprocess.run(
-        ["dot", "-Tjson"], input=source, capture_output=True, text=True, check=True
-    )
-    assert "Warning" not in out.stderr and "Error" not in out.stderr, out.stderr
-    return json.loads(out.stdout)  # type: ignore[no-any-return]
-
-
-def title_of(label: str) -> str:
-    match = re.match(r"^<b>(.*?)</b>", label, re.S)
-    assert match, label
-    return html.unescape(match.group(1).replace("<br/>", "\n"))
-
-
-def shown(text: str) -> str:
-    """How an id appears in a drawing: control characters become U+FFFD, CRLF a line break."""
-    text = text.replace("\r\n", "\n")
-    return "".join(c if c >= " " or c in "\n\t" else "\ufffd" for c in text)
 
 
 def test_seed_dot_uses_the_visual_language(seed: LineageGraph) -> None:

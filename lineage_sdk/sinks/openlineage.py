@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..errors import ConfigError
-from ..openlineage import run_events
+from ..export.openlineage import run_events
 from ..records import DataSource, Feature, Record, Run, Transformation
 from .base import BaseSink
 

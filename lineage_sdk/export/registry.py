@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .graph import LineageGraph, load_graph
-from .records import DataSource, Feature, Transformation
-from .sinks.base import Sink
+from ..graph import LineageGraph, load_graph
+from ..records import DataSource, Feature, Transformation
+from ..sinks.base import Sink
 
 __all__ = ["registry_dict"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ._version import __version__
-from .records import DataSource, Feature, Record, Run, Transformation
+from .._version import __version__
+from ..records import DataSource, Feature, Record, Run, Transformation
 
 __all__ = ["PRODUCER", "dataset_for", "events_from_records", "run_events"]
 
@@ -215,17 +215,10 @@ def _source_code(run: Run) -> dict[str, Any] | None:
     return _facet("sourceCode", language="python", sourceCode=text) if text else None
 
 
-def run_events(
-    run: Run,
-    nodes: Mapping[str, DataSource | Feature] | None = None,
-    transformation: Transformation | None = None,
-    *,
-    include_source_code: bool = False,
-) -> list[dict[str, Any]]:
-    """The START and COMPLETE/FAIL RunEvents (plain JSON dicts) for one run."""
-    nodes = nodes or {}
-    ns = run.namespace
-    job_facets: dict[str, Any] = {
+def _job_facets(
+    run: Run, transformation: Transformation | None, include_source_code: bool
+) -> dict[str, Any]:
+    facets: dict[str, Any] = {
         "jobType": _facet(
             "jobType",
             processingType="BATCH",
@@ -235,7 +228,7 @@ def run_events(
     }
     if run.git is not None and run.code_reference:
         path = run.code.file if run.code is not None else None
-        job_facets["sourceCodeLocation"] = _facet(
+        facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation",
             type="git",
             url=_code_url(run.code_reference, run.git.tag, run.git.commit),
@@ -246,15 +239,19 @@ def run_events(
             branch=run.git.branch,
         )
     if transformation is not None and transformation.description:
-        job_facets["documentation"] = _facet(
+        facets["documentation"] = _facet(
             "documentation_job", description=transformation.description
         )
     if include_source_code:
         source = _source_code(run)
         if source is not None:
-            job_facets["sourceCode"] = source
+            facets["sourceCode"] = source
+    return facets
+
+
+def _run_facets(run: Run, transformation: Transformation | None) -> dict[str, Any]:
     framework = transformation.compute_framework if transformation is not None else None
-    run_facets: dict[str, Any] = {
+    facets: dict[str, Any] = {
         "processing_engine": _engine(framework, run.python_version),
         "lineageSdk_run": _custom(
             "lineageSdk_run",
@@ -275,11 +272,37 @@ def run_events(
         ),
     }
     if run.parent_run_id is not None and run.parent_transformation is not None:
-        run_facets["parent"] = _facet(
+        facets["parent"] = _facet(
             "parent",
             run={"runId": _uuid(run.parent_run_id)},
-            job={"namespace": ns, "name": run.parent_transformation},
+            job={"namespace": run.namespace, "name": run.parent_transformation},
         )
+    return facets
+
+
+def _error_facet(run: Run) -> dict[str, Any]:
+    message = (
+        f"{run.error_type}: {run.error_message}"
+        if run.error_type
+        else (run.error_message or "failed")
+    )
+    return _facet(
+        "errorMessage", message=message, programmingLanguage="PYTHON", stackTrace=run.error_stack
+    )
+
+
+def run_events(
+    run: Run,
+    nodes: Mapping[str, DataSource | Feature] | None = None,
+    transformation: Transformation | None = None,
+    *,
+    include_source_code: bool = False,
+) -> list[dict[str, Any]]:
+    """The START and COMPLETE/FAIL RunEvents (plain JSON dicts) for one run."""
+    nodes = nodes or {}
+    ns = run.namespace
+    job_facets = _job_facets(run, transformation, include_source_code)
+    run_facets = _run_facets(run, transformation)
     derivation = dict(run.derivation)
     inputs = [_dataset(i, nodes, ns) for i in run.inputs]
     outputs = [_dataset(o, nodes, ns, derivation.get(o)) for o in run.outputs]
@@ -298,14 +321,7 @@ def run_events(
     }
     end_facets = dict(run_facets)
     if run.status == "failed":
-        end_facets["errorMessage"] = _facet(
-            "errorMessage",
-            message=f"{run.error_type}: {run.error_message}"
-            if run.error_type
-            else (run.error_message or "failed"),
-            programmingLanguage="PYTHON",
-            stackTrace=run.error_stack,
-        )
+        end_facets["errorMessage"] = _error_facet(run)
     end = {
         **base,
         "eventType": "FAIL" if run.status == "failed" else "COMPLETE",

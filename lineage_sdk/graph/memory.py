@@ -1,0 +1,142 @@
+"""The in-memory backend: records (a memory sink's, a JSON file's) read once into dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+
+from ..records import DataSource, Feature, Record, Run, Transformation
+from . import algorithms
+from .backend import Direction, RunQuery
+from .model import NodeKind, VersionInfo
+
+__all__ = ["MemoryBackend"]
+
+
+def _run_sort_key(run: Run) -> tuple[object, str]:
+    return (run.started_at, run.run_id)
+
+
+class MemoryBackend:
+    """Lineage held in dicts; built from records in one pass, then read only."""
+
+    def __init__(self, records: Iterable[Record]) -> None:
+        self._nodes: dict[str, DataSource | Feature] = {}
+        self._transformations: dict[str, Transformation] = {}
+        self._runs: list[Run] = []
+        # (src, transformation, dst) derivation triples, and the adjacency built from them
+        self._triples: set[tuple[str, str, str]] = set()
+        self._t_in: dict[str, set[str]] = {}
+        self._t_out: dict[str, set[str]] = {}
+        self._down: dict[str, set[tuple[str, str]]] = {}  # src -> {(transformation, dst)}
+        self._up: dict[str, set[tuple[str, str]]] = {}  # dst -> {(transformation, src)}
+        # node -> nodes derived from it / it derives from: what unbounded walks need
+        self._succ: dict[str, set[str]] = {}
+        self._pred: dict[str, set[str]] = {}
+        self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
+        self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
+        for record in records:
+            self._add(record)
+        self._runs.sort(key=_run_sort_key, reverse=True)
+
+    def _add(self, record: Record) -> None:
+        if isinstance(record, (DataSource, Feature)):
+            self._nodes[record.id] = record
+        elif isinstance(record, Transformation):
+            self._transformations[record.id] = record
+        elif isinstance(record, Run):
+            self._add_run(record)
+
+    def _add_run(self, run: Run) -> None:
+        self._runs.append(run)
+        t = run.transformation
+        self._t_in.setdefault(t, set()).update(run.inputs)
+        self._t_out.setdefault(t, set()).update(run.outputs)
+        for node in run.inputs:
+            self._reads.setdefault(node, set()).add(t)
+        for node in run.outputs:
+            self._writes.setdefault(node, set()).add(t)
+        for src, dst in run.edges():
+            if (src, t, dst) not in self._triples:
+                self._triples.add((src, t, dst))
+                self._down.setdefault(src, set()).add((t, dst))
+                self._up.setdefault(dst, set()).add((t, src))
+                self._succ.setdefault(src, set()).add(dst)
+                self._pred.setdefault(dst, set()).add(src)
+
+    # --- vertices ------------------------------------------------------------------------------
+    def kind(self, ident: str) -> NodeKind | None:
+        if ident in self._nodes:
+            return self._nodes[ident].kind  # type: ignore[return-value]
+        if ident in self._t_in or ident in self._t_out or ident in self._transformations:
+            return "Transformation"
+        if ident in self._reads or ident in self._writes:
+            return "External"
+        return None
+
+    def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
+        node = self._nodes.get(ident)
+        return node if node is not None else self._transformations.get(ident)
+
+    def declared_node_ids(self) -> set[str]:
+        return set(self._nodes)
+
+    def referenced_node_ids(self) -> set[str]:
+        return set(self._reads) | set(self._writes)
+
+    def transformation_ids(self) -> set[str]:
+        return set(self._transformations) | set(self._t_in) | set(self._t_out)
+
+    def edges(self) -> Iterable[tuple[str, str, str]]:
+        return self._triples
+
+    def io(self, transformation: str, direction: Direction) -> list[str]:
+        return sorted((self._t_in if direction == "in" else self._t_out).get(transformation, ()))
+
+    # --- traversal -----------------------------------------------------------------------------
+    def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
+        if kind == "Transformation":
+            seeds = dict.fromkeys((self._t_out if forward else self._t_in).get(start, ()), 1)
+        else:
+            seeds = {start: 0}
+        touching = self._reads if forward else self._writes
+        if depth is None:
+            found = dict.fromkeys(
+                algorithms.reach(seeds, self._succ if forward else self._pred, touching), 0
+            )
+        else:
+            found = algorithms.bounded_walk(
+                seeds, depth, self._down if forward else self._up, touching
+            )
+        found.pop(start, None)
+        return found
+
+    def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
+        return algorithms.sorted_steps(ids, self._succ if forward else self._pred)
+
+    def step_label(self, src: str, dst: str) -> str:
+        pairs = self._down[src]
+        if len(pairs) == 1:  # the common case, without building a generator
+            for t, _ in pairs:
+                return t
+        return min(t for t, x in pairs if x == dst)
+
+    # --- runs ----------------------------------------------------------------------------------
+    def runs(self, query: RunQuery) -> list[Run]:
+        result = []
+        for run in self._runs:
+            if query.matches(run):
+                result.append(run)
+                if query.limit is not None and len(result) >= query.limit:
+                    break
+        return result
+
+    def versions(self, transformation: str) -> list[VersionInfo]:
+        return algorithms.group_versions(self.runs(RunQuery(transformation=transformation)))
+
+    def records(self) -> Iterator[Record]:
+        yield from self._nodes.values()
+        yield from self._transformations.values()
+        yield from reversed(self._runs)
+
+    def close(self) -> None:
+        """Nothing to release."""

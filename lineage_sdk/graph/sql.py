@@ -1,0 +1,239 @@
+"""The SQL backend: lineage questions answered in the database, written once for every dialect.
+
+Traversals run as recursive CTEs over the ``edges`` table, so a store with millions of edges
+answers without being loaded into memory; whole-graph questions (ids, edges, cycles) read only
+the small tables they need. The tables are those the SQLite sink writes (see
+:mod:`lineage_sdk.sinks.sqlite`): ``nodes``, ``transformations``, ``runs``,
+``transformation_io``, ``edges`` and the ``transformation_versions`` view. Column names in
+statements come from constants here only; every id and value travels as a bound parameter.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..records import DataSource, Feature, Record, Run, Transformation
+from ..serde import from_dict
+from .backend import Direction, RunQuery
+from .dialects import Connection, SQLDialect, rows
+from .model import NodeKind, VersionInfo
+
+__all__ = ["SQLBackend"]
+
+# A batch of ids per statement in path search: bounded so no database hits its parameter limit.
+_BATCH = 500
+
+_TRANSFORMATION_PROBES = (
+    "SELECT 1 FROM transformations WHERE id = :id",
+    "SELECT 1 FROM transformation_io WHERE transformation_id = :id LIMIT 1",
+    "SELECT 1 FROM runs WHERE transformation_id = :id LIMIT 1",
+)
+
+_REACH = """
+    WITH RECURSIVE reach(id) AS (
+        {seed}
+        UNION
+        SELECT e.{far} FROM edges e JOIN reach r ON e.{near} = r.id
+    )
+    SELECT id, 0 FROM reach WHERE id != :start
+    UNION
+    SELECT io.transformation_id, 0 FROM transformation_io io
+        JOIN reach r ON io.node_id = r.id AND io.direction = :io_dir
+    WHERE io.transformation_id != :start
+"""
+
+_BOUNDED = """
+    WITH RECURSIVE reach(id, depth) AS (
+        {seed}
+        UNION
+        SELECT e.{far}, r.depth + 2 FROM edges e JOIN reach r ON e.{near} = r.id
+        WHERE r.depth + 2 <= :depth
+    ),
+    best(id, depth) AS (SELECT id, MIN(depth) FROM reach GROUP BY id)
+    SELECT id, depth FROM best WHERE id != :start AND depth <= :depth
+    UNION ALL
+    SELECT io.transformation_id, MIN(b.depth) + 1 FROM transformation_io io
+        JOIN best b ON io.node_id = b.id AND io.direction = :io_dir
+    WHERE b.depth + 1 <= :depth AND io.transformation_id != :start
+    GROUP BY io.transformation_id
+"""
+
+
+def _utc(us: int) -> _dt.datetime:
+    return _dt.datetime.fromtimestamp(us / 1_000_000, _dt.timezone.utc)
+
+
+class SQLBackend:
+    """A lineage store in an SQL database, read through ``dialect``."""
+
+    def __init__(self, dialect: SQLDialect, location: str) -> None:
+        self.dialect = dialect
+        self.location = location
+        self._conn: Connection | None = dialect.connect(location)
+
+    def __repr__(self) -> str:
+        return f"SQLBackend({self.dialect.name}:{self.location})"
+
+    def __del__(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        conn, self._conn = getattr(self, "_conn", None), None
+        if conn is not None:
+            conn.close()
+
+    def _rows(self, text: str, **params: Any) -> Iterable[Any]:
+        if self._conn is None:
+            raise ValueError(f"the lineage store {self.location} is closed")
+        return rows(self._conn, self.dialect, text, params)
+
+    def _one(self, text: str, **params: Any) -> Any:
+        for row in self._rows(text, **params):
+            return row
+        return None
+
+    def _column(self, text: str, **params: Any) -> list[Any]:
+        return [row[0] for row in self._rows(text, **params)]
+
+    def _record(self, value: object) -> Record:
+        return from_dict(self.dialect.record(value))
+
+    # --- vertices ------------------------------------------------------------------------------
+    def kind(self, ident: str) -> NodeKind | None:
+        row = self._one("SELECT kind FROM nodes WHERE id = :id", id=ident)
+        if row:
+            return str(row[0])  # type: ignore[return-value]
+        for probe in _TRANSFORMATION_PROBES:
+            if self._one(probe, id=ident):
+                return "Transformation"
+        if self._one("SELECT 1 FROM transformation_io WHERE node_id = :id LIMIT 1", id=ident):
+            return "External"
+        return None
+
+    def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
+        for table in ("nodes", "transformations"):
+            row = self._one(f"SELECT record FROM {table} WHERE id = :id", id=ident)
+            if row:
+                return self._record(row[0])  # type: ignore[return-value]
+        return None
+
+    def declared_node_ids(self) -> set[str]:
+        return set(self._column("SELECT id FROM nodes"))
+
+    def referenced_node_ids(self) -> set[str]:
+        return set(self._column("SELECT DISTINCT node_id FROM transformation_io"))
+
+    def transformation_ids(self) -> set[str]:
+        return set(
+            self._column(
+                "SELECT id FROM transformations UNION SELECT transformation_id FROM "
+                "transformation_io UNION SELECT transformation_id FROM runs"
+            )
+        )
+
+    def edges(self) -> Iterable[tuple[str, str, str]]:
+        return [tuple(r) for r in self._rows("SELECT src, transformation_id, dst FROM edges")]
+
+    def io(self, transformation: str, direction: Direction) -> list[str]:
+        return self._column(
+            "SELECT node_id FROM transformation_io WHERE transformation_id = :t "
+            "AND direction = :direction ORDER BY node_id",
+            t=transformation,
+            direction=direction,
+        )
+
+    # --- traversal -----------------------------------------------------------------------------
+    def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
+        near, far = ("src", "dst") if forward else ("dst", "src")
+        params: dict[str, Any] = {
+            "start": start,
+            "io_dir": "in" if forward else "out",
+            "end_dir": "out" if forward else "in",
+        }
+        if kind == "Transformation":
+            seed_ids = (
+                "SELECT node_id FROM transformation_io "
+                "WHERE transformation_id = :start AND direction = :end_dir"
+            )
+            seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1")
+        else:
+            seed_ids, seed = "SELECT :start", "SELECT :start, 0"
+        if depth is None:
+            # Rows of just the id: UNION de-duplicates them, so cycles end the recursion.
+            sql = _REACH.format(seed=seed_ids, near=near, far=far)
+        else:
+            params["depth"] = depth
+            sql = _BOUNDED.format(seed=seed, near=near, far=far)
+        found: dict[str, int] = {}
+        for ident, d in self._rows(sql, **params):
+            if ident not in found or d < found[ident]:
+                found[ident] = d
+        return found
+
+    def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
+        near, far = ("src", "dst") if forward else ("dst", "src")
+        sql = (
+            f"SELECT DISTINCT {near}, {far} FROM edges WHERE {near} {{ids:ids}} "
+            f"ORDER BY {near}, {far}"
+        )
+        for i in range(0, len(ids), _BATCH):
+            batch = self.dialect.id_list(ids[i : i + _BATCH])
+            yield from (tuple(row) for row in self._rows(sql, ids=batch))
+
+    def step_label(self, src: str, dst: str) -> str:
+        (t,) = self._one(
+            "SELECT min(transformation_id) FROM edges WHERE src = :src AND dst = :dst",
+            src=src,
+            dst=dst,
+        )
+        return str(t)
+
+    # --- runs ----------------------------------------------------------------------------------
+    def runs(self, query: RunQuery) -> list[Run]:
+        clauses: list[str] = []
+        params: dict[str, Any] = {}
+        if query.transformation is not None:
+            clauses.append("transformation_id = :transformation")
+            params["transformation"] = query.transformation
+        if query.status is not None:
+            clauses.append("status = :status")
+            params["status"] = query.status
+        if query.since is not None:
+            clauses.append("started_us >= :since_us")
+            params["since_us"] = int(query.since.timestamp() * 1_000_000)
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        sql = f"SELECT record FROM runs {where} ORDER BY started_us DESC, run_id DESC"
+        if query.limit is not None:
+            sql += " LIMIT :limit"
+            params["limit"] = query.limit
+        return [self._record(value) for (value,) in self._rows(sql, **params)]  # type: ignore[misc]
+
+    def versions(self, transformation: str) -> list[VersionInfo]:
+        found = self._rows(
+            "SELECT version, source_sha256, git_commit, git_tag, first_run_us, last_run_us, runs "
+            "FROM transformation_versions WHERE transformation_id = :t ORDER BY first_run_us",
+            t=transformation,
+        )
+        return [
+            VersionInfo(
+                version=v,
+                source_sha256=h,
+                commit=c,
+                tag=tag,
+                first_run=_utc(first),
+                last_run=_utc(last),
+                runs=n,
+            )
+            for v, h, c, tag, first, last, n in found
+        ]
+
+    def records(self) -> Iterator[Record]:
+        for sql in (
+            "SELECT record FROM nodes ORDER BY id",
+            "SELECT record FROM transformations ORDER BY id",
+            "SELECT record FROM runs ORDER BY started_us, run_id",
+        ):
+            for (value,) in self._rows(sql):
+                yield self._record(value)
