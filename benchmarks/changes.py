@@ -15,9 +15,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from lineage_sdk.changes import RunsChangeSource, diff, resolve_moment, stale
-from lineage_sdk.changes.source import ChangeSource
-from lineage_sdk.changes.sql import SQLChangeSource
+from lineage_sdk.graph.changes import RunsChangeSource, diff, resolve_moment, stale
+from lineage_sdk.graph.changes.source import ChangeSource
+from lineage_sdk.graph.changes.sql import SQLChangeSource
 from lineage_sdk.records import CodeRef, GitInfo, Run
 from lineage_sdk.sinks.sqlite import SQLiteSink, connect, read_records
 

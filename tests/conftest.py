@@ -163,3 +163,12 @@ def memory_sink() -> Any:
     sink = MemorySink()
     configure([sink], on_error="raise")
     return sink
+
+
+@pytest.fixture(scope="session")
+def pipeline_history(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The seed pipeline's history in a real git repository, built once per session (see
+    ``tests.helpers.build_history``); tests that edit its working tree restore it."""
+    from .helpers import build_history
+
+    return build_history(tmp_path_factory.mktemp("history"))

@@ -51,6 +51,56 @@ class SQLDialect(Protocol):
     def record(self, value: object) -> dict[str, Any]:
         """A record's JSON column, as a dict."""
 
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL for the JSON text at ``path`` (constant keys) of a JSON column."""
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL for the scalar at ``path`` (constant keys) of a JSON column, as text or NULL."""
+
+    def snapshot(self, until_us: int) -> list[str]:
+        """Statements that make this connection see the store as it stood at ``until_us``.
+
+        Temporary objects named like the store's tables shadow them on this connection only:
+        the runs that had ended by then, and the io, edges, versions and declarations those
+        runs reach. Every statement of the backend then answers "as of" unchanged.
+        """
+
+
+def _sqlite_json_path(path: tuple[str, ...]) -> str:
+    # Keys are constants of the caller, never user input; quoted for JSON path syntax.
+    return "'$" + "".join(f'."{key}"' for key in path) + "'"
+
+
+# SQLite looks unqualified names up in temp first, then main: these shadow the stored tables.
+_SQLITE_SNAPSHOT = (
+    "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
+    "CREATE TEMP TABLE transformation_io AS "
+    "SELECT DISTINCT r.transformation_id, 'in' AS direction, i.node_id "
+    "FROM main.runs r JOIN main.run_inputs i ON i.run_id = r.run_id WHERE r.ended_us <= {until_us} "
+    "UNION SELECT DISTINCT r.transformation_id, 'out', o.node_id "
+    "FROM main.runs r JOIN main.run_outputs o ON o.run_id = r.run_id "
+    "WHERE r.ended_us <= {until_us}",
+    "CREATE INDEX temp.snapshot_io_by_node ON transformation_io (node_id, direction)",
+    "CREATE INDEX temp.snapshot_io_by_t ON transformation_io (transformation_id, direction)",
+    # Edges from each distinct derivation (one per revision, not one per run).
+    "CREATE TEMP TABLE edges AS "
+    "WITH d AS (SELECT DISTINCT transformation_id, json_extract(record, '$.derivation') AS der "
+    "FROM main.runs WHERE ended_us <= {until_us}) "
+    "SELECT DISTINCT s.value AS src, d.transformation_id, json_extract(o.value, '$[0]') AS dst "
+    "FROM d, json_each(d.der) o, json_each(o.value, '$[1]') s",
+    "CREATE INDEX temp.snapshot_edges_by_src ON edges (src, transformation_id, dst)",
+    "CREATE INDEX temp.snapshot_edges_by_dst ON edges (dst, transformation_id, src)",
+    "CREATE TEMP VIEW transformation_versions AS "
+    "SELECT transformation_id, version, source_sha256, git_commit, git_tag, "
+    "min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs "
+    "FROM temp.runs GROUP BY transformation_id, version, source_sha256, git_commit, git_tag",
+    # Declarations carry no time: those of what the runs by then reached.
+    "CREATE TEMP VIEW nodes AS SELECT * FROM main.nodes "
+    "WHERE id IN (SELECT node_id FROM temp.transformation_io)",
+    "CREATE TEMP VIEW transformations AS SELECT * FROM main.transformations "
+    "WHERE id IN (SELECT DISTINCT transformation_id FROM temp.runs)",
+)
+
 
 class SQLiteDialect:
     """SQLite (the embedded default store), through the standard library's ``sqlite3``.
@@ -75,6 +125,15 @@ class SQLiteDialect:
     def record(self, value: object) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
         return loaded
+
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({column}, {_sqlite_json_path(path)})"
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({column}, {_sqlite_json_path(path)})"
+
+    def snapshot(self, until_us: int) -> list[str]:
+        return [text.format(until_us=int(until_us)) for text in _SQLITE_SNAPSHOT]
 
 
 def rows(

@@ -6,6 +6,7 @@ others (a memory sink, a JSON-lines file, any sink with ``read()``) are read int
 
 from __future__ import annotations
 
+import datetime as _dt
 from pathlib import Path
 
 from .. import _runtime
@@ -54,17 +55,31 @@ def open_store(store: SinkTarget) -> LineageGraph:
     return LineageGraph(read_json_lines(store.value or ""))
 
 
-def load_graph(target: Sink | str | None = None) -> LineageGraph:
+def load_graph(
+    target: Sink | str | None = None, as_of: _dt.datetime | str | None = None
+) -> LineageGraph:
     """Read recorded lineage back as a :class:`LineageGraph`.
 
     ``target``: a sink object, a store string as in ``LINEAGE_SINK`` (``sqlite:PATH``,
     ``json:PATH``, ``memory`` for the configured memory sink), or None for the configured store
-    (the first readable one).
+    (the first readable one). ``as_of``: the graph as it stood then (a datetime, ISO-8601 text, a
+    run id, or a git tag, branch or commit; see :meth:`LineageGraph.as_of`).
 
     Example::
 
         load_graph("sqlite:lineage.db").upstream("user_ctr_7d")
+        load_graph("sqlite:lineage.db", as_of="v1.0").upstream("user_ctr_7d")
     """
+    graph = _load(target)
+    if as_of is None:
+        return graph
+    try:
+        return graph.as_of(as_of)
+    finally:
+        graph.close()
+
+
+def _load(target: Sink | str | None) -> LineageGraph:
     if isinstance(target, str) and target.strip().lower() != "memory":
         parsed = parse_sinks(target, Path.cwd(), "store")
         if len(parsed) != 1:

@@ -17,6 +17,8 @@ from typing import Any
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import from_dict
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource
+from .changes.sql import SQLChangeSource, to_us
 from .dialects import Connection, SQLDialect, rows
 from .model import NodeKind, VersionInfo
 
@@ -68,13 +70,25 @@ def _utc(us: int) -> _dt.datetime:
 class SQLBackend:
     """A lineage store in an SQL database, read through ``dialect``."""
 
-    def __init__(self, dialect: SQLDialect, location: str) -> None:
+    def __init__(
+        self, dialect: SQLDialect, location: str, until: _dt.datetime | None = None
+    ) -> None:
         self.dialect = dialect
         self.location = location
+        #: The moment this backend sees the store as of (None: everything recorded).
+        self.until = until
         self._conn: Connection | None = dialect.connect(location)
+        if until is not None:
+            try:
+                for statement in dialect.snapshot(to_us(until)):
+                    self._conn.execute(statement)
+            except BaseException:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
-        return f"SQLBackend({self.dialect.name}:{self.location})"
+        when = f", as of {self.until.isoformat()}" if self.until is not None else ""
+        return f"SQLBackend({self.dialect.name}:{self.location}{when})"
 
     def __del__(self) -> None:
         self.close()
@@ -96,6 +110,14 @@ class SQLBackend:
 
     def _column(self, text: str, **params: Any) -> list[Any]:
         return [row[0] for row in self._rows(text, **params)]
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return SQLChangeSource(lambda text, params: self._rows(text, **params), self.dialect)
+
+    def as_of(self, until: _dt.datetime) -> SQLBackend:
+        """The same store on a connection of its own that sees it as it stood at ``until``."""
+        return SQLBackend(self.dialect, self.location, until)
 
     def _record(self, value: object) -> Record:
         return from_dict(self.dialect.record(value))

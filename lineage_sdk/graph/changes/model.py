@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from ..records import Run
+from ...records import Run
 
 __all__ = [
     "CHANGE_FIELDS",

@@ -1,7 +1,7 @@
 """Lineage over time and against git: revisions, history, as-of, diff, staleness, patch impact.
 
 The algorithms here are pure; a store answers the aggregate questions of
-:class:`~lineage_sdk.changes.source.ChangeSource` and the graph facade exposes the results
+:class:`~lineage_sdk.graph.changes.source.ChangeSource` and the graph facade exposes the results
 (``LineageGraph.history``, ``as_of``, ``diff``, ``stale``, ``impact_of_patch``).
 """
 

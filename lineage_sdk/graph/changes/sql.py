@@ -3,21 +3,20 @@
 Each question is one statement that aggregates in the database (window functions, which SQLite
 and PostgreSQL share); only one row per revision, per produced node or per transformation comes
 back, with the stored JSON of the few runs those rows name. Store-specific syntax (reading a
-field of a run's JSON, the placeholder) comes from :class:`SQLFlavour`.
+field of a run's JSON) comes from the store's dialect (:class:`JsonAccess`); statements use
+``:name`` placeholders, which the dialect turns into its driver's.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any
-
-import attrs
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 from .model import Revision, RevisionKey, RunFacts, make_revision, revision_key
 
-__all__ = ["SQLITE_FLAVOUR", "SQLChangeSource", "SQLFlavour", "to_us"]
+__all__ = ["Execute", "JsonAccess", "SQLChangeSource", "to_us"]
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
 
@@ -27,34 +26,26 @@ def to_us(when: _dt.datetime) -> int:
     return (when - _EPOCH) // _dt.timedelta(microseconds=1)
 
 
-@attrs.frozen
-class SQLFlavour:
-    """What differs between SQL stores for these queries.
+class JsonAccess(Protocol):
+    """How a database reads a field of a JSON column (the SQL dialect provides it).
 
-    ``json_text(column, path)``: SQL giving the JSON text at ``path`` (a tuple of keys) of a JSON
-    column, so that equal values compare equal as text; ``json_scalar`` the same for a scalar
-    (text or NULL); ``param``: the placeholder.
+    ``path`` is a tuple of keys, constants of this module only (never user input).
     """
 
-    json_text: Callable[[str, tuple[str, ...]], str]
-    json_scalar: Callable[[str, tuple[str, ...]], str]
-    param: str = "?"
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL giving the value at ``path`` as JSON text (equal values compare equal)."""
+        ...
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL giving the scalar at ``path`` as text (numbers too), NULL when absent."""
+        ...
 
 
-def _sqlite_path(path: tuple[str, ...]) -> str:
-    # Keys are constants of this module (never user input); quoted for JSON path syntax.
-    return "'$" + "".join(f'."{key}"' for key in path) + "'"
+#: Runs one statement written with ``:name`` placeholders; returns its rows.
+Execute = Callable[[str, Mapping[str, Any]], Iterable[Sequence[Any]]]
 
 
-SQLITE_FLAVOUR = SQLFlavour(
-    json_text=lambda column, path: f"json_extract({column}, {_sqlite_path(path)})",
-    json_scalar=lambda column, path: f"json_extract({column}, {_sqlite_path(path)})",
-)
-
-Execute = Callable[[str, Sequence[Any]], Iterable[Sequence[Any]]]
-
-
-def _facts_columns(f: SQLFlavour, alias: str) -> str:
+def _facts_columns(f: JsonAccess, alias: str) -> str:
     """The select list :func:`_row_facts` reads: a run's facts from its columns and its JSON."""
     rec = f"{alias}.record"
     return ", ".join(
@@ -123,20 +114,21 @@ def _oldest(a: RunFacts, b: RunFacts) -> RunFacts:
 
 
 class SQLChangeSource:
-    """:class:`~lineage_sdk.changes.source.ChangeSource` over an SQL store.
+    """:class:`~lineage_sdk.graph.changes.source.ChangeSource` over an SQL store.
 
-    ``execute(sql, params)`` runs one statement and returns its rows; ``flavour`` names the
-    store's syntax.
+    ``execute(sql, params)`` runs one statement (``:name`` placeholders) and returns its rows;
+    ``json`` reads fields of the runs' JSON column in the store's syntax.
     """
 
-    def __init__(self, execute: Execute, flavour: SQLFlavour = SQLITE_FLAVOUR) -> None:
+    def __init__(self, execute: Execute, json: JsonAccess) -> None:
         self._execute = execute
-        self._f = flavour
+        self._f = json
 
-    def _until(self, until: _dt.datetime | None, column: str = "ended_us") -> tuple[str, list[Any]]:
+    @staticmethod
+    def _until(until: _dt.datetime | None, column: str = "ended_us") -> tuple[str, dict[str, Any]]:
         if until is None:
-            return "", []
-        return f" AND {column} <= {self._f.param}", [to_us(until)]
+            return "", {}
+        return f" AND {column} <= :until_us", {"until_us": to_us(until)}
 
     def revisions(
         self, until: _dt.datetime | None, transformation: str | None = None
@@ -145,9 +137,9 @@ class SQLChangeSource:
         where, params = self._until(until)
         r_where, _ = self._until(until, "r.ended_us")
         if transformation is not None:  # through the (transformation_id, started_us) index
-            where += f" AND transformation_id = {f.param}"
-            r_where += f" AND r.transformation_id = {f.param}"
-            params.append(transformation)
+            where += " AND transformation_id = :t"
+            r_where += " AND r.transformation_id = :t"
+            params["t"] = transformation
         ins = f.json_text("record", ("inputs",))
         outs = f.json_text("record", ("outputs",))
         der = f.json_text("record", ("derivation",))
@@ -161,15 +153,13 @@ class SQLChangeSource:
                 FROM runs WHERE 1 = 1{where}
                 GROUP BY transformation_id, version, source_sha256, {ins}, {outs}, {der}
             )
-            SELECT g.version, g.source_sha256, g.ins, g.outs, g.der, g.n, g.first_us, g.last_us,
+            SELECT g.version, g.source_sha256, g.ins, g.outs, g.der, g.n,
                    {_facts_columns(f, "r")}
             FROM g JOIN runs r ON r.transformation_id = g.transformation_id
                               AND r.started_us IN (g.first_us, g.last_us){r_where}
         """
         groups: dict[tuple[Any, ...], list[Any]] = {}
-        for version, sha, g_ins, g_outs, g_der, n, _first, _last, *columns in self._execute(
-            sql, params + params
-        ):
+        for version, sha, g_ins, g_outs, g_der, n, *columns in self._execute(sql, params):
             facts = _row_facts(columns)
             key = facts.key()
             # A run of another revision may start in the same microsecond: keep the group's own.
@@ -236,22 +226,21 @@ class SQLChangeSource:
         return {str(t): _row_facts(columns) for t, *columns in rows}
 
     def code_changes_since(self, run: RunFacts, until: _dt.datetime | None) -> list[RunFacts]:
-        p = self._f.param
         where, params = self._until(until)
         r_where, _ = self._until(until, "r.ended_us")
         sql = f"""
             WITH g AS (
                 SELECT version, source_sha256, max(started_us) AS last_us FROM runs
-                WHERE transformation_id = {p} AND started_us >= {p}{where}
+                WHERE transformation_id = :t AND started_us >= :start_us{where}
                 GROUP BY version, source_sha256
             )
             SELECT {_facts_columns(self._f, "r")} FROM g
-            JOIN runs r ON r.transformation_id = {p} AND r.started_us = g.last_us{r_where}
+            JOIN runs r ON r.transformation_id = :t AND r.started_us = g.last_us{r_where}
         """
-        start = to_us(run.started_at) - 1  # the stored column may round down by a microsecond
-        rows = self._execute(sql, [run.transformation, start, *params, run.transformation, *params])
+        # The stored column may round down by a microsecond: start one earlier.
+        params |= {"t": run.transformation, "start_us": to_us(run.started_at) - 1}
         newest: dict[tuple[str | None, str | None], RunFacts] = {}
-        for row in rows:
+        for row in self._execute(sql, params):
             facts = _row_facts(row)
             code = (facts.version, facts.source_sha256)
             if code != (run.version, run.source_sha256) and (facts.started_at, facts.run_id) > (
@@ -264,22 +253,20 @@ class SQLChangeSource:
 
     def runs_producing(self, node_id: str, until: _dt.datetime | None) -> list[RunFacts]:
         where, params = self._until(until, "r.ended_us")
-        p = self._f.param
         sql = (
             f"SELECT {_facts_columns(self._f, 'r')} FROM run_outputs o JOIN runs r "
             "ON r.run_id = o.run_id "
-            f"WHERE o.node_id = {p}{where} ORDER BY r.started_us DESC, r.run_id DESC"
+            f"WHERE o.node_id = :node{where} ORDER BY r.started_us DESC, r.run_id DESC"
         )
-        return [_row_facts(row) for row in self._execute(sql, [node_id, *params])]
+        return [_row_facts(row) for row in self._execute(sql, params | {"node": node_id})]
 
     def moment(self, field: str, value: str) -> _dt.datetime | None:
-        p = self._f.param
         conditions = {
-            "run_id": f"run_id = {p}",
-            "commit": f"git_commit = {p}",
-            "commit_prefix": f"substr(git_commit, 1, {len(value)}) = {p}",
-            "tag": f"git_tag = {p}",
-            "branch": f"{self._f.json_scalar('record', ('git', 'branch'))} = {p}",
+            "run_id": "run_id = :value",
+            "commit": "git_commit = :value",
+            "commit_prefix": f"substr(git_commit, 1, {len(value)}) = :value",
+            "tag": "git_tag = :value",
+            "branch": f"{self._f.json_scalar('record', ('git', 'branch'))} = :value",
         }
         if field not in conditions:
             raise ValueError(f"unknown moment field {field!r}; accepted: {sorted(conditions)}")
@@ -287,6 +274,6 @@ class SQLChangeSource:
             f"SELECT {self._f.json_scalar('record', ('ended_at',))} FROM runs "
             f"WHERE {conditions[field]} ORDER BY ended_us DESC, run_id DESC LIMIT 1"
         )
-        for (ended,) in self._execute(sql, [value]):
+        for (ended,) in self._execute(sql, {"value": value}):
             return _dt.datetime.fromisoformat(ended)
         return None

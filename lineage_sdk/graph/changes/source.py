@@ -12,7 +12,7 @@ import datetime as _dt
 from collections.abc import Iterable
 from typing import Protocol
 
-from ..records import Run
+from ...records import Run
 from .model import Revision, RevisionBuilder, RunFacts
 
 __all__ = ["MOMENT_FIELDS", "ChangeSource", "RunsChangeSource"]

@@ -1,7 +1,7 @@
 """History, diff, staleness and the impact of a patch, computed from a :class:`ChangeSource`.
 
 Everything here is pure: a store answers the aggregate questions of
-:class:`~lineage_sdk.changes.source.ChangeSource`, and these functions turn the answers into
+:class:`~lineage_sdk.graph.changes.source.ChangeSource`, and these functions turn the answers into
 what users ask. ``kind_of`` tells a node's kind (``Feature`` ...) from the declarations.
 """
 
@@ -415,8 +415,8 @@ def impact_of_patch(
 
     ``root``: the repository root, to match functions recorded with an absolute path.
     ``locate``: ``(file, qualname)`` -> the function's lines on the patch's old side (e.g.
-    :func:`~lineage_sdk.changes.patch.lines_at_ref`); without it, or where it finds nothing, the
-    recorded lines are used.
+    :func:`~lineage_sdk.graph.changes.patch.lines_at_ref`); without it, or where it finds
+    nothing, the recorded lines are used.
     """
     latest = source.newest_runs(None)  # the newest run carries the latest revision's code
     touched = []
