@@ -88,7 +88,8 @@ def _probe(store: Path, node: str) -> dict[str, Any]:
         "t = time.perf_counter(); ids = g.upstream(sys.argv[2]); t = time.perf_counter() - t\n"
         "peak = hwm()\n"
         "if sys.argv[3] == 'full':\n"
-        "    g.node_ids(); peak = hwm()\n"
+        "    from lineage_sdk.graph import LineageGraph\n"
+        "    whole = LineageGraph(g.records()); peak = hwm()\n"
         "print(json.dumps({'seconds': t, 'count': len(ids), 'delta_kib': peak - base}))\n"
     )
     out = {}

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import html
+import itertools
 import json
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 import lineage_sdk
-from lineage_sdk import DataSource, Feature, log_lineage
+from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk.graph import LineageGraph
+from lineage_sdk.records import Record
 
 from .conftest import GIT_ENV, Repo, child_env, git
 
@@ -89,6 +94,52 @@ def cli(
     return subprocess.run(
         [LINEAGE, *args], capture_output=True, text=True, cwd=cwd, env=full_env, timeout=60
     )
+
+
+STORES = ["memory", "json", "sqlite"]
+UTC = dt.timezone.utc
+
+
+def make_run(
+    t: str,
+    derivation: list[tuple[str, list[str]]],
+    inputs: list[str],
+    i: int,
+    status: str = "completed",
+) -> Run:
+    """Run number ``i`` of ``t`` (``i`` seconds into 2026), outputs from ``derivation``."""
+    at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
+    outputs = [out for out, _ in derivation]
+    return Run(
+        f"run-{i}",
+        t,
+        status,  # type: ignore[arg-type]
+        at,
+        at,
+        0.0,
+        inputs=inputs,
+        outputs=outputs,
+        derivation=derivation,
+    )
+
+
+_n = itertools.count()
+
+
+def store_graph(
+    kind: str, runs: list[Record], where: Path, include_failed: bool = False
+) -> LineageGraph:
+    """``runs`` written to a fresh store of ``kind`` (memory, json, sqlite) and read back."""
+    if kind == "memory":
+        sink: Any = MemorySink()
+    elif kind == "json":
+        sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
+    else:
+        sink = SQLiteSink(where / f"g{next(_n)}.db")
+    sink.emit(runs)
+    sink.close()
+    target = sink if kind == "memory" else f"{kind}:{sink.path}"
+    return lineage_sdk.load_graph(target, include_failed=include_failed)
 
 
 # --- a real git history of the seed pipeline (lineage over time) ---------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import itertools
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +11,21 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lineage_sdk
-from lineage_sdk import JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
+from lineage_sdk import MemorySink, Run, log_lineage
 from lineage_sdk.graph import LineageGraph, UnknownNodeError
-from lineage_sdk.records import Record
 
-from .helpers import COUNTS, CTR, clicks, n_clk, profiles, run_seed
-
-UTC = dt.timezone.utc
-STORES = ["memory", "json", "sqlite"]
+from .helpers import (
+    COUNTS,
+    CTR,
+    STORES,
+    UTC,
+    clicks,
+    make_run,
+    n_clk,
+    profiles,
+    run_seed,
+    store_graph,
+)
 
 
 @pytest.fixture(params=STORES)
@@ -136,22 +142,6 @@ def test_a_failed_run_is_the_last_status(tmp_path: Path) -> None:
     assert run.error_type == "builtins.RuntimeError"
 
 
-def make_run(t: str, derivation: list[tuple[str, list[str]]], inputs: list[str], i: int) -> Run:
-    at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=i)
-    outputs = [out for out, _ in derivation]
-    return Run(
-        f"run-{i}",
-        t,
-        "completed",
-        at,
-        at,
-        0.0,
-        inputs=inputs,
-        outputs=outputs,
-        derivation=derivation,
-    )
-
-
 def test_cycles_are_reported_and_traversals_end() -> None:
     graph = LineageGraph(
         [
@@ -215,21 +205,6 @@ def oracle(runs: list[Run], start: str, forward: bool) -> dict[str, int]:
                 changed = True
     dist.pop(start, None)
     return {k: int(v) for k, v in dist.items()}
-
-
-def store_graph(kind: str, runs: list[Record], where: Path) -> LineageGraph:
-    if kind == "memory":
-        sink: Any = MemorySink()
-    elif kind == "json":
-        sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
-    else:
-        sink = SQLiteSink(where / f"g{next(_n)}.db")
-    sink.emit(runs)
-    sink.close()
-    return lineage_sdk.load_graph(sink if kind == "memory" else f"{kind}:{sink.path}")
-
-
-_n = itertools.count()
 
 
 @pytest.mark.parametrize("kind", STORES)

@@ -49,13 +49,13 @@ def registry_dict(target: Sink | str | LineageGraph | None = None) -> dict[str, 
 
     ``target`` is a sink, a store string (``"memory"`` is the configured memory sink), a
     :class:`LineageGraph`, or None for the configured store. ``generated_by`` appears on nodes a
-    run produced and names the transformation of the newest such run and the inputs that output
-    was derived from.
+    completed run produced and names the transformation of the newest such run and the inputs
+    that output was derived from (failed runs are not lineage: they never name a producer).
     """
     graph = target if isinstance(target, LineageGraph) else load_graph(target)
     registry: dict[str, dict[str, Any]] = {}
     producers: dict[str, dict[str, Any]] = {}
-    for run in reversed(graph.runs()):  # oldest first, so the newest run wins
+    for run in reversed(graph.runs(status="completed")):  # oldest first: the newest one wins
         for output, inputs in run.derivation:
             producers[output] = {"transformation_id": run.transformation, "inputs": list(inputs)}
     for node_id in graph.node_ids():

@@ -71,32 +71,53 @@ def _sqlite_json_path(path: tuple[str, ...]) -> str:
     return "'$" + "".join(f'."{key}"' for key in path) + "'"
 
 
-# SQLite looks unqualified names up in temp first, then main: these shadow the stored tables.
+def _sqlite_io(table: str, status: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "SELECT DISTINCT r.transformation_id, 'in' AS direction, i.node_id AS node_id "
+        "FROM main.runs r JOIN main.run_inputs i ON i.run_id = r.run_id "
+        f"WHERE r.status {status} AND r.ended_us <= {{until_us}} "
+        "UNION SELECT DISTINCT r.transformation_id, 'out', o.node_id "
+        "FROM main.runs r JOIN main.run_outputs o ON o.run_id = r.run_id "
+        f"WHERE r.status {status} AND r.ended_us <= {{until_us}}",
+        f"CREATE INDEX temp.{table}_by_node ON {table} (node_id, direction)",
+        f"CREATE INDEX temp.{table}_by_t ON {table} (transformation_id, direction)",
+    )
+
+
+def _sqlite_edges(table: str, status: str) -> tuple[str, ...]:
+    # From each distinct derivation (one per revision), not from every run.
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "WITH d AS (SELECT DISTINCT transformation_id, json_extract(record, '$.derivation') AS der "
+        f"FROM main.runs WHERE status {status} AND ended_us <= {{until_us}}) "
+        "SELECT DISTINCT s.value AS src, d.transformation_id, json_extract(o.value, '$[0]') AS dst "
+        "FROM d, json_each(d.der) o, json_each(o.value, '$[1]') s",
+        f"CREATE INDEX temp.{table}_by_src ON {table} (src, transformation_id, dst)",
+        f"CREATE INDEX temp.{table}_by_dst ON {table} (dst, transformation_id, src)",
+    )
+
+
+# SQLite looks unqualified names up in temp first, then main: these shadow the stored tables and
+# views on the one connection that creates them.
 _SQLITE_SNAPSHOT = (
     "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
-    "CREATE TEMP TABLE transformation_io AS "
-    "SELECT DISTINCT r.transformation_id, 'in' AS direction, i.node_id "
-    "FROM main.runs r JOIN main.run_inputs i ON i.run_id = r.run_id WHERE r.ended_us <= {until_us} "
-    "UNION SELECT DISTINCT r.transformation_id, 'out', o.node_id "
-    "FROM main.runs r JOIN main.run_outputs o ON o.run_id = r.run_id "
-    "WHERE r.ended_us <= {until_us}",
-    "CREATE INDEX temp.snapshot_io_by_node ON transformation_io (node_id, direction)",
-    "CREATE INDEX temp.snapshot_io_by_t ON transformation_io (transformation_id, direction)",
-    # Edges from each distinct derivation (one per revision, not one per run).
-    "CREATE TEMP TABLE edges AS "
-    "WITH d AS (SELECT DISTINCT transformation_id, json_extract(record, '$.derivation') AS der "
-    "FROM main.runs WHERE ended_us <= {until_us}) "
-    "SELECT DISTINCT s.value AS src, d.transformation_id, json_extract(o.value, '$[0]') AS dst "
-    "FROM d, json_each(d.der) o, json_each(o.value, '$[1]') s",
-    "CREATE INDEX temp.snapshot_edges_by_src ON edges (src, transformation_id, dst)",
-    "CREATE INDEX temp.snapshot_edges_by_dst ON edges (dst, transformation_id, src)",
+    *_sqlite_io("transformation_io", "= 'completed'"),
+    *_sqlite_io("failed_io", "!= 'completed'"),
+    *_sqlite_edges("edges", "= 'completed'"),
+    *_sqlite_edges("failed_edges", "!= 'completed'"),
+    "CREATE TEMP VIEW io_with_failed AS "
+    "SELECT transformation_id, direction, node_id FROM temp.transformation_io "
+    "UNION SELECT transformation_id, direction, node_id FROM temp.failed_io",
+    "CREATE TEMP VIEW edges_with_failed AS SELECT src, transformation_id, dst FROM temp.edges "
+    "UNION SELECT src, transformation_id, dst FROM temp.failed_edges",
     "CREATE TEMP VIEW transformation_versions AS "
     "SELECT transformation_id, version, source_sha256, git_commit, git_tag, "
     "min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs "
     "FROM temp.runs GROUP BY transformation_id, version, source_sha256, git_commit, git_tag",
     # Declarations carry no time: those of what the runs by then reached.
     "CREATE TEMP VIEW nodes AS SELECT * FROM main.nodes "
-    "WHERE id IN (SELECT node_id FROM temp.transformation_io)",
+    "WHERE id IN (SELECT node_id FROM temp.io_with_failed)",
     "CREATE TEMP VIEW transformations AS SELECT * FROM main.transformations "
     "WHERE id IN (SELECT DISTINCT transformation_id FROM temp.runs)",
 )

@@ -41,12 +41,24 @@ class LineageGraph:
 
     ``LineageGraph(records)`` holds the records in memory; ``LineageGraph(backend=...)`` asks a
     store (see :mod:`lineage_sdk.graph.backend`). Every method works the same on every backend.
+
+    Edges, inputs and outputs come from completed runs (and declarations): a failed run's inputs
+    are not lineage, though the run itself stays in :meth:`runs` and :meth:`last_status`. With
+    ``include_failed=True`` failed runs add their edges too.
     """
 
     def __init__(
-        self, records: Iterable[Record] = (), *, backend: GraphBackend | None = None
+        self,
+        records: Iterable[Record] = (),
+        *,
+        backend: GraphBackend | None = None,
+        include_failed: bool = False,
     ) -> None:
-        self._backend: GraphBackend = backend if backend is not None else MemoryBackend(records)
+        self._backend: GraphBackend = (
+            backend
+            if backend is not None
+            else MemoryBackend(records, include_failed=include_failed)
+        )
 
     @property
     def backend(self) -> GraphBackend:

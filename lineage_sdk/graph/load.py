@@ -37,7 +37,7 @@ def _queryable(sink: Sink) -> SinkTarget | None:
     return None
 
 
-def open_store(store: SinkTarget) -> LineageGraph:
+def open_store(store: SinkTarget, *, include_failed: bool = False) -> LineageGraph:
     """The graph of one parsed store target.
 
     FileNotFoundError when a file store is missing; ValueError for a store that cannot be read
@@ -49,28 +49,34 @@ def open_store(store: SinkTarget) -> LineageGraph:
     if not Path(store.value or "").exists():
         raise FileNotFoundError(f"no lineage store at {store.value}")
     if dialect is not None:
-        return LineageGraph(backend=SQLBackend(dialect, store.value or ""))
+        backend = SQLBackend(dialect, store.value or "", include_failed=include_failed)
+        return LineageGraph(backend=backend)
     from ..sinks.jsonfile import read_json_lines
 
-    return LineageGraph(read_json_lines(store.value or ""))
+    return LineageGraph(read_json_lines(store.value or ""), include_failed=include_failed)
 
 
 def load_graph(
-    target: Sink | str | None = None, as_of: _dt.datetime | str | None = None
+    target: Sink | str | None = None,
+    *,
+    include_failed: bool = False,
+    as_of: _dt.datetime | str | None = None,
 ) -> LineageGraph:
     """Read recorded lineage back as a :class:`LineageGraph`.
 
     ``target``: a sink object, a store string as in ``LINEAGE_SINK`` (``sqlite:PATH``,
     ``json:PATH``, ``memory`` for the configured memory sink), or None for the configured store
-    (the first readable one). ``as_of``: the graph as it stood then (a datetime, ISO-8601 text, a
-    run id, or a git tag, branch or commit; see :meth:`LineageGraph.as_of`).
+    (the first readable one). The graph comes from completed runs; ``include_failed=True`` adds
+    the edges of failed runs (which are always listed by ``runs()``). ``as_of``: the graph as it
+    stood then (a datetime, ISO-8601 text, a run id, or a git tag, branch or commit; see
+    :meth:`LineageGraph.as_of`).
 
     Example::
 
         load_graph("sqlite:lineage.db").upstream("user_ctr_7d")
         load_graph("sqlite:lineage.db", as_of="v1.0").upstream("user_ctr_7d")
     """
-    graph = _load(target)
+    graph = _load(target, include_failed)
     if as_of is None:
         return graph
     try:
@@ -79,20 +85,20 @@ def load_graph(
         graph.close()
 
 
-def _load(target: Sink | str | None) -> LineageGraph:
+def _load(target: Sink | str | None, include_failed: bool) -> LineageGraph:
     if isinstance(target, str) and target.strip().lower() != "memory":
         parsed = parse_sinks(target, Path.cwd(), "store")
         if len(parsed) != 1:
             raise ValueError(f"load_graph takes one store, got {target!r}")
         if _dialect_for(parsed[0].scheme) is None and parsed[0].scheme != "json":
             raise ValueError(f"cannot read lineage back from {target!r}; {_ACCEPTED}")
-        return open_store(parsed[0])
+        return open_store(parsed[0], include_failed=include_failed)
     # The configured store, the configured memory sink, or a sink object: whatever is still
     # pending in delivery for it is written first.
     sink = _runtime.readable_store("memory" if isinstance(target, str) else target)
     store = _queryable(sink)
     if store is not None:
-        return open_store(store)
+        return open_store(store, include_failed=include_failed)
     if isinstance(sink, ReadableSink):
-        return LineageGraph(sink.read())
+        return LineageGraph(sink.read(), include_failed=include_failed)
     raise TypeError(f"{type(sink).__name__} cannot be read back (it has no read())")

@@ -19,9 +19,14 @@ def _run_sort_key(run: Run) -> tuple[object, str]:
 
 
 class MemoryBackend:
-    """Lineage held in dicts; built from records in one pass, then read only."""
+    """Lineage held in dicts; built from records in one pass, then read only.
 
-    def __init__(self, records: Iterable[Record]) -> None:
+    The graph's structure comes from completed runs; with ``include_failed`` from every run.
+    """
+
+    def __init__(self, records: Iterable[Record], *, include_failed: bool = False) -> None:
+        self.include_failed = include_failed
+        self._ran: set[str] = set()  # transformations with any run, failed ones included
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
@@ -50,6 +55,11 @@ class MemoryBackend:
 
     def _add_run(self, run: Run) -> None:
         self._runs.append(run)
+        self._ran.add(run.transformation)
+        if run.status == "completed" or self.include_failed:
+            self._add_structure(run)
+
+    def _add_structure(self, run: Run) -> None:
         t = run.transformation
         self._t_in.setdefault(t, set()).update(run.inputs)
         self._t_out.setdefault(t, set()).update(run.outputs)
@@ -69,7 +79,7 @@ class MemoryBackend:
     def kind(self, ident: str) -> NodeKind | None:
         if ident in self._nodes:
             return self._nodes[ident].kind  # type: ignore[return-value]
-        if ident in self._t_in or ident in self._t_out or ident in self._transformations:
+        if ident in self._ran or ident in self._transformations:
             return "Transformation"
         if ident in self._reads or ident in self._writes:
             return "External"
@@ -86,7 +96,7 @@ class MemoryBackend:
         return set(self._reads) | set(self._writes)
 
     def transformation_ids(self) -> set[str]:
-        return set(self._transformations) | set(self._t_in) | set(self._t_out)
+        return set(self._transformations) | self._ran
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
         return self._triples
@@ -152,7 +162,7 @@ class MemoryBackend:
         ran = {r.transformation for r in runs}
         kept: list[Record] = [n for n in self._nodes.values() if n.id in reached]
         kept += [t for t in self._transformations.values() if t.id in ran]
-        return MemoryBackend([*kept, *runs])
+        return MemoryBackend([*kept, *runs], include_failed=self.include_failed)
 
     def close(self) -> None:
         """Nothing to release."""

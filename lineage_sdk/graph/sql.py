@@ -29,7 +29,7 @@ _BATCH = 500
 
 _TRANSFORMATION_PROBES = (
     "SELECT 1 FROM transformations WHERE id = :id",
-    "SELECT 1 FROM transformation_io WHERE transformation_id = :id LIMIT 1",
+    "SELECT 1 FROM @io WHERE transformation_id = :id LIMIT 1",
     "SELECT 1 FROM runs WHERE transformation_id = :id LIMIT 1",
 )
 
@@ -37,11 +37,11 @@ _REACH = """
     WITH RECURSIVE reach(id) AS (
         {seed}
         UNION
-        SELECT e.{far} FROM edges e JOIN reach r ON e.{near} = r.id
+        SELECT e.{far} FROM @edges e JOIN reach r ON e.{near} = r.id
     )
     SELECT id, 0 FROM reach WHERE id != :start
     UNION
-    SELECT io.transformation_id, 0 FROM transformation_io io
+    SELECT io.transformation_id, 0 FROM @io io
         JOIN reach r ON io.node_id = r.id AND io.direction = :io_dir
     WHERE io.transformation_id != :start
 """
@@ -50,13 +50,13 @@ _BOUNDED = """
     WITH RECURSIVE reach(id, depth) AS (
         {seed}
         UNION
-        SELECT e.{far}, r.depth + 2 FROM edges e JOIN reach r ON e.{near} = r.id
+        SELECT e.{far}, r.depth + 2 FROM @edges e JOIN reach r ON e.{near} = r.id
         WHERE r.depth + 2 <= :depth
     ),
     best(id, depth) AS (SELECT id, MIN(depth) FROM reach GROUP BY id)
     SELECT id, depth FROM best WHERE id != :start AND depth <= :depth
     UNION ALL
-    SELECT io.transformation_id, MIN(b.depth) + 1 FROM transformation_io io
+    SELECT io.transformation_id, MIN(b.depth) + 1 FROM @io io
         JOIN best b ON io.node_id = b.id AND io.direction = :io_dir
     WHERE b.depth + 1 <= :depth AND io.transformation_id != :start
     GROUP BY io.transformation_id
@@ -68,15 +68,31 @@ def _utc(us: int) -> _dt.datetime:
 
 
 class SQLBackend:
-    """A lineage store in an SQL database, read through ``dialect``."""
+    """A lineage store in an SQL database, read through ``dialect``.
+
+    The graph comes from completed runs (tables ``transformation_io`` and ``edges``); with
+    ``include_failed`` from every run (the ``*_with_failed`` views, which add the failed tables).
+    With ``until``, the backend sees the store as it stood then (see ``SQLDialect.snapshot``).
+    """
 
     def __init__(
-        self, dialect: SQLDialect, location: str, until: _dt.datetime | None = None
+        self,
+        dialect: SQLDialect,
+        location: str,
+        *,
+        include_failed: bool = False,
+        until: _dt.datetime | None = None,
     ) -> None:
         self.dialect = dialect
         self.location = location
+        self.include_failed = include_failed
         #: The moment this backend sees the store as of (None: everything recorded).
         self.until = until
+        self._tables = (
+            {"@io": "io_with_failed", "@edges": "edges_with_failed"}
+            if include_failed
+            else {"@io": "transformation_io", "@edges": "edges"}
+        )
         self._conn: Connection | None = dialect.connect(location)
         if until is not None:
             try:
@@ -101,6 +117,9 @@ class SQLBackend:
     def _rows(self, text: str, **params: Any) -> Iterable[Any]:
         if self._conn is None:
             raise ValueError(f"the lineage store {self.location} is closed")
+        # @io and @edges name the graph tables; their names come from the constants above only.
+        for token, table in self._tables.items():
+            text = text.replace(token, table)
         return rows(self._conn, self.dialect, text, params)
 
     def _one(self, text: str, **params: Any) -> Any:
@@ -117,7 +136,9 @@ class SQLBackend:
 
     def as_of(self, until: _dt.datetime) -> SQLBackend:
         """The same store on a connection of its own that sees it as it stood at ``until``."""
-        return SQLBackend(self.dialect, self.location, until)
+        return SQLBackend(
+            self.dialect, self.location, include_failed=self.include_failed, until=until
+        )
 
     def _record(self, value: object) -> Record:
         return from_dict(self.dialect.record(value))
@@ -130,7 +151,7 @@ class SQLBackend:
         for probe in _TRANSFORMATION_PROBES:
             if self._one(probe, id=ident):
                 return "Transformation"
-        if self._one("SELECT 1 FROM transformation_io WHERE node_id = :id LIMIT 1", id=ident):
+        if self._one("SELECT 1 FROM @io WHERE node_id = :id LIMIT 1", id=ident):
             return "External"
         return None
 
@@ -145,22 +166,22 @@ class SQLBackend:
         return set(self._column("SELECT id FROM nodes"))
 
     def referenced_node_ids(self) -> set[str]:
-        return set(self._column("SELECT DISTINCT node_id FROM transformation_io"))
+        return set(self._column("SELECT DISTINCT node_id FROM @io"))
 
     def transformation_ids(self) -> set[str]:
         return set(
             self._column(
                 "SELECT id FROM transformations UNION SELECT transformation_id FROM "
-                "transformation_io UNION SELECT transformation_id FROM runs"
+                "@io UNION SELECT transformation_id FROM runs"
             )
         )
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
-        return [tuple(r) for r in self._rows("SELECT src, transformation_id, dst FROM edges")]
+        return [tuple(r) for r in self._rows("SELECT src, transformation_id, dst FROM @edges")]
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
         return self._column(
-            "SELECT node_id FROM transformation_io WHERE transformation_id = :t "
+            "SELECT node_id FROM @io WHERE transformation_id = :t "
             "AND direction = :direction ORDER BY node_id",
             t=transformation,
             direction=direction,
@@ -176,8 +197,7 @@ class SQLBackend:
         }
         if kind == "Transformation":
             seed_ids = (
-                "SELECT node_id FROM transformation_io "
-                "WHERE transformation_id = :start AND direction = :end_dir"
+                "SELECT node_id FROM @io WHERE transformation_id = :start AND direction = :end_dir"
             )
             seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1")
         else:
@@ -197,7 +217,7 @@ class SQLBackend:
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
         near, far = ("src", "dst") if forward else ("dst", "src")
         sql = (
-            f"SELECT DISTINCT {near}, {far} FROM edges WHERE {near} {{ids:ids}} "
+            f"SELECT DISTINCT {near}, {far} FROM @edges WHERE {near} {{ids:ids}} "
             f"ORDER BY {near}, {far}"
         )
         for i in range(0, len(ids), _BATCH):
@@ -206,7 +226,7 @@ class SQLBackend:
 
     def step_label(self, src: str, dst: str) -> str:
         (t,) = self._one(
-            "SELECT min(transformation_id) FROM edges WHERE src = :src AND dst = :dst",
+            "SELECT min(transformation_id) FROM @edges WHERE src = :src AND dst = :dst",
             src=src,
             dst=dst,
         )

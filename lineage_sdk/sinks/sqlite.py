@@ -7,8 +7,11 @@
 * Only bound parameters: no SQL is ever built from an id or a value.
 * A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
   and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
-  and downstream traversal need; every row also keeps its record's JSON so that reading back is
-  exact. The schema version lives in ``PRAGMA user_version`` and is migrated forward on open.
+  and downstream traversal need. The graph tables (``transformation_io``, ``edges``) hold what
+  completed runs established; what only failed runs touched is kept apart (``failed_io``,
+  ``failed_edges``) so that it is lineage only on request. Every row also keeps its record's
+  JSON so that reading back is exact. The schema version lives in ``PRAGMA user_version`` and
+  is migrated forward on open.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from .base import BaseSink, check_file_path
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 1
+STORE_VERSION = 2
 _BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
 
@@ -107,8 +110,64 @@ CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
 CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
 """
 
+# Version 2: what only failed runs read, wrote or derived is not lineage by default. Rows of a
+# version-1 store that no completed run supports move to the failed tables; for edges "supports"
+# means a completed run of the transformation read src and wrote dst (a version-1 store does not
+# keep each run's per-output derivation in its own rows).
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS failed_io (
+    transformation_id  TEXT NOT NULL,
+    direction          TEXT NOT NULL,
+    node_id            TEXT NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS failed_io_by_node ON failed_io (node_id, direction);
+CREATE TABLE IF NOT EXISTS failed_edges (
+    src                TEXT NOT NULL,
+    transformation_id  TEXT NOT NULL,
+    dst                TEXT NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS failed_edges_by_dst ON failed_edges (dst, transformation_id, src);
+CREATE VIEW IF NOT EXISTS io_with_failed AS
+    SELECT transformation_id, direction, node_id FROM transformation_io
+    UNION SELECT transformation_id, direction, node_id FROM failed_io;
+CREATE VIEW IF NOT EXISTS edges_with_failed AS
+    SELECT src, transformation_id, dst FROM edges
+    UNION SELECT src, transformation_id, dst FROM failed_edges;
+INSERT OR IGNORE INTO failed_io
+    SELECT io.transformation_id, io.direction, io.node_id FROM transformation_io io
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND io.direction = 'in'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ri.node_id = io.node_id
+    ) AND NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND io.direction = 'out'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ro.node_id = io.node_id
+    );
+DELETE FROM transformation_io WHERE EXISTS (
+    SELECT 1 FROM failed_io f WHERE f.transformation_id = transformation_io.transformation_id
+      AND f.direction = transformation_io.direction AND f.node_id = transformation_io.node_id
+);
+INSERT OR IGNORE INTO failed_edges
+    SELECT e.src, e.transformation_id, e.dst FROM edges e
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND ri.node_id = e.src
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND ro.node_id = e.dst
+        WHERE r.transformation_id = e.transformation_id AND r.status = 'completed'
+    );
+DELETE FROM edges WHERE EXISTS (
+    SELECT 1 FROM failed_edges f WHERE f.src = edges.src
+      AND f.transformation_id = edges.transformation_id AND f.dst = edges.dst
+);
+"""
+
 #: user_version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
 
 
 def _us(record_time: Any) -> int:
@@ -199,8 +258,8 @@ class SQLiteSink(BaseSink):
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
         # common case, then writes only its own rows.
-        self._known_io: set[tuple[str, str, str]] = set()
-        self._known_edges: set[tuple[str, str, str]] = set()
+        self._known_io: set[GraphRow] = set()
+        self._known_edges: set[GraphRow] = set()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -214,7 +273,7 @@ class SQLiteSink(BaseSink):
         nodes = [r for r in records if isinstance(r, (DataSource, Feature))]
         transformations = [r for r in records if isinstance(r, Transformation)]
         runs = [r for r in records if isinstance(r, Run)]
-        graph_rows: list[set[tuple[str, str, str]]] = []
+        graph_rows: list[set[GraphRow]] = []
 
         def write(dedupe: bool = False) -> None:
             graph_rows.clear()
@@ -307,13 +366,20 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
     )
 
 
+#: A graph row with its table first: ``(table, transformation, direction, node)`` or
+#: ``(table, src, transformation, dst)``.
+GraphRow = tuple[str, str, str, str]
+#: run completed? -> (io table, edge table); table names come from here only.
+_GRAPH_TABLES = {True: ("transformation_io", "edges"), False: ("failed_io", "failed_edges")}
+
+
 def _write_runs(
     conn: sqlite3.Connection,
     runs: list[Run],
-    known_io: set[tuple[str, str, str]],
-    known_edges: set[tuple[str, str, str]],
+    known_io: set[GraphRow],
+    known_edges: set[GraphRow],
     dedupe: bool = False,
-) -> tuple[set[tuple[str, str, str]], set[tuple[str, str, str]]]:
+) -> tuple[set[GraphRow], set[GraphRow]]:
     """Write a batch of runs with one statement per table; return the graph rows written."""
     fresh = list({r.run_id: r for r in runs}.values())
     if dedupe:  # the batch holds runs stored already: keep the first, skip the repeats
@@ -336,21 +402,30 @@ def _write_runs(
         "INSERT OR IGNORE INTO run_outputs (run_id, node_id) VALUES (?, ?)",
         [(r.run_id, n) for r in fresh for n in r.outputs],
     )
-    io = {(r.transformation, "in", n) for r in fresh for n in r.inputs}
-    io |= {(r.transformation, "out", n) for r in fresh for n in r.outputs}
-    io -= known_io
-    if io:
+    # Graph rows of completed runs are lineage; a failed run's go to the failed tables. The
+    # caches key each row by its table, so a row seen failed is still written once completed.
+    io_rows: set[GraphRow] = set()
+    edge_rows: set[GraphRow] = set()
+    for r in fresh:
+        io_table, edge_table = _GRAPH_TABLES[r.status == "completed"]
+        t = r.transformation
+        io_rows.update((io_table, t, "in", n) for n in r.inputs)
+        io_rows.update((io_table, t, "out", n) for n in r.outputs)
+        edge_rows.update((edge_table, src, t, dst) for src, dst in r.edges())
+    io_rows -= known_io
+    edge_rows -= known_edges
+    for table in sorted({row[0] for row in io_rows}):
         conn.executemany(
-            "INSERT OR IGNORE INTO transformation_io (transformation_id, direction, node_id) "
+            f"INSERT OR IGNORE INTO {table} (transformation_id, direction, node_id) "
             "VALUES (?, ?, ?)",
-            io,
+            [row[1:] for row in io_rows if row[0] == table],
         )
-    edges = {(src, r.transformation, dst) for r in fresh for src, dst in r.edges()} - known_edges
-    if edges:
+    for table in sorted({row[0] for row in edge_rows}):
         conn.executemany(
-            "INSERT OR IGNORE INTO edges (src, transformation_id, dst) VALUES (?, ?, ?)", edges
+            f"INSERT OR IGNORE INTO {table} (src, transformation_id, dst) VALUES (?, ?, ?)",
+            [row[1:] for row in edge_rows if row[0] == table],
         )
-    return io, edges
+    return io_rows, edge_rows
 
 
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
