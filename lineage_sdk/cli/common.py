@@ -9,6 +9,7 @@ from pathlib import Path
 from ..config import DEFAULT_STORE, SinkTarget, parse_sinks
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
+from ..graph.changes import MomentError
 from .output import EXIT_USAGE
 
 __all__ = ["CommandError", "default_store", "open_graph", "positive_int"]
@@ -41,7 +42,9 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
     """The graph of ``--store`` (or the default store); CommandError when it cannot be read."""
     store = args.store or default_store()
     try:
-        return load_graph(store)
+        return load_graph(store, as_of=getattr(args, "as_of", None))
+    except MomentError as exc:
+        raise CommandError(f"--as-of: {exc}") from exc
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
     except (ConfigError, ValueError) as exc:

@@ -11,12 +11,13 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import doctor, draw, export, query
+from . import changes, doctor, draw, export, query
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, export, doctor)
+# changes goes after draw and query: it adds --as-of (and graph --diff) to their commands.
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, changes, export, doctor)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:

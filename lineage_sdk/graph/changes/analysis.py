@@ -147,6 +147,9 @@ class Diff:
     edges_added: tuple[tuple[str, str], ...]
     edges_removed: tuple[tuple[str, str], ...]
     affected: tuple[str, ...]
+    #: What a drawing shows at each moment: (node, transformation) and (transformation, node).
+    drawn_before: frozenset[tuple[str, str]] = frozenset()
+    drawn_after: frozenset[tuple[str, str]] = frozenset()
 
     def to_json(self) -> dict[str, object]:
         """The ``lineage diff --json`` shape."""
@@ -220,7 +223,14 @@ def diff(source: ChangeSource, start: Moment, end: Moment, kind_of: KindOf) -> D
         tuple(edges_added),
         tuple(edges_removed),
         tuple(sorted(affected)),
+        _drawn(before),
+        _drawn(after),
     )
+
+
+def _drawn(latest: dict[str, RunFacts]) -> frozenset[tuple[str, str]]:
+    edges = {(n, t) for t, run in latest.items() for n in run.inputs}
+    return frozenset(edges | {(t, n) for t, run in latest.items() for n in run.outputs})
 
 
 # --- staleness -----------------------------------------------------------------------------------
