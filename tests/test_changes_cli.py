@@ -160,3 +160,21 @@ def test_impact_of_an_unknown_ref_is_a_usage_error(
     code, _ = run("impact", "--git-diff", "no-such-ref", "--store", store)
     assert code == 2
     assert "git diff 'no-such-ref' failed" in capsys.readouterr().err
+
+
+def test_impact_options_extend_an_impact_command_registered_before() -> None:
+    import argparse
+
+    from lineage_sdk.cli.changes import impact_parser
+    from lineage_sdk.cli.output import Result
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command")
+    by_id = sub.add_parser("impact")
+    by_id.add_argument("id")
+    by_id.set_defaults(handler=lambda args: Result(data=["by id", args.id]))
+    impact_parser(sub, argparse.ArgumentParser(add_help=False))
+    args = parser.parse_args(["impact", "raw_clicks_kafka_topic"])
+    assert args.handler(args).data == ["by id", "raw_clicks_kafka_topic"]
+    args = parser.parse_args(["impact", "--git-diff", "HEAD"])
+    assert (args.id, args.git_diff, args.patch) == (None, "HEAD", None)

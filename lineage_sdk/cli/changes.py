@@ -22,7 +22,7 @@ from . import draw
 from .common import CommandError, open_graph
 from .output import EXIT_NOT_FOUND, Block, Lines, Result, Table
 
-__all__ = ["add_parsers", "diff", "graph_diff", "history", "impact", "stale"]
+__all__ = ["add_parsers", "diff", "graph_diff", "history", "impact", "impact_parser", "stale"]
 
 #: Commands that read the graph and so can read it as it stood at a moment.
 AS_OF_COMMANDS = ("upstream", "downstream", "show", "graph", "runs", "history", "stale")
@@ -241,6 +241,34 @@ def impact(args: argparse.Namespace) -> Result:
     return Result(data=found.to_json(), human=human)
 
 
+def impact_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    """``impact [ID] [--git-diff REF | --patch FILE]``; extends an ``impact ID`` registered by
+    another command module rather than clashing with it."""
+    parser = sub.choices.get("impact")
+    if parser is None:
+        parser = sub.add_parser(
+            "impact", parents=[common], help="features hit by a node's change or a code change"
+        )
+        parser.add_argument("id", metavar="ID", nargs="?")
+        parser.set_defaults(handler=impact)
+    else:
+        by_id = parser.get_default("handler")
+        # argparse has no public way to make a positional optional after the fact.
+        for action in parser._actions:
+            if action.dest == "id":
+                action.nargs, action.required = "?", False
+
+        def either(args: argparse.Namespace) -> Result:
+            if args.git_diff is None and args.patch is None:
+                return by_id(args)  # type: ignore[no-any-return]
+            return impact(args)
+
+        parser.set_defaults(handler=either)
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--git-diff", metavar="REF", help="the working tree's `git diff REF`")
+    source.add_argument("--patch", metavar="FILE", help="a unified diff file (- for stdin)")
+
+
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``history``, ``diff``, ``stale``, ``impact``; add ``--as-of`` to the commands
     that read the graph and ``--diff`` to ``graph``."""
@@ -266,14 +294,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.set_defaults(handler=stale)
 
-    parser = sub.add_parser(
-        "impact", parents=[common], help="features hit by a node's change or a code change"
-    )
-    parser.add_argument("id", metavar="ID", nargs="?")
-    source = parser.add_mutually_exclusive_group()
-    source.add_argument("--git-diff", metavar="REF", help="the working tree's `git diff REF`")
-    source.add_argument("--patch", metavar="FILE", help="a unified diff file (- for stdin)")
-    parser.set_defaults(handler=impact)
+    impact_parser(sub, common)
 
     for name in AS_OF_COMMANDS:
         sub.choices[name].add_argument(
