@@ -65,8 +65,9 @@ LIMITS = {
         "per-output derivation maps from them."
     ),
     "changes: SQL": (
-        "each question groups every run up to the moment by its revision fields, which are read "
-        "from the run's stored JSON (no column of their own yet)."
+        "an as-of snapshot builds its edge table from each run's stored JSON derivation (runs "
+        "have no revision column yet), and a moment named by a tag scans the runs table (no "
+        "index on git_tag)."
     ),
     "import lineage_sdk": (
         "attrs (~11 ms) is needed to define the records; wrapt, cattrs, the read side and the "

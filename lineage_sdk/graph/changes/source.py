@@ -64,6 +64,9 @@ class RunsChangeSource:
 
     def __init__(self, runs: Iterable[Run]) -> None:
         self._facts = [RunFacts.of(r) for r in runs]
+        self._by_t: dict[str, list[RunFacts]] = {}
+        for facts in self._facts:
+            self._by_t.setdefault(facts.transformation, []).append(facts)
 
     def _upto(self, until: _dt.datetime | None) -> Iterable[RunFacts]:
         if until is None:
@@ -74,17 +77,18 @@ class RunsChangeSource:
         self, until: _dt.datetime | None, transformation: str | None = None
     ) -> list[Revision]:
         builder = RevisionBuilder()
-        for facts in self._upto(until):
-            if transformation is None or facts.transformation == transformation:
+        candidates = self._facts if transformation is None else self._by_t.get(transformation, [])
+        for facts in candidates:
+            if until is None or facts.ended_at <= until:
                 builder.add(facts)
         return builder.revisions()
 
     def code_changes_since(self, run: RunFacts, until: _dt.datetime | None) -> list[RunFacts]:
         newest: dict[tuple[str | None, str | None], RunFacts] = {}
-        for facts in self._upto(until):
+        for facts in self._by_t.get(run.transformation, ()):
             code = (facts.version, facts.source_sha256)
             if (
-                facts.transformation == run.transformation
+                (until is None or facts.ended_at <= until)
                 and code != (run.version, run.source_sha256)
                 and (facts.started_at, facts.run_id) > (run.started_at, run.run_id)
                 and _newer(facts, newest.get(code))
