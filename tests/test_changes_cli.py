@@ -178,3 +178,31 @@ def test_impact_options_extend_an_impact_command_registered_before() -> None:
     assert args.handler(args).data == ["by id", "raw_clicks_kafka_topic"]
     args = parser.parse_args(["impact", "--git-diff", "HEAD"])
     assert (args.id, args.git_diff, args.patch) == (None, "HEAD", None)
+
+
+def test_hostile_ids_stay_inert_in_history_stale_and_the_drawing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import lineage_sdk
+    from lineage_sdk import DataSource, Feature, log_lineage
+
+    evil = 'job"\n<b>x</b>\u202e->{}'
+    src = DataSource("src\nFAKE LINE", type="t")
+    out = Feature('feat"]; evil -> x [', value_type="int")
+    store = f"sqlite:{tmp_path / 'h.db'}"
+    lineage_sdk.configure(store, on_error="raise")
+    for version in ("1", "2"):
+
+        @log_lineage(inputs=[src], outputs=[out], name=evil, version=version)
+        def job() -> None:
+            pass
+
+        job()
+    lineage_sdk.flush()
+    code, text = run("history", evil, "--store", store)
+    assert code == 0 and len(text.splitlines()) == 4  # header, rule, two revisions
+    code, text = run("diff", "2000-01-01", "2100-01-01", "--store", store)
+    assert code == 0 and 'added: job"\\n<b>x</b>' in text  # the newline shown escaped
+    code, dot = run("graph", "--diff", "2000-01-01", "2100-01-01", "--store", store)
+    assert code == 0 and dot.count(" -> ") == 2  # exactly the two real edges
+    assert "<b>x</b>" not in dot and "&lt;b&gt;x&lt;/b&gt;" in dot

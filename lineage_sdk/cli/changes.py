@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,9 @@ from .output import EXIT_NOT_FOUND, Block, Lines, Result, Table
 
 __all__ = ["add_parsers", "diff", "graph_diff", "history", "impact", "impact_parser", "stale"]
 
-#: Commands that read the graph and so can read it as it stood at a moment.
-AS_OF_COMMANDS = ("upstream", "downstream", "show", "graph", "runs", "history", "stale")
+#: Commands that read the graph and so can read it as it stood at a moment (those registered
+#: before this module; ``ui`` reads its graph through ``open_graph`` too, where it exists).
+AS_OF_COMMANDS = ("upstream", "downstream", "show", "graph", "runs", "history", "stale", "ui")
 
 
 def _short(sha: str | None) -> str | None:
@@ -297,12 +299,15 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     impact_parser(sub, common)
 
     for name in AS_OF_COMMANDS:
-        sub.choices[name].add_argument(
-            "--as-of",
-            metavar="WHEN",
-            help="the graph as it stood then: a datetime, ISO-8601 text, a run id, or a git "
-            "tag, branch or commit",
-        )
+        if name not in sub.choices:
+            continue
+        with contextlib.suppress(argparse.ArgumentError):  # it declares --as-of itself
+            sub.choices[name].add_argument(
+                "--as-of",
+                metavar="WHEN",
+                help="the graph as it stood then: a datetime, ISO-8601 text, a run id, or a git "
+                "tag, branch or commit",
+            )
     drawing = sub.choices["graph"]
     drawing.add_argument(
         "--diff",
