@@ -7,10 +7,11 @@ is ``raise``, in which case the ConfigError surfaces.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -145,6 +146,13 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
         lineage_sdk.configure("json:lineage.jsonl", on_error="raise")
         lineage_sdk.configure([MemorySink()], async_delivery=False)
     """
+    rt = build_runtime(sinks, **options)
+    with _lock:
+        _install(rt)
+
+
+def build_runtime(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> Runtime:
+    """The configuration :func:`configure` would put in force, built but not installed."""
     extra = set(options) - set(_OPTIONS) - {"queue_size", "flush_interval_s"}
     if extra:
         accepted = ", ".join([*_OPTIONS, "queue_size", "flush_interval_s"])
@@ -181,8 +189,28 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
         settings = _evolve(settings, queue_size=int(options["queue_size"]))
     if "flush_interval_s" in options:
         settings = _evolve(settings, flush_interval_s=float(options["flush_interval_s"]))
+    return Runtime(settings, objects)
+
+
+@contextlib.contextmanager
+def installed(rt: Runtime) -> Iterator[Runtime]:
+    """Put ``rt`` in force for the block, then restore the configuration in force before.
+
+    The previous configuration is set aside untouched (not flushed or closed) and comes back
+    afterwards; ``rt`` is shut down on the way out. ``lineage_sdk.testing`` is built on this.
+    """
+    global _current
     with _lock:
-        _install(Runtime(settings, objects))
+        previous, _current = _current, rt
+    try:
+        yield rt
+    finally:
+        with _lock:
+            inner, _current = _current, previous
+        # configure() inside the block replaced (and closed) rt: close what it installed too.
+        for leaving in {id(rt): rt, id(inner): inner}.values():
+            if leaving is not None:
+                leaving.delivery.shutdown()
 
 
 def _evolve(settings: Settings, **changes: Any) -> Settings:

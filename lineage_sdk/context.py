@@ -20,14 +20,31 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol
 
 import attrs
 
 from .records import _check_id
 
-__all__ = ["RunContext", "attach", "current_context"]
+__all__ = ["ActiveRun", "RunContext", "attach", "current_context", "current_run", "current_run_id"]
+
+
+class ActiveRun(Protocol):
+    """What the write path puts in :data:`current_run` for a decorated call in progress."""
+
+    @property
+    def run_id(self) -> str:
+        """The run's id."""
+
+    @property
+    def transformation(self) -> str:
+        """The id of the transformation being run."""
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the configuration the run records into."""
 
 
 def _validate_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -56,16 +73,25 @@ class RunContext:
         return cls(data["run_id"], data["transformation"], data.get("namespace", "default"))
 
 
+#: The decorated call in progress in this thread / asyncio task (or the run attached with
+#: :func:`attach`), if any: the parent of decorated calls made inside it.
+current_run: contextvars.ContextVar[ActiveRun | RunContext | None] = contextvars.ContextVar(
+    "lineage_sdk_current_run", default=None
+)
+
+
+def current_run_id() -> str | None:
+    """The id of the decorated call in progress here (thread / asyncio task), or None."""
+    run = current_run.get()
+    return run.run_id if run is not None else None
+
+
 def current_context() -> RunContext | None:
     """The context of the decorated call in progress here (thread / task), or None outside one."""
-    from .decorator import _current_run
-
-    call = _current_run.get()
-    if call is None:
-        return None
-    if isinstance(call, RunContext):
-        return call
-    return RunContext(call.run_id, call.transformation, call.rt.settings.namespace)
+    run = current_run.get()
+    if run is None or isinstance(run, RunContext):
+        return run
+    return RunContext(run.run_id, run.transformation, run.namespace)
 
 
 @contextlib.contextmanager
@@ -75,8 +101,6 @@ def attach(token: RunContext | dict[str, Any] | None) -> Iterator[None]:
     ``None`` (a driver that was not itself inside a decorated call) attaches nothing, so workers
     can call ``attach(token)`` unconditionally.
     """
-    from .decorator import _current_run
-
     if token is None:
         yield
         return
@@ -84,8 +108,8 @@ def attach(token: RunContext | dict[str, Any] | None) -> Iterator[None]:
         token = RunContext.from_dict(token)
     if not isinstance(token, RunContext):
         raise TypeError(f"attach() takes a RunContext (or its dict), got {type(token).__name__}")
-    reset = _current_run.set(token)
+    reset = current_run.set(token)
     try:
         yield
     finally:
-        _current_run.reset(reset)
+        current_run.reset(reset)

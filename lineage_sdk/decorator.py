@@ -21,8 +21,9 @@ Example::
 
 from __future__ import annotations
 
-import contextvars
+import functools
 import importlib
+import logging
 import os
 import sys
 import time
@@ -32,13 +33,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime
 from ._version import __version__
+from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
+    CodeRef,
     DataSource,
     Feature,
     GitInfo,
     Node,
     Record,
+    Run,
     Transformation,
     _check_id,
     check_metadata,
@@ -47,25 +51,15 @@ from .records import (
 
 if TYPE_CHECKING:
     from .capture.code import CodeLocation
-    from .context import RunContext
 
 __all__ = ["current_run_id", "log_lineage"]
+
+_log = logging.getLogger("lineage_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
 NodeLike = Node | str
 _ERROR_MESSAGE_LIMIT = 8192
 _ERROR_STACK_LIMIT = 32768
-
-#: The decorated call in progress in this thread / task, if any: the parent of calls made in it.
-_current_run: contextvars.ContextVar[_Call | RunContext | None] = contextvars.ContextVar(
-    "lineage_sdk_current_run", default=None
-)
-
-
-def current_run_id() -> str | None:
-    """The id of the decorated call in progress here (thread / asyncio task), or None."""
-    call = _current_run.get()
-    return call.run_id if call is not None else None
 
 
 def _random_bits(bits: int) -> int:
@@ -78,25 +72,32 @@ def _random_bits(bits: int) -> int:
     return _random_bits(bits)
 
 
-_PYTHON = "{}.{}.{}".format(*sys.version_info[:3])
-_pid = [os.getpid()]  # refreshed in forked children; os.getpid() per call is a system call
+class _Process:
+    """Facts about this process that every run records, looked up once rather than per call."""
+
+    __slots__ = ("_hostname", "pid", "python")
+
+    def __init__(self) -> None:
+        # os.getpid() per call is a system call: cache it and refresh it in forked children.
+        self.pid = os.getpid()
+        self.python = "{}.{}.{}".format(*sys.version_info[:3])
+        self._hostname: str | None = None
+
+    def refresh_after_fork(self) -> None:
+        self.pid = os.getpid()
+
+    @property
+    def hostname(self) -> str:
+        if self._hostname is None:
+            import socket  # on first run, not at import
+
+            self._hostname = socket.gethostname()
+        return self._hostname
 
 
-def _refresh_pid() -> None:
-    _pid[0] = os.getpid()
-
-
+_process = _Process()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_refresh_pid)
-_host: list[str] = []
-
-
-def _hostname() -> str:
-    if not _host:
-        import socket  # on first run, not at import
-
-        _host.append(socket.gethostname())
-    return _host[0]
+    os.register_at_fork(after_in_child=_process.refresh_after_fork)
 
 
 def _uuid7() -> str:
@@ -141,7 +142,7 @@ def _id(node: NodeLike) -> str:
     return node if isinstance(node, str) else node.id
 
 
-class _IO:
+class _IOSpec:
     """Inputs, outputs and per-output derivation resolved to ids, plus the node objects seen."""
 
     __slots__ = ("derivation", "inputs", "nodes", "outputs")
@@ -175,8 +176,8 @@ class _IO:
         self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(nodes))
 
 
-class _Transformation:
-    """Everything about one decorated function that does not change per call."""
+class _Instrumented:
+    """Everything about one decorated function that does not change per call, and its run hooks."""
 
     def __init__(  # noqa: PLR0917 - private, called once from log_lineage
         self,
@@ -204,7 +205,7 @@ class _Transformation:
         self._outputs = outputs
         self.dynamic_inputs = inputs if callable(inputs) else None
         self.dynamic_outputs = outputs if callable(outputs) else None
-        self.static = _IO(
+        self.static = _IOSpec(
             () if self.dynamic_inputs else inputs,
             () if self.dynamic_outputs else outputs,
             static_inputs=self.dynamic_inputs is None,
@@ -245,7 +246,7 @@ class _Transformation:
 
     def io_for(
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> _IO:
+    ) -> _IOSpec:
         if self.dynamic_inputs is None and self.dynamic_outputs is None:
             return self.static
         import inspect
@@ -255,7 +256,7 @@ class _Transformation:
         arguments = dict(bound.arguments)
         inputs = self.dynamic_inputs(arguments) if self.dynamic_inputs else self._inputs
         outputs = self.dynamic_outputs(arguments) if self.dynamic_outputs else self._outputs
-        return _IO(inputs, outputs)
+        return _IOSpec(inputs, outputs)
 
     # --- per call ------------------------------------------------------------------------------
     def begin(
@@ -268,76 +269,102 @@ class _Transformation:
         try:
             io = self.io_for(wrapped, args, kwargs)
         except Exception as exc:  # the user's inputs/outputs callable failed
-            _runtime._log.warning(
+            _log.warning(
                 "lineage: resolving inputs/outputs of %s failed (%r); recording no nodes",
                 self.name,
                 exc,
             )
             io = _EMPTY_IO
-        return _Call(rt, io, _current_run.get(), self.name)
+        return _Call(rt, io, current_run.get(), self.name)
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
         ended_ns = time.time_ns()
         duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
         try:
-            rt = call.rt
             location = self.location()
             git = None
-            if rt.settings.capture_git and location.repository is not None:
+            if call.rt.settings.capture_git and location.repository is not None:
                 git = location.repository.state()
             ref, declared = self.declaration(git, location)
-            io = call.io
-            error_type = error_message = error_stack = None
-            if exc is not None:
-                cls = type(exc)
-                error_type = f"{cls.__module__}.{cls.__qualname__}"
-                error_message = str(exc)[:_ERROR_MESSAGE_LIMIT]
-                import traceback  # failures only
-
-                # Frames and lines only: traceback.format_exception never renders locals.
-                error_stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
-            parent = call.parent
-            run = trusted_run(
-                run_id=call.run_id,
-                transformation=self.name,
-                status="failed" if exc is not None else "completed",
-                started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
-                ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
-                duration_s=float(duration),
-                inputs=io.inputs,
-                outputs=io.outputs,
-                derivation=io.derivation,
-                parent_run_id=parent.run_id if parent is not None else None,
-                parent_transformation=parent.transformation if parent is not None else None,
-                version=self.version,
-                namespace=rt.settings.namespace,
-                error_type=error_type,
-                error_message=error_message,
-                error_stack=error_stack,
-                code=location.code,
-                git=git,
-                code_reference=ref,
-                host=_hostname(),
-                pid=_pid[0],
-                python_version=_PYTHON,
-                sdk_version=__version__,
-            )
-            announced = self._announced
-            if io is self.static and announced[0] is rt and announced[1] is declared:
-                batch: list[Record] = [run]  # declarations already sent to these sinks
-            else:
-                batch = rt.pending_declarations((*io.nodes, declared))
-                batch.append(run)
-                if io is self.static:
-                    self._announced = (rt, declared)
+            run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
+            batch = self._batch(call, declared, run)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
-        rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+        call.rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+
+    def _run_record(
+        self,
+        call: _Call,
+        exc: BaseException | None,
+        timing: tuple[int, float],
+        code: CodeRef | None,
+        git_and_ref: tuple[GitInfo | None, str | None],
+    ) -> Run:
+        ended_ns, duration = timing
+        git, ref = git_and_ref
+        io = call.io
+        error_type, error_message, error_stack = _error_fields(exc)
+        parent = call.parent
+        # trusted_run skips the validators: every field here was checked at decoration or is
+        # produced by the SDK itself (the validating constructor costs several µs per call).
+        run: Run = trusted_run(
+            run_id=call.run_id,
+            transformation=self.name,
+            status="failed" if exc is not None else "completed",
+            started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
+            ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
+            duration_s=float(duration),
+            inputs=io.inputs,
+            outputs=io.outputs,
+            derivation=io.derivation,
+            parent_run_id=parent.run_id if parent is not None else None,
+            parent_transformation=parent.transformation if parent is not None else None,
+            version=self.version,
+            namespace=call.rt.settings.namespace,
+            error_type=error_type,
+            error_message=error_message,
+            error_stack=error_stack,
+            code=code,
+            git=git,
+            code_reference=ref,
+            host=_process.hostname,
+            pid=_process.pid,
+            python_version=_process.python,
+            sdk_version=__version__,
+        )
+        return run
+
+    def _batch(self, call: _Call, declared: Transformation, run: Run) -> list[Record]:
+        """The run, preceded by the declarations these sinks have not been sent yet."""
+        rt = call.rt
+        io = call.io
+        announced = self._announced
+        # Fast path, deliberately ahead of rt.pending_declarations: with static inputs/outputs and
+        # the same runtime and declaration as last time, there is nothing to look up.
+        if io is self.static and announced[0] is rt and announced[1] is declared:
+            return [run]
+        batch = rt.pending_declarations((*io.nodes, declared))
+        batch.append(run)
+        if io is self.static:
+            self._announced = (rt, declared)
+        return batch
 
 
-_EMPTY_IO = _IO((), ())
+def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
+    """The failed run's error type, message and stack (bounded); all None for a success."""
+    if exc is None:
+        return None, None, None
+    cls = type(exc)
+    import traceback  # failures only
+
+    # Frames and lines only: traceback.format_exception never renders locals.
+    stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
+    return f"{cls.__module__}.{cls.__qualname__}", str(exc)[:_ERROR_MESSAGE_LIMIT], stack
+
+
+_EMPTY_IO = _IOSpec((), ())
 
 
 class _Call:
@@ -348,8 +375,8 @@ class _Call:
     def __init__(
         self,
         rt: _runtime.Runtime,
-        io: _IO,
-        parent: _Call | RunContext | None,
+        io: _IOSpec,
+        parent: ActiveRun | RunContext | None,
         transformation: str,
     ) -> None:
         self.rt = rt
@@ -360,141 +387,150 @@ class _Call:
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
 
+    @property
+    def namespace(self) -> str:
+        """The namespace of the configuration this run records into (see ``context.ActiveRun``)."""
+        return self.rt.settings.namespace
 
-def _finish_failed(tr: _Transformation, call: _Call, exc: BaseException) -> None:
+
+def _finish_failed(job: _Instrumented, call: _Call, exc: BaseException) -> None:
     """Record a failed run without ever replacing the user's exception."""
     try:
-        tr.end(call, exc)
+        job.end(call, exc)
     except LineageSinkError as sink_error:
-        _runtime._log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
+        _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
 
 
 # --- wrappers, one per kind of callable, chosen once at decoration time ------------------------
-def _sync_wrapper(tr: _Transformation) -> Callable[..., Any]:
+# The four wrappers below, and the two traced generators, repeat the same set/reset/end sequence
+# on purpose: folding them into one helper (or a context manager) adds a call frame or a kind
+# check to every decorated call, which is the hot path the overhead benchmark measures. Keep them
+# in step when changing one.
+def _sync_wrapper(job: _Instrumented) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = tr.begin(wrapped, args, kwargs)
+        call = job.begin(wrapped, args, kwargs)
         if call is None:
             return wrapped(*args, **kwargs)
-        token = _current_run.set(call)
+        token = current_run.set(call)
         try:
             result = wrapped(*args, **kwargs)
         except BaseException as exc:
-            _current_run.reset(token)
-            _finish_failed(tr, call, exc)
+            current_run.reset(token)
+            _finish_failed(job, call, exc)
             raise
-        _current_run.reset(token)
-        tr.end(call, None)
+        current_run.reset(token)
+        job.end(call, None)
         return result
 
     return wrapper
 
 
-def _async_wrapper(tr: _Transformation) -> Callable[..., Any]:
+def _async_wrapper(job: _Instrumented) -> Callable[..., Any]:
     async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = tr.begin(wrapped, args, kwargs)
+        call = job.begin(wrapped, args, kwargs)
         if call is None:
             return await wrapped(*args, **kwargs)
-        token = _current_run.set(call)
+        token = current_run.set(call)
         try:
             result = await wrapped(*args, **kwargs)
         except BaseException as exc:
-            _current_run.reset(token)
-            _finish_failed(tr, call, exc)
+            current_run.reset(token)
+            _finish_failed(job, call, exc)
             raise
-        _current_run.reset(token)
-        tr.end(call, None)
+        current_run.reset(token)
+        job.end(call, None)
         return result
 
     return wrapper
 
 
-def _generator_wrapper(tr: _Transformation) -> Callable[..., Any]:
+def _generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = tr.begin(wrapped, args, kwargs)
+        call = job.begin(wrapped, args, kwargs)
         generator = wrapped(*args, **kwargs)
         if call is None:
             return generator
-        return _traced_generator(tr, call, generator)
+        return _traced_generator(job, call, generator)
 
     return wrapper
 
 
-def _traced_generator(tr: _Transformation, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
+def _traced_generator(job: _Instrumented, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
     # Drive the generator by hand so that the run is "current" only while its body executes,
     # never while the consumer runs between two items.
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = _current_run.set(call)
+        token = current_run.set(call)
         try:
             item = gen.throw(thrown) if thrown is not None else gen.send(sent)
         except StopIteration as stop:
-            _current_run.reset(token)
-            tr.end(call, None)
+            current_run.reset(token)
+            job.end(call, None)
             return stop.value
         except BaseException as exc:
-            _current_run.reset(token)
-            _finish_failed(tr, call, exc)
+            current_run.reset(token)
+            _finish_failed(job, call, exc)
             raise
-        _current_run.reset(token)
+        current_run.reset(token)
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:  # the consumer closed us early: the run ends, successfully
-            token = _current_run.set(call)
+            token = current_run.set(call)
             try:
                 gen.close()
             except BaseException as exc:
-                _current_run.reset(token)
-                _finish_failed(tr, call, exc)
+                current_run.reset(token)
+                _finish_failed(job, call, exc)
                 raise
-            _current_run.reset(token)
-            tr.end(call, None)
+            current_run.reset(token)
+            job.end(call, None)
             raise
         except BaseException as exc:
             thrown = exc
 
 
-def _async_generator_wrapper(tr: _Transformation) -> Callable[..., Any]:
+def _async_generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
     def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = tr.begin(wrapped, args, kwargs)
+        call = job.begin(wrapped, args, kwargs)
         agen = wrapped(*args, **kwargs)
         if call is None:
             return agen
-        return _traced_async_generator(tr, call, agen)
+        return _traced_async_generator(job, call, agen)
 
     return wrapper
 
 
 async def _traced_async_generator(
-    tr: _Transformation, call: _Call, agen: AsyncGenerator[Any, Any]
+    job: _Instrumented, call: _Call, agen: AsyncGenerator[Any, Any]
 ) -> AsyncGenerator[Any, Any]:
     sent: Any = None
     thrown: BaseException | None = None
     while True:
-        token = _current_run.set(call)
+        token = current_run.set(call)
         try:
             item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
         except StopAsyncIteration:
-            _current_run.reset(token)
-            tr.end(call, None)
+            current_run.reset(token)
+            job.end(call, None)
             return
         except BaseException as exc:
-            _current_run.reset(token)
-            _finish_failed(tr, call, exc)
+            current_run.reset(token)
+            _finish_failed(job, call, exc)
             raise
-        _current_run.reset(token)
+        current_run.reset(token)
         try:
             sent, thrown = (yield item), None
         except GeneratorExit:
-            token = _current_run.set(call)
+            token = current_run.set(call)
             try:
                 await agen.aclose()
             except BaseException as exc:
-                _current_run.reset(token)
-                _finish_failed(tr, call, exc)
+                current_run.reset(token)
+                _finish_failed(job, call, exc)
                 raise
-            _current_run.reset(token)
-            tr.end(call, None)
+            current_run.reset(token)
+            job.end(call, None)
             raise
         except BaseException as exc:
             thrown = exc
@@ -507,24 +543,20 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
-_function_class: list[type] = []
-
-
+@functools.cache
 def _lineage_function() -> type:
     """The decorated function's class: a wrapt proxy that pickles by reference.
 
     A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
     Built on first decoration, so that importing the SDK does not import wrapt (and asyncio).
     """
-    if not _function_class:
-        import wrapt
+    import wrapt
 
-        class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-            def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-                return (_resolve, (self.__module__, self.__qualname__))
+    class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
+        def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
+            return (_resolve, (self.__module__, self.__qualname__))
 
-        _function_class.append(_LineageFunction)
-    return _function_class[0]
+    return _LineageFunction
 
 
 def log_lineage(
@@ -571,7 +603,7 @@ def log_lineage(
     if not callable(inputs):
         _node_list(inputs, "inputs")
     if not callable(outputs):
-        _IO(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
+        _IOSpec(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
 
     def decorate(func: F) -> F:
         target = getattr(func, "__func__", func)
@@ -579,17 +611,17 @@ def log_lineage(
             raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
         import inspect
 
-        tr = _Transformation(
+        job = _Instrumented(
             func, inputs, outputs, name, version, description, compute_framework, checked_metadata
         )
         if inspect.isasyncgenfunction(target):
-            wrapper = _async_generator_wrapper(tr)
+            wrapper = _async_generator_wrapper(job)
         elif inspect.iscoroutinefunction(target):
-            wrapper = _async_wrapper(tr)
+            wrapper = _async_wrapper(job)
         elif inspect.isgeneratorfunction(target):
-            wrapper = _generator_wrapper(tr)
+            wrapper = _generator_wrapper(job)
         else:
-            wrapper = _sync_wrapper(tr)
+            wrapper = _sync_wrapper(job)
         decorated: F = _lineage_function()(func, wrapper)
         return decorated
 

@@ -48,19 +48,6 @@ def capture_records(*, on_error: str = "raise") -> Iterator[CapturedRecords]:
     The configuration in force before the block is restored afterwards.
     """
     sink = MemorySink()
-    with _runtime._lock:
-        previous = _runtime._current
-        _runtime._current = None  # so that configure() does not close the one we restore
-        try:
-            _runtime.configure([sink], enabled=True, async_delivery=False, on_error=on_error)
-        except BaseException:
-            _runtime._current = previous
-            raise
-    try:
+    runtime = _runtime.build_runtime([sink], enabled=True, async_delivery=False, on_error=on_error)
+    with _runtime.installed(runtime):
         yield CapturedRecords(sink)
-    finally:
-        with _runtime._lock:
-            if previous is not None:
-                _runtime._install(previous)
-            else:
-                _runtime.reset()
