@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,13 +23,16 @@ from typing import Any, Protocol
 import attrs
 
 __all__ = [
+    "LARGE_GRAPH",
     "DiffLike",
     "DotNotFoundError",
     "DrawableGraph",
     "Marks",
     "diff_marks",
+    "layout_engine",
     "render",
     "to_dot",
+    "vertex_count",
 ]
 
 
@@ -227,14 +231,34 @@ def dot_available() -> bool:
     return shutil.which("dot") is not None
 
 
-def render_bytes(dot_source: str, fmt: str) -> bytes:
-    """Run Graphviz on ``dot_source``; :class:`DotNotFoundError` when ``dot`` is missing."""
+#: Above this many vertices the layered ``dot`` layout takes minutes (or crashes) on lineage
+#: graphs, so pictures are laid out by ``sfdp``, a force-directed engine that takes seconds.
+LARGE_GRAPH = 300
+_VERTEX = re.compile(r"^  [nt]\d+ \[", re.M)
+
+
+def vertex_count(dot_source: str) -> int:
+    """How many vertices DOT source made by :func:`to_dot` draws."""
+    return len(_VERTEX.findall(dot_source))
+
+
+def layout_engine(dot_source: str) -> str:
+    """``dot`` (layered, left to right) for readable sizes, ``sfdp`` beyond :data:`LARGE_GRAPH`."""
+    return "sfdp" if vertex_count(dot_source) > LARGE_GRAPH else "dot"
+
+
+def render_bytes(dot_source: str, fmt: str, engine: str | None = None) -> bytes:
+    """Run Graphviz on ``dot_source``; :class:`DotNotFoundError` when ``dot`` is missing.
+
+    ``engine`` defaults to :func:`layout_engine`'s choice.
+    """
     if fmt == "dot":
         return dot_source.encode("utf-8")
     import graphviz  # imported only when a picture is asked for
 
     try:
-        data: bytes = graphviz.Source(dot_source).pipe(format=fmt)
+        source = graphviz.Source(dot_source, engine=engine or layout_engine(dot_source))
+        data: bytes = source.pipe(format=fmt)
     except graphviz.ExecutableNotFound as exc:
         raise DotNotFoundError(_INSTALL_HINT.format(fmt=fmt)) from exc
     return data

@@ -78,9 +78,10 @@ def test_runs_table_is_aligned_and_filterable(store: str) -> None:
     col = lines[0].index("status")
     assert {line[col : col + 9].strip() for line in lines[2:]} == {"completed"}
     only = cli("runs", "--store", store, "--transformation", COUNTS, "--json")
-    [run] = json.loads(only.stdout)
+    [run] = json.loads(only.stdout)["runs"]
     assert run["transformation"] == COUNTS and run["version"] == "1.2"
-    assert json.loads(cli("runs", "--store", store, "--status", "failed", "--json").stdout) == []
+    failed = json.loads(cli("runs", "--store", store, "--status", "failed", "--json").stdout)
+    assert failed == {"runs": [], "limit": 20, "truncated": False}
 
 
 def test_show_a_transformation_and_a_feature(store: str) -> None:

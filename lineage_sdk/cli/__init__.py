@@ -19,7 +19,7 @@ from typing import IO
 from ..errors import ConfigError
 from ..graph import UnknownNodeError
 from .common import CommandError, default_store
-from .output import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, emit, error
+from .output import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, emit, error, use_color
 from .parser import build_parser
 
 __all__ = ["build_parser", "default_store", "main"]
@@ -30,8 +30,9 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     out = out or sys.stdout
     args = build_parser().parse_args(argv)
     args.json = bool(args.json)
+    args.include_failed = bool(args.include_failed)
     try:
-        return emit(args.handler(args), out, args.json)
+        return emit(args.handler(args), out, args.json, color=use_color(out))
     except UnknownNodeError as exc:
         error(exc)
         return EXIT_NOT_FOUND

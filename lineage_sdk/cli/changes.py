@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..graph.changes import GitDiffError, History, MomentError
-from ..render import FORMATS, DotNotFoundError, diff_marks, render, render_bytes, to_dot
+from ..render import diff_marks
 from . import draw
 from .common import CommandError, open_graph
 from .output import EXIT_NOT_FOUND, Block, Lines, Result, Table
@@ -166,21 +166,10 @@ def graph_diff(args: argparse.Namespace) -> Result:
     except MomentError as exc:
         raise _moment_error(exc) from exc
     union = lineage.as_of(max(found.start.at, found.end.at))
-    marks = diff_marks(found)
-    fmt = args.format or (Path(args.output).suffix.lstrip(".") if args.output else "dot") or "svg"
-    if fmt not in FORMATS:
-        raise CommandError(f"unknown format {fmt!r}; accepted: {', '.join(FORMATS)}")
     try:
-        if not args.output:
-            data = render_bytes(to_dot(union, marks=marks), fmt)
-            return Result(raw=data.decode("utf-8") if fmt == "dot" else data)
-        path = render(union, args.output, fmt, marks=marks)
-    except DotNotFoundError as exc:
-        raise CommandError(str(exc)) from exc
+        return draw.picture(args, union, diff_marks(found))
     finally:
         union.close()
-    written = path.resolve()
-    return Result(data={"path": str(written), "format": fmt}, human=[Lines([f"wrote {written}"])])
 
 
 # --- stale ---------------------------------------------------------------------------------------

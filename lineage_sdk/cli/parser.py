@@ -11,13 +11,13 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import changes, doctor, draw, export, query
+from . import changes, completion, doctor, draw, export, query, runs
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-# changes goes after draw and query: it adds --as-of (and graph --diff) to their commands.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, changes, export, doctor)
+# changes goes after draw, query and runs: it adds --as-of (and graph --diff) to their commands.
+COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, changes, export, doctor, completion)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
@@ -34,6 +34,13 @@ def _options(default: Any) -> argparse.ArgumentParser:
     common.add_argument(
         "--json", action="store_true", default=default, help="machine-readable output"
     )
+    common.add_argument(
+        "--include-failed",
+        action="store_true",
+        default=default,
+        help="count failed runs' inputs and outputs as lineage too (by default only completed "
+        "runs make the graph; failed runs are always listed by runs and show)",
+    )
     return common
 
 
@@ -42,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lineage",
         description="Query and draw the feature lineage recorded by lineage-sdk.",
+        epilog="`lineage COMMAND --help` describes each command, with examples.",
         parents=[_options(None)],
     )
     parser.add_argument("--version", action="version", version=f"lineage-sdk {__version__}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -27,7 +27,13 @@ from urllib.parse import quote, urlsplit
 from .._version import __version__
 from ..records import DataSource, Feature, Record, Run, Transformation
 
-__all__ = ["PRODUCER", "dataset_for", "events_from_records", "run_events"]
+__all__ = [
+    "PRODUCER",
+    "dataset_for",
+    "events_from_records",
+    "run_events",
+    "stream_events",
+]
 
 PRODUCER = f"https://github.com/lineage-sdk/lineage-sdk/tree/v{__version__}"
 _SPEC = "https://openlineage.io/spec"
@@ -345,6 +351,25 @@ def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[d
             runs.append(record)
     for run in sorted(runs, key=lambda r: (r.started_at, r.run_id)):
         yield from run_events(run, nodes, transformations.get(run.transformation), **options)
+
+
+def stream_events(records: Iterable[Record], **options: Any) -> Iterator[dict[str, Any]]:
+    """RunEvents in constant memory: each run's events as the run arrives.
+
+    Declarations must come before the runs that use them, as a store's records do (nodes,
+    transformations, then runs); only the declarations are held.
+    """
+    nodes: dict[str, DataSource | Feature] = {}
+    transformations: dict[str, Transformation] = {}
+    for record in records:
+        if isinstance(record, (DataSource, Feature)):
+            nodes[record.id] = record
+        elif isinstance(record, Transformation):
+            transformations[record.id] = record
+        elif isinstance(record, Run):
+            yield from run_events(
+                record, nodes, transformations.get(record.transformation), **options
+            )
 
 
 def dumps_event(event: dict[str, Any]) -> str:

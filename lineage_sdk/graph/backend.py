@@ -80,6 +80,9 @@ class GraphBackend(Protocol):
     def runs(self, query: RunQuery) -> list[Run]:
         """Runs matching ``query``, newest first (ties by run id, descending)."""
 
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id, failed or completed, if stored."""
+
     def versions(self, transformation: str) -> list[VersionInfo]:
         """Distinct code versions among the transformation's runs, oldest first."""
 

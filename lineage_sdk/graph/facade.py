@@ -99,8 +99,15 @@ class LineageGraph:
         return isinstance(node_id, str) and self._backend.kind(node_id) is not None
 
     def _unknown(self, node_id: str) -> UnknownNodeError:
-        candidates = self.node_ids() + self.transformation_ids()
-        return UnknownNodeError(node_id, difflib.get_close_matches(node_id, candidates, n=3))
+        # Compared without case, so "User_CTR_7d" suggests "user_ctr_7d"; an id differing only
+        # in case comes first.
+        by_folded: dict[str, list[str]] = {}
+        for candidate in self.node_ids() + self.transformation_ids():
+            by_folded.setdefault(candidate.casefold(), []).append(candidate)
+        folded = node_id.casefold()
+        close = difflib.get_close_matches(folded, list(by_folded), n=3)
+        suggestions = [c for key in close for c in by_folded[key]][:3]
+        return UnknownNodeError(node_id, suggestions)
 
     def edges(self) -> list[tuple[str, str, str]]:
         """Derivation triples ``(input, transformation, output)``, sorted."""
@@ -186,6 +193,10 @@ class LineageGraph:
             limit=limit,
         )
         return self._backend.runs(query)
+
+    def run(self, run_id: str) -> Run | None:
+        """The run with this id (failed runs included), or None."""
+        return self._backend.run(run_id)
 
     def versions(self, transformation: str) -> list[VersionInfo]:
         """Distinct (version, code hash, commit, tag) of a transformation's runs, oldest first."""

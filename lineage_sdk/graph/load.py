@@ -7,16 +7,18 @@ others (a memory sink, a JSON-lines file, any sink with ``read()``) are read int
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Iterator
 from pathlib import Path
 
 from .. import _runtime
 from ..config import SinkTarget, parse_sinks
+from ..records import Record, Run
 from ..sinks.base import ReadableSink, Sink
 from .dialects import SQLDialect, SQLiteDialect
 from .facade import LineageGraph
 from .sql import SQLBackend
 
-__all__ = ["load_graph", "open_store"]
+__all__ = ["load_graph", "open_store", "parse_store", "store_records"]
 
 _ACCEPTED = "use sqlite:PATH, json:PATH or memory"
 
@@ -37,6 +39,16 @@ def _queryable(sink: Sink) -> SinkTarget | None:
     return None
 
 
+def parse_store(text: str) -> SinkTarget:
+    """One readable store from a ``LINEAGE_SINK``-style string (``sqlite:PATH``, ``json:PATH``)."""
+    parsed = parse_sinks(text, Path.cwd(), "store")
+    if len(parsed) != 1:
+        raise ValueError(f"load_graph takes one store, got {text!r}")
+    if _dialect_for(parsed[0].scheme) is None and parsed[0].scheme != "json":
+        raise ValueError(f"cannot read lineage back from {text!r}; {_ACCEPTED}")
+    return parsed[0]
+
+
 def open_store(store: SinkTarget, *, include_failed: bool = False) -> LineageGraph:
     """The graph of one parsed store target.
 
@@ -54,6 +66,32 @@ def open_store(store: SinkTarget, *, include_failed: bool = False) -> LineageGra
     from ..sinks.jsonfile import read_json_lines
 
     return LineageGraph(read_json_lines(store.value or ""), include_failed=include_failed)
+
+
+def store_records(store: SinkTarget) -> Iterator[Record]:
+    """Every record of a file or SQL store, streamed: nodes, transformations, then runs.
+
+    Memory stays constant whatever the store's size: nothing is collected but, for a JSON store,
+    its declarations (read in a first pass so that they come before the runs). An SQL store's
+    runs come oldest first; a JSON store's in the order they were written.
+    """
+    dialect = _dialect_for(store.scheme)
+    if dialect is None and store.scheme != "json":
+        raise ValueError(f"cannot read lineage back from {str(store)!r}; {_ACCEPTED}")
+    location = store.value or ""
+    if not Path(location).exists():
+        raise FileNotFoundError(f"no lineage store at {location}")
+    if dialect is not None:
+        backend = SQLBackend(dialect, location)
+        try:
+            yield from backend.records()
+        finally:
+            backend.close()
+        return
+    from ..sinks.jsonfile import read_json_lines
+
+    yield from (r for r in read_json_lines(location) if not isinstance(r, Run))
+    yield from (r for r in read_json_lines(location) if isinstance(r, Run))
 
 
 def load_graph(
@@ -87,12 +125,7 @@ def load_graph(
 
 def _load(target: Sink | str | None, include_failed: bool) -> LineageGraph:
     if isinstance(target, str) and target.strip().lower() != "memory":
-        parsed = parse_sinks(target, Path.cwd(), "store")
-        if len(parsed) != 1:
-            raise ValueError(f"load_graph takes one store, got {target!r}")
-        if _dialect_for(parsed[0].scheme) is None and parsed[0].scheme != "json":
-            raise ValueError(f"cannot read lineage back from {target!r}; {_ACCEPTED}")
-        return open_store(parsed[0], include_failed=include_failed)
+        return open_store(parse_store(target), include_failed=include_failed)
     # The configured store, the configured memory sink, or a sink object: whatever is still
     # pending in delivery for it is written first.
     sink = _runtime.readable_store("memory" if isinstance(target, str) else target)

@@ -142,6 +142,9 @@ class MemoryBackend:
                     break
         return result
 
+    def run(self, run_id: str) -> Run | None:
+        return next((r for r in self._runs if r.run_id == run_id), None)
+
     def versions(self, transformation: str) -> list[VersionInfo]:
         return algorithms.group_versions(self.runs(RunQuery(transformation=transformation)))
 

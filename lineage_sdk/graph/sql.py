@@ -252,6 +252,10 @@ class SQLBackend:
             params["limit"] = query.limit
         return [self._record(value) for (value,) in self._rows(sql, **params)]  # type: ignore[misc]
 
+    def run(self, run_id: str) -> Run | None:
+        row = self._one("SELECT record FROM runs WHERE run_id = :id", id=run_id)
+        return self._record(row[0]) if row else None  # type: ignore[return-value]
+
     def versions(self, transformation: str) -> list[VersionInfo]:
         found = self._rows(
             "SELECT version, source_sha256, git_commit, git_tag, first_run_us, last_run_us, runs "
