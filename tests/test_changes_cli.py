@@ -57,7 +57,11 @@ def test_history_of_the_counts_job(store: str) -> None:
 def test_as_of_on_the_query_commands(store: str) -> None:
     code, text = run("runs", "--store", store, "--as-of", "v1.0", "--json")
     assert code == 0
-    assert [r["transformation"] for r in json.loads(text)] == [CTR, COUNTS, "land_raw_clicks"]
+    assert [r["transformation"] for r in json.loads(text)["runs"]] == [
+        CTR,
+        COUNTS,
+        "land_raw_clicks",
+    ]
     code, text = run("upstream", "user_ctr_7d", "--store", store, "--as-of", "v1.0")
     assert code == 0 and COUNTS in text.splitlines()
     code, text = run("show", COUNTS, "--store", store, "--as-of", "v1.0", "--json")
