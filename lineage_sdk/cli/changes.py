@@ -20,7 +20,7 @@ from typing import Any
 from ..graph.changes import GitDiffError, History, MomentError
 from ..render import diff_marks
 from . import draw
-from .common import CommandError, open_graph
+from .common import CommandError, add_command, open_graph
 from .output import EXIT_NOT_FOUND, Block, Lines, Result, Table
 
 __all__ = ["add_parsers", "diff", "graph_diff", "history", "impact", "impact_parser", "stale"]
@@ -232,22 +232,42 @@ def impact(args: argparse.Namespace) -> Result:
     return Result(data=found.to_json(), human=human)
 
 
+_CODE_IMPACT = (
+    "With --git-diff REF (the working tree's `git diff REF`) or --patch FILE (a unified diff, - "
+    "for stdin; e.g. a pull request's): the decorated functions whose recorded lines the change "
+    "touches (renamed and moved files followed), and every feature downstream of them."
+)
+_CODE_EXAMPLES = (
+    "lineage impact --git-diff origin/main",
+    "gh pr diff 42 | lineage impact --patch - --json",
+)
+
+
 def impact_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     """``impact [ID] [--git-diff REF | --patch FILE]``; extends an ``impact ID`` registered by
     another command module rather than clashing with it."""
     parser = sub.choices.get("impact")
     if parser is None:
-        parser = sub.add_parser(
-            "impact", parents=[common], help="features hit by a node's change or a code change"
+        parser = add_command(
+            sub,
+            "impact",
+            common,
+            summary="features hit by a node's change or by a code change",
+            description="The features downstream of ID. " + _CODE_IMPACT,
+            examples=["lineage impact raw_clicks_kafka_topic", *_CODE_EXAMPLES],
+            handler=impact,
         )
         parser.add_argument("id", metavar="ID", nargs="?")
-        parser.set_defaults(handler=impact)
     else:
         by_id = parser.get_default("handler")
         # argparse has no public way to make a positional optional after the fact.
         for action in parser._actions:
             if action.dest == "id":
                 action.nargs, action.required = "?", False
+        parser.description = f"{parser.description or ''} {_CODE_IMPACT}".strip()
+        parser.epilog = "\n".join(
+            [parser.epilog or "examples:", *(f"  {e}" for e in _CODE_EXAMPLES)]
+        )
 
         def either(args: argparse.Namespace) -> Result:
             if args.git_diff is None and args.patch is None:
@@ -263,18 +283,46 @@ def impact_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``history``, ``diff``, ``stale``, ``impact``; add ``--as-of`` to the commands
     that read the graph and ``--diff`` to ``graph``."""
-    parser = sub.add_parser(
-        "history", parents=[common], help="revisions of a transformation, producers of a node"
+    parser = add_command(
+        sub,
+        "history",
+        common,
+        summary="revisions of a transformation, or the runs that produced a node",
+        description="A transformation's revisions (distinct version, source hash, inputs, "
+        "outputs and derivation), oldest first, each with its first and last run, their commits "
+        "and tags, and what changed from the one before. For a feature or source: the runs that "
+        "produced it, newest first, with the revision of each.",
+        examples=["lineage history calculate_user_counts_7d", "lineage history user_ctr_7d"],
+        handler=history,
     )
     parser.add_argument("id", metavar="ID")
-    parser.set_defaults(handler=history)
 
-    parser = sub.add_parser("diff", parents=[common], help="what changed between two moments")
-    parser.add_argument("start", metavar="A", help="datetime, run id, or git tag/branch/commit")
-    parser.add_argument("end", metavar="B", help="as A")
-    parser.set_defaults(handler=diff)
+    parser = add_command(
+        sub,
+        "diff",
+        common,
+        summary="what changed between two moments",
+        description="Transformations added, removed and changed (which fields, old and new "
+        "source hash, version and commit), derivation edges added and removed, and the features "
+        "downstream of any of it. A and B: a datetime, ISO-8601 text, a run id, or a git tag, "
+        "branch or commit (the last run recorded at that commit).",
+        examples=["lineage diff v1.0 v1.1", "lineage diff 2026-11-01 HEAD --json"],
+        handler=diff,
+    )
+    parser.add_argument("start", metavar="A")
+    parser.add_argument("end", metavar="B")
 
-    parser = sub.add_parser("stale", parents=[common], help="features that are out of date")
+    parser = add_command(
+        sub,
+        "stale",
+        common,
+        summary="features that are out of date, and why",
+        description="Every produced feature that is out of date, with each reason: "
+        "upstream_newer, code_changed, last_run_failed, upstream_stale. --fail exits 1 when "
+        "anything is stale (a CI gate).",
+        examples=["lineage stale", "lineage stale --fail --check-code"],
+        handler=stale,
+    )
     parser.add_argument("--fail", action="store_true", help="exit 1 when anything is stale")
     parser.add_argument(
         "--check-code",
@@ -283,10 +331,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         metavar="ROOT",
         help="also compare each function's source in the working tree at ROOT (default: .)",
     )
-    parser.set_defaults(handler=stale)
 
     impact_parser(sub, common)
-
     for name in AS_OF_COMMANDS:
         if name not in sub.choices:
             continue
