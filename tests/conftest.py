@@ -165,10 +165,28 @@ def memory_sink() -> Any:
     return sink
 
 
+#: The store kinds the history's answers are pinned on: adding one is one entry here (and, for a
+#: database, its DSN in ``pipeline_history``).
+HISTORY_STORE_KINDS = ["json", "sqlite"]
+
+
 @pytest.fixture(scope="session")
 def pipeline_history(tmp_path_factory: pytest.TempPathFactory) -> Any:
     """The seed pipeline's history in a real git repository, built once per session (see
-    ``tests.helpers.build_history``); tests that edit its working tree restore it."""
+    ``tests.helpers.build_history``) into every store kind; tests that edit its working tree
+    restore it."""
     from .helpers import build_history
 
     return build_history(tmp_path_factory.mktemp("history"))
+
+
+@pytest.fixture(params=HISTORY_STORE_KINDS)
+def history_store(request: pytest.FixtureRequest, pipeline_history: Any) -> str:
+    """The history's store of each kind; one that could not be built here skips (fails under
+    CI)."""
+    if request.param not in pipeline_history.stores:
+        reason = f"no {request.param} store could be built here"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return str(pipeline_history.stores[request.param])

@@ -145,8 +145,6 @@ def store_graph(
 # --- a real git history of the seed pipeline (lineage over time) ---------------------------------
 CHANGES_PIPELINE = Path(__file__).resolve().parent / "data" / "changes_pipeline.py"
 PIPELINE_JOB = "jobs/pipeline.py"
-#: The store kinds every history answer is pinned on (one line adds a store kind).
-HISTORY_STORES = ("json", "sqlite")
 
 
 @attrs.frozen
@@ -182,7 +180,7 @@ def edit_counts(text: str) -> str:
     )
 
 
-def build_history(base: Path) -> PipelineHistory:
+def build_history(base: Path, extra_stores: dict[str, str] | None = None) -> PipelineHistory:
     """Run the pipeline as real processes in a new git repository under ``base``, writing to
     every store kind at once:
 
@@ -190,6 +188,8 @@ def build_history(base: Path) -> PipelineHistory:
     2. the counts job edited (code and version), tagged v1.1 and run again; the CTR job is not;
     3. after an unrelated commit, the raw clicks (the counts job's clicks input) landed again;
     4. one more commit, at which nothing runs.
+
+    ``extra_stores``: more store kinds to write to (kind -> store string, e.g. a database DSN).
     """
     home = base / "home"
     home.mkdir()
@@ -202,6 +202,7 @@ def build_history(base: Path) -> PipelineHistory:
     repo.commit("seed pipeline")
     repo.git("tag", "-a", "v1.0", "-m", "v1.0")
     stores = {"json": f"json:{base / 'lineage.jsonl'}", "sqlite": f"sqlite:{base / 'lineage.db'}"}
+    stores |= extra_stores or {}
     env = child_env(LINEAGE_SINK=",".join(stores.values()), HOME=str(home), **GIT_ENV)
     _run_pipeline(repo, env, "clicks", "counts", "ctr")
     job = root / PIPELINE_JOB

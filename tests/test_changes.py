@@ -27,7 +27,7 @@ from lineage_sdk.graph.changes import (
 from lineage_sdk.graph.changes.model import revision_id, revision_key
 
 from .conftest import Repo, import_path
-from .helpers import CHANGES_PIPELINE, HISTORY_STORES, PIPELINE_JOB, PipelineHistory
+from .helpers import CHANGES_PIPELINE, PIPELINE_JOB, PipelineHistory
 
 COUNTS = "calculate_user_counts_7d"
 CTR = "calculate_user_ctr"
@@ -36,11 +36,9 @@ JOB = PIPELINE_JOB
 FEATURES = ["user_clicks_7d", "user_ctr_7d", "user_impressions_7d"]
 
 
-@pytest.fixture(params=HISTORY_STORES)
-def graph(
-    request: pytest.FixtureRequest, pipeline_history: PipelineHistory
-) -> Iterator[LineageGraph]:
-    lineage = load_graph(pipeline_history.stores[request.param])
+@pytest.fixture
+def graph(history_store: str) -> Iterator[LineageGraph]:
+    lineage = load_graph(history_store)
     yield lineage
     lineage.close()
 

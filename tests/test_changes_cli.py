@@ -15,7 +15,7 @@ from lineage_sdk.cli import main
 from lineage_sdk.graph import load_graph
 
 from .conftest import Repo
-from .helpers import HISTORY_STORES, PIPELINE_JOB, PipelineHistory, cli
+from .helpers import PIPELINE_JOB, PipelineHistory, cli
 
 COUNTS = "calculate_user_counts_7d"
 CTR = "calculate_user_ctr"
@@ -28,9 +28,9 @@ def run(*argv: str) -> tuple[int, str]:
     return code, out.getvalue()
 
 
-@pytest.fixture(params=HISTORY_STORES)
-def store(request: pytest.FixtureRequest, pipeline_history: PipelineHistory) -> str:
-    return pipeline_history.stores[request.param]
+@pytest.fixture
+def store(history_store: str) -> str:
+    return history_store
 
 
 @pytest.fixture
