@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask test lint typecheck pytest graphviz bench bench-report clean
+.PHONY: demo demo-dask test lint typecheck pytest graphviz chromium screenshot bench bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,8 +23,22 @@ graphviz:
 	      || echo "warning: could not install graphviz; rendering is skipped"; \
 	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
 
+# Headless Chromium and its driver, for the explorer's browser tests and the README screenshot.
+chromium:
+	@{ command -v chromium >/dev/null 2>&1 && command -v chromedriver >/dev/null 2>&1; } || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	      || echo "warning: could not install chromium; the explorer's browser tests skip"; \
+	  else echo "note: chromium and chromium-driver are missing; the explorer's browser tests skip"; fi; }
+
+# The seed pipeline, its graph drawn to lineage.svg and the explorer written to lineage.html.
 demo: $(STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
+	$(BIN)/lineage ui -o lineage.html
+
+# docs/explorer.png for the README: the seed pipeline's explorer in headless Chromium.
+screenshot: $(STAMP) graphviz chromium
+	$(BIN)/python -m benchmarks.screenshot docs/explorer.png
 
 # The same pipeline with its per-day partitions on a local Dask cluster; runs show the parent link.
 demo-dask: $(STAMP)
@@ -37,14 +51,14 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz
+pytest: $(STAMP) graphviz chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest
 
 # The benchmark suite (a few minutes): prints PASS/FAIL per target, writes .bench/report.md and
 # exits non-zero when a target is missed. `make bench-report` regenerates the tracked BENCHMARKS.md.
-bench: $(STAMP)
+bench: $(STAMP) graphviz chromium
 	$(BIN)/python -m benchmarks
 
 bench-report: $(STAMP)

@@ -11,13 +11,22 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
-from . import changes, completion, doctor, draw, export, query, runs
+from . import changes, completion, doctor, draw, export, query, runs, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-# changes goes after draw, query and runs: it adds --as-of (and graph --diff) to their commands.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, changes, export, doctor, completion)
+# changes goes after draw, query, runs and ui: it adds --as-of (and graph --diff) to them.
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    draw,
+    query,
+    runs,
+    ui,
+    changes,
+    export,
+    doctor,
+    completion,
+)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:

@@ -290,5 +290,11 @@ class LineageGraph:
 
         return mimebundle(self)
 
+    def _repr_html_(self) -> str:
+        """The interactive explorer in a notebook (the SVG stays in the bundle as the fallback)."""
+        from ..ui import notebook_html
+
+        return notebook_html(self)
+
     def _repr_svg_(self) -> str | None:
         return self._repr_mimebundle_().get("image/svg+xml")

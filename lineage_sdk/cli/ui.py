@@ -1,0 +1,69 @@
+"""``lineage ui``: the browser explorer, as one offline HTML file or served live (see
+:mod:`lineage_sdk.ui`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from ..ui import command
+from .common import CommandError, open_graph, positive_int
+from .output import Lines, Result
+
+__all__ = ["add_parsers", "ui"]
+
+
+def ui(args: argparse.Namespace) -> Result:
+    """Write the page to ``--output`` (and open it), or serve it until Ctrl-C."""
+    if args.depth is not None and args.focus is None:
+        raise CommandError("--depth needs --focus")
+    lineage = open_graph(args)  # fail now, with the usual message, if the store cannot be read
+    if args.focus is not None:
+        lineage.node(args.focus)  # unknown id: exit 1 with suggestions
+    if args.serve:
+        lineage.close()
+        code = command.serve_live(lambda: open_graph(args), args, sys.stdout)
+        return Result(data={"stopped": True}, code=code)
+    written = command.write_file(lineage, args.output, args.focus, args.depth, args.open)
+    return Result(
+        data=written,
+        human=[Lines([f"wrote {written['path']}; open {written['uri']} in a browser"])],
+    )
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError("a port is 0..65535 (0: any free port)")
+    return value
+
+
+def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
+    """Register ``ui``."""
+    parser = sub.add_parser(
+        "ui",
+        parents=[common],
+        help="explore the lineage in a browser: one offline HTML file, or served live",
+    )
+    parser.add_argument(
+        "-o", "--output", metavar="FILE", default="lineage.html", help="default: lineage.html"
+    )
+    parser.add_argument("--focus", metavar="ID", help="only this id and its neighbourhood")
+    parser.add_argument(
+        "--depth", type=positive_int("--depth"), metavar="N", help="with --focus: how far"
+    )
+    parser.add_argument("--open", action="store_true", help="open it in the default browser")
+    parser.add_argument(
+        "--serve", action="store_true", help="serve it live and read-only instead of writing it"
+    )
+    parser.add_argument("--port", type=_port, default=8765, help="with --serve (default 8765)")
+    parser.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="with --serve: address to bind (default 127.0.0.1; others expose the store)",
+    )
+    parser.set_defaults(handler=ui)

@@ -1,0 +1,253 @@
+"""The explorer's data: every vertex with its details, its runs, the adjacency and the layout.
+
+Built only through the graph's public API. Vertices are numbered (nodes first, then
+transformations, each sorted by id); adjacency lists hold those numbers, so the page walks
+upstream and downstream exactly as :meth:`LineageGraph.upstream` and ``downstream`` do:
+derivation steps between nodes (``succ``/``pred``, honouring per-output derivation) and the
+transformations that read or write each reached node (``reads``/``writes``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
+
+from ..capture.git import scrub_url
+from ..graph.memory import MemoryBackend
+from ..records import DataSource, Feature, Run, Transformation
+from .layout import LABEL_CHARS, Layout, layout, vertex_size
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..graph import LineageGraph
+
+__all__ = ["RUNS_PER_TRANSFORMATION", "code_url", "explorer_data"]
+
+#: How many recent runs of each transformation the page carries (details and timeline).
+RUNS_PER_TRANSFORMATION = 20
+#: Format version of the data the page reads; bumped when a field changes meaning.
+DATA_VERSION = 1
+
+
+def _subtitle(node: Any) -> str | None:
+    kind = node.kind
+    if kind == "External":
+        return "external reference"
+    if kind == "DataSource":
+        return str(node.type)
+    if kind == "Feature":
+        return node.value_type  # type: ignore[no-any-return]
+    parts = [node.compute_framework, f"v{node.version}" if node.version else None]
+    return " · ".join(p for p in parts if p) or None
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= LABEL_CHARS else text[: LABEL_CHARS - 1] + "…"
+
+
+def _time(when: _dt.datetime) -> str:
+    return when.isoformat().replace("+00:00", "Z")
+
+
+def _run_dict(run: Run) -> dict[str, Any]:
+    git = run.git
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "started_at": _time(run.started_at),
+        "duration_s": run.duration_s,
+        "commit": git.commit if git else None,
+        "tag": git.tag if git else None,
+        "dirty": git.dirty if git else None,
+        "host": run.host,
+        "code_reference": run.code_reference,
+        "error": f"{run.error_type}: {run.error_message}" if run.error_type else None,
+    }
+
+
+#: Known web hosts: how each spells "this file at this commit, these lines".
+_WEB_HOSTS = {
+    "github.com": ("{base}/blob/{commit}/{path}", "#L{start}-L{end}"),
+    "gitlab.com": ("{base}/-/blob/{commit}/{path}", "#L{start}-{end}"),
+    "bitbucket.org": ("{base}/src/{commit}/{path}", "#lines-{start}:{end}"),
+}
+
+
+def _remote_parts(remote_url: str) -> tuple[str, str] | None:
+    """(host, repository path) of a remote in URL or scp-like form; None for a local path."""
+    url = scrub_url(remote_url)
+    if "://" in url:
+        parts = urlsplit(url)
+        host, path = (parts.hostname or ""), parts.path
+    else:
+        head, colon, path = url.partition(":")
+        if not colon or "/" in head:
+            return None
+        host = head
+    path = path.strip("/")
+    path = path.removesuffix(".git")
+    return (host.lower(), path) if host and path else None
+
+
+def code_url(run: Run) -> str | None:
+    """The web page of the run's code (file at the recorded commit, with its lines), if any.
+
+    Only for remotes on GitHub, GitLab or Bitbucket; None when the run has no git state, no
+    remote, no file inside the repository, or another host.
+    """
+    git, code = run.git, run.code
+    if git is None or not git.remote_url or code is None or not code.file:
+        return None
+    parts = _remote_parts(git.remote_url)
+    if parts is None or parts[0] not in _WEB_HOSTS:
+        return None
+    host, repo = parts
+    file_path = code.file
+    if file_path.startswith("/") or ".." in file_path.split("/"):
+        return None  # an absolute path: the file was outside the repository
+    page, lines = _WEB_HOSTS[host]
+    url = page.format(
+        base=f"https://{host}/{quote(repo, safe='/')}",
+        commit=quote(git.commit, safe=""),
+        path=quote(file_path, safe="/"),
+    )
+    if code.line_start is not None and code.line_end is not None:
+        url += lines.format(start=code.line_start, end=code.line_end)
+    return url
+
+
+def _node_dict(graph: LineageGraph, vid: str) -> dict[str, Any]:
+    node = graph.node(vid)
+    kind = str(node.kind)
+    out: dict[str, Any] = {"id": vid, "kind": kind, "sub": _subtitle(node)}
+    if isinstance(node, DataSource):
+        out.update(
+            description=node.description,
+            owner=node.owner,
+            type=node.type,
+            schema=list(node.schema),
+            location=node.location,
+            tags=list(node.tags),
+        )
+    elif isinstance(node, Feature):
+        out.update(
+            description=node.description,
+            value_type=node.value_type,
+            entity=node.entity,
+            tags=list(node.tags),
+        )
+    elif isinstance(node, Transformation):
+        out.update(
+            description=node.description,
+            version=node.version,
+            compute_framework=node.compute_framework,
+            code_reference=node.code_reference,
+            owner=node.metadata.get("owner")
+            if isinstance(node.metadata.get("owner"), str)
+            else None,
+        )
+    return out
+
+
+def _recent_runs(graph: LineageGraph, transformations: list[str]) -> dict[str, list[Run]]:
+    """Newest runs per transformation: one query each on SQL stores, one pass in memory."""
+    if not isinstance(graph.backend, MemoryBackend):  # runs stay in the store, queried by index
+        return {
+            t: graph.runs(transformation=t, limit=RUNS_PER_TRANSFORMATION) for t in transformations
+        }
+    recent: dict[str, list[Run]] = {t: [] for t in transformations}
+    for run in graph.runs():  # newest first; one scan instead of one per transformation
+        bucket = recent.get(run.transformation)
+        if bucket is not None and len(bucket) < RUNS_PER_TRANSFORMATION:
+            bucket.append(run)
+    return recent
+
+
+def _adjacency(
+    graph: LineageGraph, node_ids: list[str], t_ids: list[str]
+) -> tuple[dict[str, list[list[int]]], list[tuple[int, int]]]:
+    """Per-vertex adjacency lists (by vertex number) and the drawn edges node -> t -> node."""
+    n_index = {n: i for i, n in enumerate(node_ids)}
+    count = len(node_ids) + len(t_ids)
+    sets: dict[str, list[set[int]]] = {
+        name: [set() for _ in range(count)]
+        for name in ("succ", "pred", "reads", "writes", "tin", "tout")
+    }
+    for src, _t, dst in graph.edges():
+        if src in n_index and dst in n_index:
+            sets["succ"][n_index[src]].add(n_index[dst])
+            sets["pred"][n_index[dst]].add(n_index[src])
+    drawn: list[tuple[int, int]] = []
+    for ti, t in enumerate(t_ids, start=len(node_ids)):
+        for n in graph.transformation_inputs(t):
+            if n in n_index:
+                sets["reads"][n_index[n]].add(ti)
+                sets["tin"][ti].add(n_index[n])
+                drawn.append((n_index[n], ti))
+        for n in graph.transformation_outputs(t):
+            if n in n_index:
+                sets["writes"][n_index[n]].add(ti)
+                sets["tout"][ti].add(n_index[n])
+                drawn.append((ti, n_index[n]))
+    return {name: [sorted(s) for s in per] for name, per in sets.items()}, drawn
+
+
+def _add_runs(graph: LineageGraph, transformations: list[dict[str, Any]]) -> None:
+    """Recent runs, the failed-last-run mark and the code link of each transformation vertex."""
+    recent = _recent_runs(graph, [v["id"] for v in transformations])
+    for vertex in transformations:
+        runs = recent.get(vertex["id"], [])
+        vertex["runs"] = [_run_dict(r) for r in runs]
+        vertex["failed"] = bool(runs) and runs[0].status == "failed"
+        if vertex["failed"]:
+            sub = vertex["sub"]
+            vertex["sub"] = f"{sub} · last run failed" if sub else "last run failed"
+        vertex["code_url"] = code_url(runs[0]) if runs else None
+
+
+def explorer_data(
+    graph: LineageGraph,
+    focus: str | None = None,
+    depth: int | None = None,
+    live: bool = False,
+) -> dict[str, Any]:
+    """Everything the page shows, as plain JSON values (strings from the store kept as data).
+
+    With ``focus``, only that id and what lies within ``depth`` of it upstream or downstream,
+    as ``lineage graph --focus`` draws it.
+    """
+    node_ids = graph.node_ids()
+    t_ids = graph.transformation_ids()
+    if focus is not None:
+        keep = {focus, *graph.upstream(focus, depth), *graph.downstream(focus, depth)}
+        node_ids = [n for n in node_ids if n in keep]
+        t_ids = [t for t in t_ids if t in keep]
+    elif depth is not None:
+        raise ValueError("depth needs focus")
+    adjacency, drawn = _adjacency(graph, node_ids, t_ids)
+    vertices = [_node_dict(graph, n) for n in node_ids] + [_node_dict(graph, t) for t in t_ids]
+    _add_runs(graph, vertices[len(node_ids) :])
+    boxes = [vertex_size(v["kind"], v["id"], v["sub"]) for v in vertices]
+    placed: Layout = layout(boxes, drawn)
+    for vertex, box, (x, y) in zip(vertices, boxes, placed.centres, strict=True):
+        vertex["label"] = _short(vertex["id"])
+        vertex["xywh"] = [round(x, 1), round(y, 1), box.width, box.height]
+        if vertex["sub"]:
+            vertex["sub"] = _short(vertex["sub"])
+    return {
+        "version": DATA_VERSION,
+        "live": live,
+        "focus": focus,
+        "depth": depth,
+        "layout": {
+            "engine": placed.engine,
+            "width": round(placed.width, 1),
+            "height": round(placed.height, 1),
+        },
+        "nodes": vertices,
+        "edges": [
+            [a, b, [round(p, 1) for p in points], [round(tip[0], 1), round(tip[1], 1)]]
+            for a, b, points, tip in placed.edges
+        ],
+        **adjacency,
+    }
