@@ -391,3 +391,34 @@ def test_the_memory_oracle_agrees_with_the_store(pipeline_history: PipelineHisto
             oracle.revisions(until), key=lambda r: r.id
         )
     sql.close()
+
+
+@pytest.mark.parametrize("kind", ["json", "sqlite"])
+def test_as_of_keeps_failed_runs_apart_unless_asked(kind: str, tmp_path: Any) -> None:
+    from lineage_sdk import DataSource, Feature, log_lineage
+
+    store = f"{kind}:{tmp_path / ('s.jsonl' if kind == 'json' else 's.db')}"
+    lineage_sdk.configure(store, on_error="raise")
+    raw, feat = DataSource("raw", type="t"), Feature("feat")
+
+    @log_lineage(inputs=[raw], outputs=[feat], name="job")
+    def job(fail: bool) -> None:
+        if fail:
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        job(True)
+    lineage_sdk.flush()
+    graph = load_graph(store)
+    first = graph.runs()[0].run_id
+    graph.close()
+    job(False)
+    lineage_sdk.flush()
+    for include_failed, expected in ((False, []), (True, ["job", "raw"])):
+        # At the failed run, only a failed run had written feat: lineage only on request.
+        snapshot = load_graph(store, as_of=first, include_failed=include_failed)
+        assert snapshot.upstream("feat") == expected
+        snapshot.close()
+    graph = load_graph(store)
+    assert graph.upstream("feat") == ["job", "raw"]
+    graph.close()
