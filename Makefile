@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 
-.PHONY: demo demo-dask test lint typecheck pytest graphviz chromium screenshot bench bench-report clean
+.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java chromium screenshot bench bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,16 @@ graphviz:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
 	      || echo "warning: could not install graphviz; rendering is skipped"; \
 	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
+
+# Spark needs Java 17+: install Debian's headless JRE where we may (root with apt-get), else say so.
+# (Slim images lack the man directory that the JRE's post-install step writes to.)
+java:
+	@command -v java >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (mkdir -p /usr/share/man/man1 && apt-get update -qq \
+	      && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null) \
+	      || echo "warning: could not install Java; the Spark tests are skipped"; \
+	  else echo "note: Java 17+ (java) is missing; install it to run Spark"; fi; }
 
 # Headless Chromium and its driver, for the explorer's browser tests and the README screenshot.
 chromium:
@@ -44,6 +54,10 @@ screenshot: $(STAMP) graphviz chromium
 demo-dask: $(STAMP)
 	$(BIN)/python examples/ctr_dask.py
 
+# The seed's 7-day counts on a local Spark session (local[2]); executor runs show the parent link.
+demo-spark: $(STAMP) graphviz java
+	$(BIN)/python examples/ctr_spark.py
+
 lint: $(STAMP)
 	$(BIN)/ruff check lineage_sdk tests examples benchmarks
 	$(BIN)/ruff format --check lineage_sdk tests examples benchmarks
@@ -51,7 +65,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz chromium
+pytest: $(STAMP) graphviz java chromium
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

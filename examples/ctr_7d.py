@@ -160,10 +160,15 @@ def main(argv: list[str] | None = None) -> None:
     graph = lineage_sdk.load_graph()
     print("upstream(user_ctr_7d):", graph.upstream("user_ctr_7d"))
     print("impact(raw_clicks_kafka_topic):", graph.impact("raw_clicks_kafka_topic"))
+    draw(graph, args.svg)
+
+
+def draw(graph: lineage_sdk.LineageGraph, svg: str) -> None:
+    """Draw the graph to ``svg``; without graphviz's ``dot``, write the DOT source instead."""
     try:
-        path = graph.render(args.svg)
+        path = graph.render(svg)
     except DotNotFoundError as exc:
-        dot_path = Path(args.svg).with_suffix(".dot")
+        dot_path = Path(svg).with_suffix(".dot")
         graph.render(dot_path, format="dot")
         print(f"{exc}\nDOT written to {dot_path.resolve()}")
     else:

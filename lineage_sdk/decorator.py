@@ -52,7 +52,7 @@ from .records import (
 if TYPE_CHECKING:
     from .capture.code import CodeLocation
 
-__all__ = ["current_run_id", "log_lineage"]
+__all__ = ["OpenRun", "current_run_id", "log_lineage", "open_run"]
 
 _log = logging.getLogger("lineage_sdk")
 
@@ -623,6 +623,65 @@ def log_lineage(
         else:
             wrapper = _sync_wrapper(job)
         decorated: F = _lineage_function()(func, wrapper)
+        decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
         return decorated
 
     return decorate
+
+
+class OpenRun:
+    """A run of a decorated function held open across several calls; see :func:`open_run`."""
+
+    __slots__ = ("_call", "_ended", "_job")
+
+    def __init__(self, job: _Instrumented, call: _Call) -> None:
+        self._job = job
+        self._call = call
+        self._ended = False
+
+    @property
+    def context(self) -> RunContext:
+        """The token that makes decorated calls (``attach``) children of this run."""
+        call = self._call
+        return RunContext(call.run_id, call.transformation, call.namespace)
+
+    @property
+    def ended(self) -> bool:
+        """Whether :meth:`end` was called."""
+        return self._ended
+
+    def end(self, exc: BaseException | None = None) -> None:
+        """Record the run: completed, or failed with ``exc``. Only the first call counts."""
+        if self._ended:
+            return
+        self._ended = True
+        if exc is None:
+            self._job.end(self._call, None)
+        else:
+            _finish_failed(self._job, self._call, exc)
+
+
+def open_run(
+    func: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None
+) -> OpenRun | None:
+    """Begin a run of the ``@log_lineage`` function ``func`` without calling it.
+
+    For engines whose unit of work makes many calls (a Spark task calls a UDF once per row): the
+    engine opens one run, calls ``func.__wrapped__`` as often as it needs inside
+    ``attach(run.context)``, then calls ``run.end()`` or ``run.end(exc)``. ``args`` / ``kwargs``
+    stand for a call's arguments when ``inputs`` / ``outputs`` are callables. The parent is the run
+    current here (``attach``). Returns None when lineage is off; raises TypeError when ``func`` is
+    not decorated.
+
+    Example::
+
+        run = open_run(count_rows)
+        with attach(run.context):
+            total = sum(count_rows.__wrapped__(row) for row in rows)
+        run.end()
+    """
+    job = getattr(func, "_self_lineage", None)
+    if not isinstance(job, _Instrumented):
+        raise TypeError(f"open_run() takes a @log_lineage function, got {func!r}")
+    call = job.begin(job.func, args, kwargs or {})
+    return OpenRun(job, call) if call is not None else None

@@ -165,6 +165,18 @@ def memory_sink() -> Any:
     return sink
 
 
+def require_component(available: bool, reason: str) -> None:
+    """Skip when a component the test needs is missing (``reason`` says how to get it).
+
+    Under ``CI`` a missing component fails the test instead: CI must run everything.
+    """
+    if available:
+        return
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set: a missing component is a failure there)")
+    pytest.skip(reason)
+
+
 #: The store kinds the history's answers are pinned on: adding one is one entry here (and, for a
 #: database, its DSN in ``pipeline_history``).
 HISTORY_STORE_KINDS = ["json", "sqlite"]
@@ -184,9 +196,7 @@ def pipeline_history(tmp_path_factory: pytest.TempPathFactory) -> Any:
 def history_store(request: pytest.FixtureRequest, pipeline_history: Any) -> str:
     """The history's store of each kind; one that could not be built here skips (fails under
     CI)."""
-    if request.param not in pipeline_history.stores:
-        reason = f"no {request.param} store could be built here"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
+    require_component(
+        request.param in pipeline_history.stores, f"no {request.param} store could be built here"
+    )
     return str(pipeline_history.stores[request.param])
