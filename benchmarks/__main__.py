@@ -57,8 +57,8 @@ LIMITS = {
         "turns on the one SQLite write lock with those wide transactions."
     ),
     "impact / downstream": (
-        "impact walks downstream in SQL, then looks up the kind of every node it reached one "
-        "query at a time; downstream is a single recursive query."
+        "impact is downstream (one recursive query) plus one query for the feature ids, "
+        "intersected in Python."
     ),
     "whole-graph build": (
         "the in-memory graph keeps the run records and builds string-keyed adjacency sets and "

@@ -177,6 +177,19 @@ def require_component(available: bool, reason: str) -> None:
     pytest.skip(reason)
 
 
+@pytest.fixture
+def seed_db(tmp_path: Path) -> str:
+    """The seed scenario recorded in an SQLite store; its bare path (as ``--store`` takes it)."""
+    import lineage_sdk
+
+    from .helpers import run_seed  # helpers imports this module: imported on use
+
+    lineage_sdk.configure(f"sqlite:{tmp_path / 'seed.db'}", on_error="raise")
+    run_seed()
+    lineage_sdk.flush()
+    return str(tmp_path / "seed.db")
+
+
 #: The store kinds the history's answers are pinned on: adding one is one entry here (and, for a
 #: database, its DSN in ``pipeline_history``).
 HISTORY_STORE_KINDS = ["json", "sqlite"]

@@ -6,6 +6,7 @@ import datetime as dt
 import html
 import itertools
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import pytest
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
@@ -140,6 +142,54 @@ def store_graph(
     sink.close()
     target = sink if kind == "memory" else f"{kind}:{sink.path}"
     return lineage_sdk.load_graph(target, include_failed=include_failed)
+
+
+def require_program(name: str, how: str) -> str:
+    """The path of program ``name``; skip the test without it, or fail when ``CI`` is set."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"the {name!r} program is not installed ({how})"
+        if os.environ.get("CI"):
+            pytest.fail(f"{message}; CI must have it")
+        pytest.skip(message)
+    return path
+
+
+def run_on_terminal(
+    args: list[str], *, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> tuple[int, str, str]:
+    """Run a command with stdout and stderr on pseudo-terminals: (exit code, stdout, stderr)."""
+    import pty
+
+    out_master, out_slave = pty.openpty()
+    err_master, err_slave = pty.openpty()
+    proc = subprocess.Popen(
+        args, stdout=out_slave, stderr=err_slave, stdin=subprocess.DEVNULL, env=env, cwd=cwd
+    )
+    os.close(out_slave)
+    os.close(err_slave)
+    chunks: dict[int, list[bytes]] = {out_master: [], err_master: []}
+    open_fds = [out_master, err_master]
+    import select
+
+    while open_fds:
+        ready, _, _ = select.select(open_fds, [], [], 120)
+        if not ready:
+            proc.kill()
+            raise TimeoutError(f"{args} wrote nothing for 120 s")
+        for fd in ready:
+            try:
+                data = os.read(fd, 65536)
+            except OSError:  # EIO: the child closed its end
+                data = b""
+            if data:
+                chunks[fd].append(data)
+            else:
+                open_fds.remove(fd)
+                os.close(fd)
+    code = proc.wait(timeout=120)
+    decode = lambda fd: b"".join(chunks[fd]).decode("utf-8", "replace")  # noqa: E731
+    return code, decode(out_master), decode(err_master)
 
 
 # --- a real git history of the seed pipeline (lineage over time) ---------------------------------

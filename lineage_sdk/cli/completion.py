@@ -11,6 +11,7 @@ import shlex
 from typing import Any
 
 from .common import CommandError, add_command, refuse_json
+from .output import Result
 
 __all__ = ["SHELLS", "add_parsers", "completion", "script"]
 
@@ -110,10 +111,9 @@ def script(shell: str, parser: argparse.ArgumentParser) -> str:
     return makers[shell](_commands(parser))
 
 
-def completion(args: argparse.Namespace) -> Any:
+def completion(args: argparse.Namespace) -> Result:
     """``completion``: print the script."""
-    from .output import Result
-    from .parser import build_parser
+    from .parser import build_parser  # the parser imports this module: built on use
 
     refuse_json(args, "it prints a shell script")
     return Result(raw=script(args.shell, build_parser()))

@@ -12,6 +12,7 @@ from ..config import SinkTarget, parse_sinks, settings_from_env
 from ..errors import ConfigError
 from ..filesystems import network_filesystem
 from ..graph import load_graph
+from .common import add_command, store_target
 from .output import EXIT_NOT_FOUND, EXIT_OK, Lines, Result, Table
 
 __all__ = ["add_parsers", "doctor"]
@@ -105,7 +106,7 @@ def doctor(args: argparse.Namespace) -> Result:
     report: dict[str, Any] = {"version": __version__, "problems": []}
     targets = _settings(report)
     if args.store:
-        targets = list(parse_sinks(args.store, Path.cwd(), "--store"))
+        targets = list(parse_sinks(store_target(args.store), Path.cwd(), "--store"))
     report["sinks"] = [
         _check_store(t, report["problems"]) if t.scheme in ("json", "sqlite") else {"sink": str(t)}
         for t in targets
@@ -120,7 +121,14 @@ def doctor(args: argparse.Namespace) -> Result:
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``doctor``."""
-    parser = sub.add_parser(
-        "doctor", parents=[common], help="check configuration, stores and git capture"
+    add_command(
+        sub,
+        "doctor",
+        common,
+        summary="check configuration, stores and git capture",
+        description="Check the settings in force (LINEAGE_* variables), each file store (exists, "
+        "writable, local disk, readable, cycles) and git capture in the working directory; exit 1 "
+        "when a problem is found.",
+        examples=["lineage doctor", "lineage doctor --store lineage.db --json"],
+        handler=doctor,
     )
-    parser.set_defaults(handler=doctor)

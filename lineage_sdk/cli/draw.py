@@ -19,7 +19,7 @@ from ..render import (
     to_dot,
     vertex_count,
 )
-from .common import CommandError, add_command, open_graph, positive_int
+from .common import CommandError, add_command, open_graph, positive_int, refuse_json
 from .output import Lines, Result
 
 __all__ = ["add_parsers", "graph", "picture"]
@@ -43,8 +43,8 @@ def _format(args: argparse.Namespace) -> str:
             f"{fmt.upper()} is binary and stdout is a terminal: write it to a file with "
             f"-o FILE.{fmt}, or redirect stdout"
         )
-    if args.json and not args.output:
-        raise CommandError("--json applies to `lineage graph` with -o FILE (it reports the file)")
+    if not args.output:
+        refuse_json(args, "without -o FILE it prints the picture (with -o, JSON reports the file)")
     return fmt
 
 

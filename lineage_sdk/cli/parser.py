@@ -37,8 +37,9 @@ def _options(default: Any) -> argparse.ArgumentParser:
         "--store",
         metavar="TARGET",
         default=default,
-        help="store to read: sqlite:PATH or json:PATH (default: LINEAGE_SINK, else "
-        "sqlite:lineage.db in the working directory)",
+        help="store to read: sqlite:PATH, json:PATH, or a path ending .db/.sqlite (SQLite) or "
+        ".jsonl/.json/.ndjson (JSON) (default: LINEAGE_SINK, else sqlite:lineage.db in the "
+        "working directory)",
     )
     common.add_argument(
         "--json", action="store_true", default=default, help="machine-readable output"

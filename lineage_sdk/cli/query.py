@@ -65,6 +65,11 @@ def cycles(args: argparse.Namespace) -> Result:
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register this group's subcommands."""
+    _add_walks(sub, common)
+    _add_whole_graph_questions(sub, common)
+
+
+def _add_walks(sub: Any, common: argparse.ArgumentParser) -> None:
     depth = positive_int("--depth")
     for name, summary, description, example in (
         (
@@ -94,6 +99,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         parser.add_argument("id", metavar="ID")
         parser.add_argument("--depth", type=depth, metavar="N", help="1 = direct neighbours")
 
+
+def _add_whole_graph_questions(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         sub,
         "impact",

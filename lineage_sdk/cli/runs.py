@@ -89,7 +89,9 @@ def _node_details(graph: LineageGraph, node_id: str) -> dict[str, Any]:
     if kind == "Transformation":
         details["inputs"] = graph.transformation_inputs(node_id)
         details["outputs"] = graph.transformation_outputs(node_id)
-        details["recent_runs"] = [run_dict(r) for r in graph.runs(transformation=node_id, limit=5)]
+        recent = graph.runs(transformation=node_id, limit=5)
+        details["code_link"] = code_link(recent[0].git, recent[0].code) if recent else None
+        details["recent_runs"] = [run_dict(r) for r in recent]
         details["versions"] = [_version_dict(v) for v in graph.versions(node_id)]
     else:
         details["upstream"] = graph.upstream(node_id, 1)

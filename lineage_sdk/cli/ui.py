@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from ..ui import command
-from .common import CommandError, open_graph, positive_int
+from .common import CommandError, add_command, open_graph, positive_int
 from .output import Lines, Result
 
 __all__ = ["add_parsers", "ui"]
@@ -44,10 +44,19 @@ def _port(text: str) -> int:
 
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``ui``."""
-    parser = sub.add_parser(
+    parser = add_command(
+        sub,
         "ui",
-        parents=[common],
-        help="explore the lineage in a browser: one offline HTML file, or served live",
+        common,
+        summary="explore the lineage in a browser: one offline HTML file, or served live",
+        description="An interactive explorer (pan, zoom, search, details, runs): written as one "
+        "offline HTML file, or served live and read-only with --serve.",
+        examples=[
+            "lineage ui --open",
+            "lineage ui --focus user_ctr_7d --depth 2 -o ctr.html",
+            "lineage ui --serve --port 8765",
+        ],
+        handler=ui,
     )
     parser.add_argument(
         "-o", "--output", metavar="FILE", default="lineage.html", help="default: lineage.html"
@@ -66,4 +75,3 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         default="127.0.0.1",
         help="with --serve: address to bind (default 127.0.0.1; others expose the store)",
     )
-    parser.set_defaults(handler=ui)

@@ -50,8 +50,8 @@ class GraphBackend(Protocol):
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         """The latest declaration stored for a node or transformation id, if any."""
 
-    def declared_node_ids(self) -> set[str]:
-        """Ids of every declared DataSource and Feature."""
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        """Ids of every declared DataSource and Feature (only those of ``kind`` if given)."""
 
     def referenced_node_ids(self) -> set[str]:
         """Ids of every node some run read or wrote."""

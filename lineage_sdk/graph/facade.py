@@ -139,7 +139,9 @@ class LineageGraph:
 
     def impact(self, node_id: str) -> list[str]:
         """The features that change when ``node_id`` changes."""
-        return sorted(n for n in self.downstream(node_id) if self.kind(n) == "Feature")
+        # One query for the features, not one kind lookup per node reached.
+        features = self._backend.declared_node_ids("Feature")
+        return sorted(n for n in self.downstream(node_id) if n in features)
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.

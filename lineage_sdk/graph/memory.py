@@ -89,8 +89,10 @@ class MemoryBackend:
         node = self._nodes.get(ident)
         return node if node is not None else self._transformations.get(ident)
 
-    def declared_node_ids(self) -> set[str]:
-        return set(self._nodes)
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        if kind is None:
+            return set(self._nodes)
+        return {ident for ident, node in self._nodes.items() if node.kind == kind}
 
     def referenced_node_ids(self) -> set[str]:
         return set(self._reads) | set(self._writes)

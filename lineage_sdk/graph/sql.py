@@ -162,8 +162,10 @@ class SQLBackend:
                 return self._record(row[0])  # type: ignore[return-value]
         return None
 
-    def declared_node_ids(self) -> set[str]:
-        return set(self._column("SELECT id FROM nodes"))
+    def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
+        if kind is None:
+            return set(self._column("SELECT id FROM nodes"))
+        return set(self._column("SELECT id FROM nodes WHERE kind = :kind", kind=kind))
 
     def referenced_node_ids(self) -> set[str]:
         return set(self._column("SELECT DISTINCT node_id FROM @io"))

@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import datetime as _dt
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
 
-from ..capture.git import scrub_url
 from ..graph.memory import MemoryBackend
+from ..links import code_link
 from ..records import DataSource, Feature, Run, Transformation
 from .layout import LABEL_CHARS, Layout, layout, vertex_size
 
@@ -65,55 +64,12 @@ def _run_dict(run: Run) -> dict[str, Any]:
     }
 
 
-#: Known web hosts: how each spells "this file at this commit, these lines".
-_WEB_HOSTS = {
-    "github.com": ("{base}/blob/{commit}/{path}", "#L{start}-L{end}"),
-    "gitlab.com": ("{base}/-/blob/{commit}/{path}", "#L{start}-{end}"),
-    "bitbucket.org": ("{base}/src/{commit}/{path}", "#lines-{start}:{end}"),
-}
-
-
-def _remote_parts(remote_url: str) -> tuple[str, str] | None:
-    """(host, repository path) of a remote in URL or scp-like form; None for a local path."""
-    url = scrub_url(remote_url)
-    if "://" in url:
-        parts = urlsplit(url)
-        host, path = (parts.hostname or ""), parts.path
-    else:
-        head, colon, path = url.partition(":")
-        if not colon or "/" in head:
-            return None
-        host = head
-    path = path.strip("/")
-    path = path.removesuffix(".git")
-    return (host.lower(), path) if host and path else None
-
-
 def code_url(run: Run) -> str | None:
     """The web page of the run's code (file at the recorded commit, with its lines), if any.
 
-    Only for remotes on GitHub, GitLab or Bitbucket; None when the run has no git state, no
-    remote, no file inside the repository, or another host.
+    Only for remotes on GitHub, GitLab or Bitbucket (see :func:`lineage_sdk.links.code_link`).
     """
-    git, code = run.git, run.code
-    if git is None or not git.remote_url or code is None or not code.file:
-        return None
-    parts = _remote_parts(git.remote_url)
-    if parts is None or parts[0] not in _WEB_HOSTS:
-        return None
-    host, repo = parts
-    file_path = code.file
-    if file_path.startswith("/") or ".." in file_path.split("/"):
-        return None  # an absolute path: the file was outside the repository
-    page, lines = _WEB_HOSTS[host]
-    url = page.format(
-        base=f"https://{host}/{quote(repo, safe='/')}",
-        commit=quote(git.commit, safe=""),
-        path=quote(file_path, safe="/"),
-    )
-    if code.line_start is not None and code.line_end is not None:
-        url += lines.format(start=code.line_start, end=code.line_end)
-    return url
+    return code_link(run.git, run.code)
 
 
 def _node_dict(graph: LineageGraph, vid: str) -> dict[str, Any]:
