@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import Settings, SinkTarget, parse_sinks, settings_from_env
+from .config import Settings, SinkTarget, strict_from_env
 from .delivery import Delivery
 from .errors import ConfigError
+from .project_file import load_settings
 from .records import DataSource, Feature, Node, Record
 from .sinks import MemorySink, ReadableSink, Sink, build_sink
 
@@ -61,13 +62,20 @@ class Runtime:
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
         """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
         out: list[Record] = []
-        if not self._registered_sent:
+        if not self._registered_sent:  # the first write of this configuration
             self._registered_sent = True
+            self._log_where_records_go()
             for node in list(_registered.values()):
                 out.extend(self._unsent(node))
         for record in records:
             out.extend(self._unsent(record))
         return out
+
+    def _log_where_records_go(self) -> None:
+        origin = self.settings.origin_of("sinks")
+        where = {"default": "the default, in the working directory"}.get(origin, origin)
+        stores = ", ".join(str(t) for t in self.settings.sinks) or "nothing"
+        _log.info("lineage-sdk records to %s (from %s)", stores, where)
 
     def _unsent(self, record: Record) -> list[Record]:
         key = (record.kind, record.id)  # type: ignore[union-attr]
@@ -95,10 +103,10 @@ def _disabled(settings: Settings | None = None) -> Runtime:
 def _from_env() -> Runtime:
     env = os.environ
     try:
-        settings = settings_from_env(env, Path.cwd())
-        sinks = [build_sink(t) for t in settings.sinks]
+        settings = load_settings({}, env, Path.cwd())
+        sinks = [build_sink(t, settings) for t in settings.sinks]
     except ConfigError as exc:
-        if env.get("LINEAGE_ON_ERROR", "").strip().lower() == "raise":
+        if strict_from_env(env):
             raise
         _log.error("lineage-sdk is disabled: %s", exc)
         return _disabled()
@@ -124,22 +132,17 @@ def _install(rt: Runtime) -> Runtime:
     return rt
 
 
-_OPTIONS = {
-    "enabled": "LINEAGE_ENABLED",
-    "async_delivery": "LINEAGE_ASYNC",
-    "on_error": "LINEAGE_ON_ERROR",
-    "namespace": "LINEAGE_NAMESPACE",
-    "capture_git": "LINEAGE_CAPTURE_GIT",
-}
-
-
 def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> None:
     """Configure lineage in code; what is given overrides the environment, the rest comes from it.
 
     ``sinks`` is a ``LINEAGE_SINK`` string, or a list of such strings and sink objects.
-    Options: ``enabled``, ``async_delivery``, ``on_error`` (warn/ignore/raise), ``namespace``,
-    ``capture_git``, ``queue_size``, ``flush_interval_s``. The previous configuration is flushed
-    and closed. Raises ConfigError on a bad value.
+    Options (``None`` means "not given"): ``enabled``, ``async_delivery``, ``on_error``
+    (warn/ignore/raise), ``namespace``, ``capture_git``, ``queue_size``, ``flush_interval_s``,
+    ``openlineage_source_code``, ``git_binary`` (each also an environment variable, see
+    ``lineage_sdk.config``). The previous configuration is flushed and closed.
+
+    Raises ConfigError naming the argument (or the environment variable) on a bad value, and
+    TypeError on an unknown option.
 
     Example::
 
@@ -151,45 +154,39 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
         _install(rt)
 
 
-def build_runtime(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> Runtime:
-    """The configuration :func:`configure` would put in force, built but not installed."""
-    extra = set(options) - set(_OPTIONS) - {"queue_size", "flush_interval_s"}
-    if extra:
-        accepted = ", ".join([*_OPTIONS, "queue_size", "flush_interval_s"])
-        raise TypeError(f"configure() got unknown option(s) {sorted(extra)}; accepted: {accepted}")
-    env = dict(os.environ)
-    for key, variable in _OPTIONS.items():
-        if key in options and options[key] is not None:
-            value = options[key]
-            env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if isinstance(sinks, str):
-        env["LINEAGE_SINK"] = sinks
-    cwd = Path.cwd()
-    settings = settings_from_env(env, cwd)
-    objects: list[Sink] = []
-    if sinks is not None and not isinstance(sinks, str):
-        targets: list[SinkTarget] = []
+def build_runtime(
+    sinks: str | Iterable[str | Sink] | None = None, *, function: str = "configure", **options: Any
+) -> Runtime:
+    """The configuration :func:`configure` would put in force, built but not installed.
+
+    ``function`` is the public function whose arguments these are, for error messages.
+    """
+    explicit: dict[str, object] = dict(options)
+    given: list[Sink] = []  # sink objects, in order; each stands in the targets as "object"
+    if isinstance(sinks, str) or sinks is None:
+        explicit["sinks"] = sinks
+    else:
+        items: list[str | SinkTarget] = []
         for item in sinks:
-            if isinstance(item, str):
-                parsed = parse_sinks(item, cwd, "configure(sinks=...)")
-                targets.extend(parsed)
-                objects.extend(build_sink(t) for t in parsed)
-            elif isinstance(item, Sink):
-                targets.append(SinkTarget("object", item.name))
-                objects.append(item)
+            if isinstance(item, Sink):
+                items.append(SinkTarget("object", item.name))
+                given.append(item)
+            elif isinstance(item, str):
+                items.append(item)
             else:
                 raise TypeError(
-                    f"configure(sinks=...) takes sink objects or LINEAGE_SINK strings, "
+                    f"{function}(sinks=...) takes sink objects or LINEAGE_SINK strings, "
                     f"got {type(item).__name__}"
                 )
-        settings = _evolve(settings, sinks=tuple(targets))
-    else:
-        objects = [build_sink(t) for t in settings.sinks]
-    if "queue_size" in options:
-        settings = _evolve(settings, queue_size=int(options["queue_size"]))
-    if "flush_interval_s" in options:
-        settings = _evolve(settings, flush_interval_s=float(options["flush_interval_s"]))
-    return Runtime(settings, objects)
+        explicit["sinks"] = items
+    settings = load_settings(explicit, os.environ, Path.cwd(), function=function)
+    origin = "LINEAGE_SINK" if sinks is None else f"{function}(sinks)"
+    objects = iter(given)
+    built = [
+        next(objects) if target.scheme == "object" else build_sink(target, settings, origin)
+        for target in settings.sinks
+    ]
+    return Runtime(settings, built)
 
 
 @contextlib.contextmanager
@@ -211,12 +208,6 @@ def installed(rt: Runtime) -> Iterator[Runtime]:
         for leaving in {id(rt): rt, id(inner): inner}.values():
             if leaving is not None:
                 leaving.delivery.shutdown()
-
-
-def _evolve(settings: Settings, **changes: Any) -> Settings:
-    import attrs
-
-    return attrs.evolve(settings, **changes)
 
 
 def reset() -> None:

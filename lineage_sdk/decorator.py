@@ -21,18 +21,18 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime
+from ._decorated import decorated_function_class
 from ._version import __version__
+from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
@@ -190,9 +190,11 @@ class _Instrumented:
         compute_framework: str | None,
         metadata: dict[str, Any],
     ) -> None:
-        target = getattr(func, "__func__", func)
+        from .capture.naming import code_object, default_name
+
+        target = code_object(func)
         self.func = target
-        self.name = name or f"{target.__module__}.{target.__qualname__}"
+        self.name = name or default_name(target)
         self.version = version
         if description is None:
             import inspect
@@ -284,8 +286,9 @@ class _Instrumented:
         try:
             location = self.location()
             git = None
-            if call.rt.settings.capture_git and location.repository is not None:
-                git = location.repository.state()
+            settings = call.rt.settings
+            if settings.capture_git and location.repository is not None:
+                git = location.repository.state(settings.git_binary)
             ref, declared = self.declaration(git, location)
             run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
             batch = self._batch(call, declared, run)
@@ -351,6 +354,13 @@ class _Instrumented:
             self._announced = (rt, declared)
         return batch
 
+    def end_failed(self, call: _Call, exc: BaseException) -> None:
+        """Record a failed run without ever replacing the user's exception."""
+        try:
+            self.end(call, exc)
+        except LineageSinkError as sink_error:
+            _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
+
 
 def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
     """The failed run's error type, message and stack (bounded); all None for a success."""
@@ -391,172 +401,6 @@ class _Call:
     def namespace(self) -> str:
         """The namespace of the configuration this run records into (see ``context.ActiveRun``)."""
         return self.rt.settings.namespace
-
-
-def _finish_failed(job: _Instrumented, call: _Call, exc: BaseException) -> None:
-    """Record a failed run without ever replacing the user's exception."""
-    try:
-        job.end(call, exc)
-    except LineageSinkError as sink_error:
-        _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
-
-
-# --- wrappers, one per kind of callable, chosen once at decoration time ------------------------
-# The four wrappers below, and the two traced generators, repeat the same set/reset/end sequence
-# on purpose: folding them into one helper (or a context manager) adds a call frame or a kind
-# check to every decorated call, which is the hot path the overhead benchmark measures. Keep them
-# in step when changing one.
-def _sync_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _async_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        generator = wrapped(*args, **kwargs)
-        if call is None:
-            return generator
-        return _traced_generator(job, call, generator)
-
-    return wrapper
-
-
-def _traced_generator(job: _Instrumented, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
-    # Drive the generator by hand so that the run is "current" only while its body executes,
-    # never while the consumer runs between two items.
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = gen.throw(thrown) if thrown is not None else gen.send(sent)
-        except StopIteration as stop:
-            current_run.reset(token)
-            job.end(call, None)
-            return stop.value
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:  # the consumer closed us early: the run ends, successfully
-            token = current_run.set(call)
-            try:
-                gen.close()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
-
-
-def _async_generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        agen = wrapped(*args, **kwargs)
-        if call is None:
-            return agen
-        return _traced_async_generator(job, call, agen)
-
-    return wrapper
-
-
-async def _traced_async_generator(
-    job: _Instrumented, call: _Call, agen: AsyncGenerator[Any, Any]
-) -> AsyncGenerator[Any, Any]:
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
-        except StopAsyncIteration:
-            current_run.reset(token)
-            job.end(call, None)
-            return
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:
-            token = current_run.set(call)
-            try:
-                await agen.aclose()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
-
-
-def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-@functools.cache
-def _lineage_function() -> type:
-    """The decorated function's class: a wrapt proxy that pickles by reference.
-
-    A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
-    Built on first decoration, so that importing the SDK does not import wrapt (and asyncio).
-    """
-    import wrapt
-
-    class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-        def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-            return (_resolve, (self.__module__, self.__qualname__))
-
-    return _LineageFunction
 
 
 def log_lineage(
@@ -609,20 +453,24 @@ def log_lineage(
         target = getattr(func, "__func__", func)
         if not callable(target):
             raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        import functools
         import inspect
 
         job = _Instrumented(
             func, inputs, outputs, name, version, description, compute_framework, checked_metadata
         )
+        # A callable object's kind is its __call__'s (partials are looked through by inspect).
+        if not inspect.isroutine(target) and not isinstance(target, functools.partial):
+            target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
         if inspect.isasyncgenfunction(target):
-            wrapper = _async_generator_wrapper(job)
+            wrapper = async_generator_wrapper(job)
         elif inspect.iscoroutinefunction(target):
-            wrapper = _async_wrapper(job)
+            wrapper = async_wrapper(job)
         elif inspect.isgeneratorfunction(target):
-            wrapper = _generator_wrapper(job)
+            wrapper = generator_wrapper(job)
         else:
-            wrapper = _sync_wrapper(job)
-        decorated: F = _lineage_function()(func, wrapper)
+            wrapper = sync_wrapper(job)
+        decorated: F = decorated_function_class()(func, wrapper)
         decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
         return decorated
 
@@ -658,7 +506,7 @@ class OpenRun:
         if exc is None:
             self._job.end(self._call, None)
         else:
-            _finish_failed(self._job, self._call, exc)
+            self._job.end_failed(self._call, exc)
 
 
 def open_run(

@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ._version import DISTRIBUTION
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -90,7 +91,7 @@ def from_dict(data: dict[str, Any]) -> Record:
     if version > SCHEMA_VERSION:
         raise UnsupportedRecord(
             f"a {tag} record has schema_version {version}; this release reads up to "
-            f"{SCHEMA_VERSION}: upgrade lineage-sdk"
+            f"{SCHEMA_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
     data = dict(data)
     while version < SCHEMA_VERSION:

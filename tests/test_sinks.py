@@ -295,7 +295,7 @@ def test_a_store_from_a_newer_release_is_refused_clearly(tmp_path: Path) -> None
     conn = sqlite3.connect(path)
     conn.execute(f"PRAGMA user_version = {STORE_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreVersionError, match="upgrade lineage-sdk"):
+    with pytest.raises(StoreVersionError, match="pip install --upgrade feature-lineage-sdk"):
         connect(path)
 
 

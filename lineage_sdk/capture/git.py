@@ -13,6 +13,7 @@ worktrees (``.git`` is a file), shallow clones. Credentials in remote URLs never
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -137,8 +138,11 @@ class Repository:
         return f"Repository({str(self.root)!r})"
 
     # --- the hot path -------------------------------------------------------------------------
-    def state(self) -> GitInfo | None:
+    def state(self, use_binary: bool = True) -> GitInfo | None:
         """The current :class:`GitInfo` (None before the first commit).
+
+        ``use_binary=False`` (``LINEAGE_GIT_BINARY=0``) reads the repository's files only, never
+        running ``git``: no tag description and no dirty flag.
 
         At most every :data:`RECHECK_INTERVAL_S` it ``stat``s HEAD and its ref; in between it
         returns the cached state, so a busy loop of decorated calls costs no system call.
@@ -153,7 +157,7 @@ class Repository:
                 self._ref_path = self._head_ref_path()
                 key = self._stat_key()
                 if key != self._key:
-                    self._info = self._read()
+                    self._info = self._read(use_binary)
                     self._key = key
         return self._info
 
@@ -168,7 +172,7 @@ class Repository:
         return (_stat(self._head_file), _stat(ref) if ref is not None else None)
 
     # --- reading state ----------------------------------------------------------------------
-    def _read(self) -> GitInfo | None:
+    def _read(self, use_binary: bool) -> GitInfo | None:
         head = (_read_text(self.git_dir / "HEAD") or "").strip()
         branch: str | None = None
         packed = self._packed_refs()
@@ -181,7 +185,7 @@ class Repository:
         if commit is None:
             return None  # unborn branch: nothing has been committed yet
         remote = self._remote_url()
-        git = _git_binary()
+        git = _git_binary() if use_binary else None
         tag: str | None
         describe: str | None = None
         dirty: bool | None = None
@@ -350,19 +354,12 @@ class Repository:
         return out if (out or keep_empty) else None
 
 
-_git_path: list[str | None] = []
-
-
+@functools.cache
 def _git_binary() -> str | None:
-    # Looked up once per process; the variable lets tests and locked-down hosts turn the binary off.
-    if not _git_path:
-        if os.environ.get("LINEAGE_GIT_BINARY", "") == "0":
-            _git_path.append(None)
-        else:
-            import shutil
+    """The git executable on PATH, looked up once per process."""
+    import shutil
 
-            _git_path.append(shutil.which("git"))
-    return _git_path[0]
+    return shutil.which("git")
 
 
 _repos_by_dir: dict[str, Repository | None] = {}
@@ -420,4 +417,4 @@ def _reset_caches() -> None:
     """Forget every repository and the git binary lookup (tests; a changed PATH)."""
     with _repos_lock:
         _repos_by_dir.clear()
-    _git_path.clear()
+    _git_binary.cache_clear()

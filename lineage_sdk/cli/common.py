@@ -8,11 +8,12 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_STORE, SinkTarget, parse_sinks
+from ..config import DEFAULT_STORE, SinkTarget
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
 from ..graph.changes import MomentError
 from ..graph.load import parse_store, store_records
+from ..project_file import sinks_from_env
 from ..records import Record
 from .output import EXIT_USAGE
 
@@ -46,17 +47,19 @@ class CommandError(Exception):
 
 
 def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """The store the CLI reads without ``--store``: the first json/sqlite in LINEAGE_SINK."""
+    """The store the CLI reads without ``--store``: the first json/sqlite sink configured.
+
+    Configured as the SDK is (``LINEAGE_SINK``, else the project file's ``sink``), so the CLI
+    reads what the pipeline writes.
+    """
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    raw = env.get("LINEAGE_SINK", "")
-    if raw.strip():
-        try:
-            for target in parse_sinks(raw, cwd):
-                if target.scheme in ("json", "sqlite"):
-                    return str(target)
-        except ConfigError:
-            pass  # reported by `lineage doctor`; fall back to the embedded default
+    try:
+        for target in sinks_from_env(env, cwd):
+            if target.scheme in ("json", "sqlite"):
+                return str(target)
+    except ConfigError:
+        pass  # reported by `lineage doctor`; fall back to the embedded default
     return str(SinkTarget("sqlite", str(cwd / DEFAULT_STORE)))
 
 

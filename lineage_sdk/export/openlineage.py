@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .._version import __version__
+from .._version import HOMEPAGE, __version__
 from ..records import DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -35,10 +35,10 @@ __all__ = [
     "stream_events",
 ]
 
-PRODUCER = f"https://github.com/lineage-sdk/lineage-sdk/tree/v{__version__}"
+PRODUCER = f"{HOMEPAGE}/tree/v{__version__}"
 _SPEC = "https://openlineage.io/spec"
 EVENT_SCHEMA_URL = f"{_SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
-_CUSTOM_SCHEMA = f"https://github.com/lineage-sdk/lineage-sdk/blob/v{__version__}/docs/openlineage"
+_CUSTOM_SCHEMA = f"{HOMEPAGE}/blob/v{__version__}/docs/openlineage"
 
 # facet key -> (spec file version, definition name) of the standard facets we emit
 _STANDARD = {

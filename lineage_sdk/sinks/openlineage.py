@@ -11,11 +11,11 @@ then tries again. Only the first failure waits for the transport's own timeout a
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._version import DISTRIBUTION
 from ..errors import ConfigError
 from ..export.openlineage import run_events
 from ..records import DataSource, Feature, Record, Run, Transformation
@@ -24,8 +24,8 @@ from .base import BaseSink
 __all__ = ["BackendUnavailableError", "OpenLineageSink"]
 
 INSTALL_HINT = (
-    "LINEAGE_SINK=openlineage needs the OpenLineage client: pip install 'lineage-sdk[openlineage]' "
-    "(or pip install openlineage-python)"
+    "LINEAGE_SINK=openlineage needs the OpenLineage client: "
+    f"pip install '{DISTRIBUTION}[openlineage]' (or pip install openlineage-python)"
 )
 
 
@@ -37,14 +37,15 @@ class OpenLineageSink(BaseSink):
     """Maps runs to RunEvents and emits them with an ``OpenLineageClient``.
 
     ``client`` defaults to ``OpenLineageClient()``, configured from the environment or
-    ``openlineage.yml``. ``include_source_code`` adds the ``sourceCode`` job facet.
+    ``openlineage.yml``. ``include_source_code`` adds the ``sourceCode`` job facet (for the
+    ``openlineage`` entry of ``LINEAGE_SINK``: ``LINEAGE_OPENLINEAGE_SOURCE_CODE=1``).
     """
 
     def __init__(
         self,
         client: Any = None,
         *,
-        include_source_code: bool | None = None,
+        include_source_code: bool = False,
         cooldown_s: float = 30.0,
     ) -> None:
         super().__init__("openlineage")
@@ -55,8 +56,6 @@ class OpenLineageSink(BaseSink):
                 raise ConfigError(INSTALL_HINT) from exc
             client = OpenLineageClient()
         self.client = client
-        if include_source_code is None:
-            include_source_code = os.environ.get("LINEAGE_OPENLINEAGE_SOURCE_CODE", "0") == "1"
         self._include_source_code = include_source_code
         self._cooldown_s = cooldown_s
         self._down_until = 0.0

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._version import DISTRIBUTION
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import dumps, from_dict
 from .base import BaseSink, check_file_path
@@ -197,7 +198,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     if version > STORE_VERSION:
         raise StoreVersionError(
             f"{path} has store version {version}; this lineage-sdk reads up to {STORE_VERSION}: "
-            "upgrade lineage-sdk"
+            f"pip install --upgrade {DISTRIBUTION}"
         )
 
     def upgrade() -> None:
