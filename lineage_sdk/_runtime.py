@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from .config import Settings, SinkTarget, strict_from_env
-from .delivery import Delivery
+from .delivery import Delivery, lost_after_close
 from .errors import ConfigError
 from .project_file import load_settings
 from .records import DataSource, Feature, Node, Record
@@ -54,35 +54,35 @@ class Runtime:
             queue_size=settings.queue_size,
             flush_interval_s=settings.flush_interval_s,
         )
-        # (kind, id) -> the record object last sent, so each declaration is sent once per
-        # configuration, and again only when it changes (a new git state, a redefinition).
-        self.announced: dict[tuple[str, str], object] = {}
-        self._registered_sent = False
+        self._registered_stored = False
+        self._logged_where = False
 
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
-        """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
+        """The ones among ``records`` (nodes, transformations) not yet stored by every sink.
+
+        Registered nodes come first until the sinks have them. A declaration whose first batch
+        failed (a store not mounted yet, locked, full) is sent again with the next run.
+        """
+        confirmed = self.delivery.confirmed
         out: list[Record] = []
-        if not self._registered_sent:  # the first write of this configuration
-            self._registered_sent = True
-            self._log_where_records_go()
-            for node in list(_registered.values()):
-                out.extend(self._unsent(node))
-        for record in records:
-            out.extend(self._unsent(record))
+        if not self._registered_stored:
+            if not self._logged_where:  # the first write of this configuration
+                self._logged_where = True
+                self._log_where_records_go()
+            out.extend(n for n in list(_registered.values()) if confirmed.get(_key(n)) is not n)
+            self._registered_stored = not out
+        out.extend(r for r in records if confirmed.get(_key(r)) is not r)
         return out
+
+    def registered_changed(self) -> None:
+        """Look at the registered nodes again with the next run (a new one was registered)."""
+        self._registered_stored = False
 
     def _log_where_records_go(self) -> None:
         origin = self.settings.origin_of("sinks")
         where = {"default": "the default, in the working directory"}.get(origin, origin)
         stores = ", ".join(str(t) for t in self.settings.sinks) or "nothing"
         _log.info("lineage-sdk records to %s (from %s)", stores, where)
-
-    def _unsent(self, record: Record) -> list[Record]:
-        key = (record.kind, record.id)  # type: ignore[union-attr]
-        if self.announced.get(key) is record:
-            return []
-        self.announced[key] = record
-        return [record]
 
     def memory_sink(self) -> MemorySink:
         for sink in self.sinks:
@@ -94,6 +94,20 @@ class Runtime:
 _lock = threading.RLock()
 _current: Runtime | None = None
 _registered: dict[str, Node] = {}
+
+
+def _after_fork_in_child() -> None:
+    # configure() may have been running in another thread of the parent when it forked.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _key(record: Record) -> tuple[str, str]:
+    return (record.kind, record.id)  # type: ignore[union-attr]
 
 
 def _disabled(settings: Settings | None = None) -> Runtime:
@@ -235,7 +249,8 @@ def register(*nodes: Node) -> None:
     rt = current()
     if not rt.enabled:
         return
-    pending = [r for node in nodes for r in rt.pending_declarations([node])]
+    rt.registered_changed()
+    pending = rt.pending_declarations(())
     if pending:
         rt.delivery.submit(pending)
 
@@ -248,10 +263,27 @@ def flush(timeout: float | None = None) -> bool:
     return current().delivery.flush(timeout)
 
 
+def in_force_for(rt: Runtime) -> Runtime:
+    """Where a run begun under ``rt`` (since closed) is recorded: the configuration in force.
+
+    ``rt`` itself when nothing usable replaced it (lineage is off now, or the interpreter is
+    exiting); its closed delivery then counts the run as lost and says so.
+    """
+    now = _current
+    if now is None or now is rt or not now.enabled or now.delivery.closed:
+        return rt
+    return now
+
+
 def stats() -> dict[str, Any]:
-    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors."""
+    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors.
+
+    ``lost_after_close`` counts, for the whole process, runs that ended after their
+    configuration was closed with nothing to take them (interpreter exit, lineage turned off).
+    """
     result = current().delivery.stats()
     result["internal_errors"] = _counters["internal_errors"]
+    result["lost_after_close"] = lost_after_close()
     return result
 
 

@@ -210,6 +210,9 @@ POSITIVE_SECONDS = Kind("a number of seconds above 0", *_seconds(minimum_exclusi
 NON_NEGATIVE_SECONDS = Kind("a number of seconds, 0 or more", *_seconds(minimum_exclusive=False))
 TEXT = Kind("non-empty text", _text_value, _text_value, empty_is_default=True)
 _ON_ERROR = choice(*ON_ERROR_VALUES)
+CaptureErrors = Literal["full", "type", "none"]
+CAPTURE_ERRORS_VALUES: tuple[CaptureErrors, ...] = ("full", "type", "none")
+_CAPTURE_ERRORS = choice(*CAPTURE_ERRORS_VALUES)
 
 
 # --- sinks ---------------------------------------------------------------------------------------
@@ -385,6 +388,19 @@ class Settings:
     )
     git_binary: bool = option(
         "LINEAGE_GIT_BINARY", True, BOOL, "0 reads git state from files, never running git"
+    )
+    capture_errors: CaptureErrors = option(  # noqa: RUF009
+        "LINEAGE_CAPTURE_ERRORS",
+        "full",
+        _CAPTURE_ERRORS,
+        "what a failed run records of its exception: full (type, message, stack), type, none; "
+        "messages can contain argument values",
+    )
+    running_after_s: float = option(
+        "LINEAGE_RUNNING_AFTER",
+        1.0,
+        POSITIVE_SECONDS,
+        "a call still running after this many seconds is recorded as running (and heartbeats)",
     )
 
     #: Where each option's value came from: ``(name, origin)`` pairs, origin being

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _runtime
+from . import _runtime, inflight
 from ._decorated import decorated_function_class
 from ._version import __version__
 from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
@@ -43,9 +43,12 @@ from .records import (
     Node,
     Record,
     Run,
+    RunStatus,
     Transformation,
     _check_id,
     check_metadata,
+    escape_surrogates,
+    has_surrogates,
     trusted_run,
 )
 
@@ -122,11 +125,30 @@ def _node_or_id(value: object, argument: str) -> NodeLike:
     if isinstance(value, (DataSource, Feature)):
         return value
     if isinstance(value, str):
+        if not value.isascii() and has_surrogates(value):
+            value = _escaped_id(value)
         return _check_id(value, f"an id in {argument}")
     raise TypeError(
         f"{argument} takes DataSource / Feature objects or string ids, "
         f"got {type(value).__name__}: {value!r}"
     )
+
+
+_warned_surrogates: list[bool] = []
+
+
+def _escaped_id(value: str) -> str:
+    # A file name that is not UTF-8 (through os.listdir, sys.argv) cannot be stored as is: keep
+    # its bytes as \xNN escapes rather than lose the run, and say so once.
+    escaped = escape_surrogates(value)
+    if not _warned_surrogates:
+        _warned_surrogates.append(True)
+        _log.warning(
+            "lineage: id %r holds undecodable bytes; recorded as %r (further ones quietly)",
+            value,
+            escaped,
+        )
+    return escaped
 
 
 def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:
@@ -277,25 +299,52 @@ class _Instrumented:
                 exc,
             )
             io = _EMPTY_IO
-        return _Call(rt, io, current_run.get(), self.name)
+        return _Call(rt, io, current_run.get(), self)
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
         ended_ns = time.time_ns()
         duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
+        inflight.unregister(call)
         try:
-            location = self.location()
-            git = None
-            settings = call.rt.settings
-            if settings.capture_git and location.repository is not None:
-                git = location.repository.state(settings.git_binary)
-            ref, declared = self.declaration(git, location)
-            run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
+            if call.rt.delivery.closed:
+                # configure() or the end of capture_records() replaced the configuration while
+                # this call ran: the run goes to the one in force now, not into a closed queue.
+                call.rt = _runtime.in_force_for(call.rt)
+            code, git, ref, declared = self._code_state(call)
+            run = self._run_record(call, exc, (ended_ns, duration), code, (git, ref))
             batch = self._batch(call, declared, run)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
         call.rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+
+    def _code_state(
+        self, call: _Call
+    ) -> tuple[CodeRef | None, GitInfo | None, str | None, Transformation]:
+        location = self.location()
+        git = None
+        settings = call.rt.settings
+        if settings.capture_git and location.repository is not None:
+            git = location.repository.state(settings.git_binary)
+        ref, declared = self.declaration(git, location)
+        return location.code, git, ref, declared
+
+    def report_running(self, call: _Call, now_ns: int) -> None:
+        """Write ``call``'s ``running`` record (from the watcher thread); never raises."""
+        try:
+            if call.rt.delivery.closed:
+                return
+            code, git, ref, declared = self._code_state(call)
+            elapsed = (now_ns - call.started_ns) / 1e9
+            run = self._run_record(
+                call, None, (now_ns, elapsed), code, (git, ref), status="running"
+            )
+            batch = call.rt.pending_declarations((*call.io.nodes, declared))
+            batch.append(run)
+            call.rt.delivery.submit(batch)
+        except Exception as exc:  # a strict-mode sink error included: nobody to raise it to
+            _log.debug("lineage: writing the running record of %s failed: %r", self.name, exc)
 
     def _run_record(
         self,
@@ -304,18 +353,20 @@ class _Instrumented:
         timing: tuple[int, float],
         code: CodeRef | None,
         git_and_ref: tuple[GitInfo | None, str | None],
+        *,
+        status: RunStatus | None = None,
     ) -> Run:
         ended_ns, duration = timing
         git, ref = git_and_ref
         io = call.io
-        error_type, error_message, error_stack = _error_fields(exc)
+        error_type, error_message, error_stack = _error_fields(exc, call.rt.settings.capture_errors)
         parent = call.parent
         # trusted_run skips the validators: every field here was checked at decoration or is
         # produced by the SDK itself (the validating constructor costs several µs per call).
         run: Run = trusted_run(
             run_id=call.run_id,
             transformation=self.name,
-            status="failed" if exc is not None else "completed",
+            status=status or ("failed" if exc is not None else "completed"),
             started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
             ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
             duration_s=float(duration),
@@ -349,9 +400,9 @@ class _Instrumented:
         if io is self.static and announced[0] is rt and announced[1] is declared:
             return [run]
         batch = rt.pending_declarations((*io.nodes, declared))
-        batch.append(run)
-        if io is self.static:
+        if io is self.static and not batch:  # every sink has stored them: the fast path is safe
             self._announced = (rt, declared)
+        batch.append(run)
         return batch
 
     def end_failed(self, call: _Call, exc: BaseException) -> None:
@@ -362,16 +413,30 @@ class _Instrumented:
             _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
 
 
-def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
-    """The failed run's error type, message and stack (bounded); all None for a success."""
-    if exc is None:
+def _error_fields(
+    exc: BaseException | None, capture: str = "full"
+) -> tuple[str | None, str | None, str | None]:
+    """The failed run's error type, message and stack (bounded); all None for a success.
+
+    ``capture`` is ``LINEAGE_CAPTURE_ERRORS``: ``type`` keeps only the type, ``none`` nothing
+    (messages, and the stack's last line, can contain argument values such as a password).
+    """
+    if exc is None or capture == "none":
         return None, None, None
     cls = type(exc)
+    error_type = f"{cls.__module__}.{cls.__qualname__}"
+    if capture == "type":
+        return error_type, None, None
     import traceback  # failures only
 
-    # Frames and lines only: traceback.format_exception never renders locals.
+    try:
+        message = str(exc)
+    except Exception as str_error:  # a broken __str__ must not cost the user their failed run
+        message = f"<str() of the exception raised {type(str_error).__name__}>"
+    # Frames and lines only: traceback.format_exception never renders locals (and it copes
+    # with a raising __str__ itself).
     stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
-    return f"{cls.__module__}.{cls.__qualname__}", str(exc)[:_ERROR_MESSAGE_LIMIT], stack
+    return error_type, message[:_ERROR_MESSAGE_LIMIT], stack
 
 
 _EMPTY_IO = _IOSpec((), ())
@@ -380,22 +445,43 @@ _EMPTY_IO = _IOSpec((), ())
 class _Call:
     """One decorated call in progress."""
 
-    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns", "transformation")
+    __slots__ = (
+        "io",
+        "job",
+        "parent",
+        "perf_ns",
+        "reported_ns",
+        "rt",
+        "run_id",
+        "started_ns",
+        "transformation",
+    )
 
     def __init__(
         self,
         rt: _runtime.Runtime,
         io: _IOSpec,
         parent: ActiveRun | RunContext | None,
-        transformation: str,
+        job: _Instrumented,
     ) -> None:
         self.rt = rt
         self.io = io
         self.parent = parent
-        self.transformation = transformation
+        self.job = job
+        self.transformation = job.name
         self.run_id = _uuid7()
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
+        self.reported_ns = 0
+        inflight.register(self)  # the watcher thread, not this call, notices a long run
+
+    def running_after_s(self) -> float:
+        """After how long this call gets a running record (``LINEAGE_RUNNING_AFTER``)."""
+        return self.rt.settings.running_after_s
+
+    def report_running(self, now_ns: int) -> None:
+        """Write this call's running record (the watcher thread calls this)."""
+        self.job.report_running(self, now_ns)
 
     @property
     def namespace(self) -> str:

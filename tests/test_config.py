@@ -137,6 +137,8 @@ def test_every_variable_is_read() -> None:
             "LINEAGE_FLUSH_INTERVAL": "0.25",
             "LINEAGE_OPENLINEAGE_SOURCE_CODE": "1",
             "LINEAGE_GIT_BINARY": "0",
+            "LINEAGE_CAPTURE_ERRORS": "type",
+            "LINEAGE_RUNNING_AFTER": "2.5",
         },
         CWD,
     )
@@ -151,6 +153,8 @@ def test_every_variable_is_read() -> None:
         flush_interval_s=0.25,
         openlineage_source_code=True,
         git_binary=False,
+        capture_errors="type",
+        running_after_s=2.5,
     )
     assert set(ENV_VARS) == {
         "LINEAGE_SINK",
@@ -163,6 +167,8 @@ def test_every_variable_is_read() -> None:
         "LINEAGE_FLUSH_INTERVAL",
         "LINEAGE_OPENLINEAGE_SOURCE_CODE",
         "LINEAGE_GIT_BINARY",
+        "LINEAGE_CAPTURE_ERRORS",
+        "LINEAGE_RUNNING_AFTER",
     }
 
 

@@ -8,6 +8,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -352,3 +353,29 @@ def test_openlineage_source_code_variable_adds_the_source_facet(
     assert [("sourceCode" in e["job"].get("facets", {})) for e in completes] == [False, True]
     assert "return n * 2" in completes[1]["job"]["facets"]["sourceCode"]["sourceCode"]
     assert backend.errors == []
+
+
+def test_a_long_run_sends_its_start_when_it_starts_and_only_its_end_at_the_end(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
+    lineage_sdk.configure("openlineage", on_error="raise", running_after_s=0.2)
+    seen_start = []
+
+    @log_lineage(inputs=["raw_events"], outputs=["slow_feature"], name="slow_job")
+    def slow() -> int:
+        for _ in range(200):  # until the START is at the backend, while the call still runs
+            if any(e["eventType"] == "START" for e in backend.events):
+                seen_start.append(True)
+                break
+            time.sleep(0.05)
+        return 1
+
+    assert slow() == 1
+    lineage_sdk.flush()
+    assert seen_start == [True]
+    assert [e["eventType"] for e in backend.events] == ["START", "COMPLETE"]
+    start, end = backend.events
+    assert start["run"]["runId"] == end["run"]["runId"]
+    assert start["eventTime"] < end["eventTime"]
+    assert_valid(backend.events)

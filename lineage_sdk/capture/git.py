@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..records import GitInfo
 
-__all__ = ["Repository", "code_reference", "repository_for", "scrub_url"]
+__all__ = ["Repository", "code_anchor", "code_reference", "repository_for", "scrub_url"]
 
 _log = logging.getLogger("lineage_sdk")
 #: How stale the cached git state may be: a commit or checkout shows in runs that start at most
@@ -36,22 +36,27 @@ _StatKey = tuple[tuple[int, int, int] | None, ...]
 
 
 def scrub_url(url: str) -> str:
-    """Return ``url`` without any user name or password.
+    """Return ``url`` without user name, password, query string or fragment.
+
+    Tokens travel in all of them (``?private_token=...``, ``?access_token=...``).
 
     >>> scrub_url("https://bot:s3cret@github.com/acme/feature-jobs.git")
     'https://github.com/acme/feature-jobs.git'
-    >>> scrub_url("git@github.com:acme/feature-jobs.git")
+    >>> scrub_url("https://gitlab.com/acme/jobs.git?private_token=glpat-x#frag")
+    'https://gitlab.com/acme/jobs.git'
+    >>> scrub_url("git@github.com:acme/feature-jobs.git?token=x")
     'github.com:acme/feature-jobs.git'
     """
     url = url.strip()
     if "://" in url:
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     # scp-like syntax: [user@]host:path; a local path has no colon before its first slash.
     head, colon, rest = url.partition(":")
     if colon and "/" not in head:
-        return f"{head.rpartition('@')[2]}:{rest}"
+        path = rest.split("?", 1)[0].split("#", 1)[0]
+        return f"{head.rpartition('@')[2]}:{path}"
     return url
 
 
@@ -87,8 +92,18 @@ def code_reference(info: GitInfo | None, repo_name: str, repo_path: str | None) 
         return None
     base = _host_and_path(info.remote_url, repo_name)
     where = f"{base}/{repo_path}" if repo_path else base
-    anchor = f"tag={info.tag}" if info.tag else f"commit={info.commit}"
-    return f"git://{where}#{anchor}"
+    return f"git://{where}#{code_anchor(info.tag, info.commit, info.dirty)}"
+
+
+def code_anchor(tag: str | None, commit: str, dirty: bool | None) -> str:
+    """``tag=v1.2``, ``commit=SHA``, or ``commit=SHA&dirty=true`` for uncommitted changes.
+
+    A dirty tree is not the tagged release: its reference names the commit it started from and
+    says dirty, in a form no clean reference has.
+    """
+    if dirty:
+        return f"commit={commit}&dirty=true"
+    return f"tag={tag}" if tag else f"commit={commit}"
 
 
 def _best_tag(annotated: list[str], lightweight: list[str]) -> str | None:
@@ -411,6 +426,19 @@ def repository_for(path: str | os.PathLike[str] | None) -> Repository | None:
                         break
             _repos_by_dir[directory] = found
         return _repos_by_dir[directory]
+
+
+def _after_fork_in_child() -> None:
+    # Locks held by a parent thread at fork time would never be released in the child.
+    global _repos_lock
+    _repos_lock = threading.Lock()
+    for repo in list(_repos_by_dir.values()):
+        if repo is not None:
+            repo._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _reset_caches() -> None:

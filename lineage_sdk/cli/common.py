@@ -20,6 +20,7 @@ from .output import EXIT_USAGE
 __all__ = [
     "CommandError",
     "add_command",
+    "check_output",
     "default_store",
     "open_graph",
     "positive_int",
@@ -87,7 +88,8 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
         raise CommandError(f"--as-of: {exc}") from exc
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:
+        # LookupError: "--store memory" in a fresh process has no memory sink to read.
         suffixes = ", ".join(STORE_SUFFIXES)
         raise CommandError(
             f"--store {store!r}: {exc}. A bare path is read by its suffix ({suffixes})"
@@ -127,9 +129,22 @@ def open_records(args: argparse.Namespace) -> Iterator[Record]:
             raise FileNotFoundError(f"no lineage store at {target.value}")
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:
+        # LookupError: "--store memory" in a fresh process has no memory sink to read.
         raise CommandError(f"--store {store!r}: {exc}") from exc
     return store_records(target)
+
+
+def check_output(path: str) -> Path:
+    """The ``-o`` path, or CommandError when it cannot be a file we write (before any work)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"-o {path}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise CommandError(f"-o {path}: the folder {target.parent} does not exist")
+    if target.exists() and not target.is_file():
+        raise CommandError(f"-o {path}: is not a regular file")
+    return target
 
 
 def refuse_json(args: argparse.Namespace, why: str) -> None:

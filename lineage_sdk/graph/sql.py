@@ -20,6 +20,7 @@ from .backend import Direction, RunQuery
 from .changes.source import ChangeSource
 from .changes.sql import SQLChangeSource, to_us
 from .dialects import Connection, SQLDialect, rows
+from .liveness import as_seen
 from .model import NodeKind, VersionInfo
 
 __all__ = ["SQLBackend"]
@@ -141,7 +142,8 @@ class SQLBackend:
         )
 
     def _record(self, value: object) -> Record:
-        return from_dict(self.dialect.record(value))
+        record = from_dict(self.dialect.record(value))
+        return as_seen(record) if isinstance(record, Run) else record
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:

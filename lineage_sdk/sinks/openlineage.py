@@ -61,6 +61,7 @@ class OpenLineageSink(BaseSink):
         self._down_until = 0.0
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
+        self._started: set[str] = set()  # runs whose START went out with a running record
 
     def _emit(self, records: Sequence[Record]) -> None:
         events: list[dict[str, Any]] = []
@@ -70,14 +71,7 @@ class OpenLineageSink(BaseSink):
             elif isinstance(record, Transformation):
                 self._transformations[record.id] = record
             elif isinstance(record, Run):
-                events.extend(
-                    run_events(
-                        record,
-                        self._nodes,
-                        self._transformations.get(record.transformation),
-                        include_source_code=self._include_source_code,
-                    )
-                )
+                events.extend(self._events(record))
         if not events:
             return
         if time.monotonic() < self._down_until:
@@ -90,6 +84,25 @@ class OpenLineageSink(BaseSink):
         except Exception:
             self._down_until = time.monotonic() + self._cooldown_s
             raise
+
+    def _events(self, run: Run) -> list[dict[str, Any]]:
+        # A long run's START goes out at its real start, with its first running record; its
+        # heartbeats send nothing more, and its end sends only COMPLETE or FAIL.
+        started = run.run_id in self._started
+        if run.status == "running" and started:
+            return []
+        events = run_events(
+            run,
+            self._nodes,
+            self._transformations.get(run.transformation),
+            include_source_code=self._include_source_code,
+        )
+        if run.status == "running":
+            self._started.add(run.run_id)
+        elif started:
+            self._started.discard(run.run_id)
+            events = [e for e in events if e["eventType"] != "START"]
+        return events
 
     def _flush(self) -> None:
         transport = getattr(self.client, "transport", None)
