@@ -9,6 +9,7 @@ pinned on every store kind, each answering in its own way (SQL for an SQL store)
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 from collections.abc import Iterator
 from typing import Any
 
@@ -159,9 +160,16 @@ def test_as_of_each_tag_shows_the_graph_as_it_stood(graph: LineageGraph) -> None
 
 def test_load_graph_as_of(pipeline_history: PipelineHistory) -> None:
     for store in pipeline_history.stores.values():
+        kind, _, where = store.partition(":")
+        files = (
+            sorted(Path(where).parent.glob(Path(where).name + "*")) if kind != "postgresql" else []
+        )
+        before = [(f.name, f.read_bytes()) for f in files]
         snapshot = load_graph(store, as_of="v1.0")
         assert len(snapshot.runs()) == 3
+        assert snapshot.upstream("user_ctr_7d")  # the snapshot's tables answer
         snapshot.close()
+        assert [(f.name, f.read_bytes()) for f in files] == before  # a reader never writes
 
 
 # --- diff ---------------------------------------------------------------------------------------

@@ -101,6 +101,10 @@ def _sqlite_edges(table: str, status: str) -> tuple[str, ...]:
 # SQLite looks unqualified names up in temp first, then main: these shadow the stored tables and
 # views on the one connection that creates them.
 _SQLITE_SNAPSHOT = (
+    # A reader's connection is query-only over a file opened read-only (mode=ro): the temporary
+    # objects live in the connection's own temp store, so queries may write there while they are
+    # built; the file stays untouchable all along.
+    "PRAGMA query_only = 0",
     "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
     *_sqlite_io("transformation_io", "= 'completed'"),
     *_sqlite_io("failed_io", "!= 'completed'"),
@@ -120,6 +124,7 @@ _SQLITE_SNAPSHOT = (
     "WHERE id IN (SELECT node_id FROM temp.io_with_failed)",
     "CREATE TEMP VIEW transformations AS SELECT * FROM main.transformations "
     "WHERE id IN (SELECT DISTINCT transformation_id FROM temp.runs)",
+    "PRAGMA query_only = 1",
 )
 
 
