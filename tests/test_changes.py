@@ -9,8 +9,8 @@ pinned on every store kind, each answering in its own way (SQL for an SQL store)
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
