@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 import attrs
 
 from ..records import DataSource, Feature, Record, Run, Transformation
+from .changes.source import ChangeSource
 from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["Direction", "GraphBackend", "RunQuery"]
@@ -102,6 +103,12 @@ class GraphBackend(Protocol):
 
     def records(self) -> Iterator[Record]:
         """Every record: nodes, transformations, then runs oldest first."""
+
+    def changes(self) -> ChangeSource:
+        """The history questions (revisions, producers, moments) answered by this store."""
+
+    def as_of(self, until: _dt.datetime) -> GraphBackend:
+        """A backend seeing only the runs that had ended by ``until`` (and what they reached)."""
 
     def close(self) -> None:
         """Release what the backend holds open (a database connection)."""

@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 
 from ..records import Record, Run, Transformation
-from . import algorithms
+from . import algorithms, changes
 from .backend import GraphBackend, RunQuery
+from .changes.moments import Moment, resolve_moment
 from .memory import MemoryBackend
 from .model import (
     ColumnRow,
@@ -286,6 +287,67 @@ class LineageGraph:
     def records(self) -> Iterator[Record]:
         """Every record: nodes, transformations, then runs oldest first."""
         return self._backend.records()
+
+    # --- history (see lineage_sdk.graph.changes) ----------------------------------------------
+    def moment(self, when: _dt.datetime | str) -> Moment:
+        """The instant ``when`` names: a datetime, ISO-8601 text, a run id, or a git tag, branch
+        or commit (the end of the last run recorded at that commit); MomentError otherwise."""
+        return resolve_moment(when, self._backend.changes())
+
+    def as_of(self, when: _dt.datetime | str) -> LineageGraph:
+        """The graph as it stood at ``when`` (see :meth:`moment`): the runs that had ended by
+        then, the nodes, edges and transformations they reached. On an SQL store the result
+        holds a connection of its own (close it when done)."""
+        return LineageGraph(backend=self._backend.as_of(self.moment(when).at))
+
+    def history(self, node_id: str) -> changes.History:
+        """A transformation's revisions, oldest first, each with its first and last run and what
+        changed from the one before; for a node, the runs that produced it, newest first."""
+        return changes.history(self._backend.changes(), node_id, self.kind(node_id), None)
+
+    def diff(self, start: _dt.datetime | str, end: _dt.datetime | str) -> changes.Diff:
+        """Transformations added, removed and changed between two moments (anything
+        :meth:`moment` takes), derivation edges added and removed, and the features downstream."""
+        source = self._backend.changes()
+        a, b = resolve_moment(start, source), resolve_moment(end, source)
+        return changes.diff(source, a, b, self._backend.kind)
+
+    def stale(self, check_code: str | os.PathLike[str] | None = None) -> list[changes.Stale]:
+        """Every produced node that is out of date, with each reason (``upstream_newer``,
+        ``code_changed``, ``last_run_failed``, ``upstream_stale``).
+
+        ``check_code``: a working tree (repository root) whose current function sources are
+        compared with the sources that produced each node.
+        """
+        root = Path(check_code) if check_code is not None else None
+        return changes.stale(self._backend.changes(), check_code=root)
+
+    def impact_of_patch(
+        self,
+        patch: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        ref: str | None = None,
+    ) -> changes.Impact:
+        """The transformations a unified diff touches and the features downstream of them.
+
+        ``root``: the repository the patch applies to (for code recorded with absolute paths and
+        for ``ref``); ``ref``: the git ref the patch's old side is (then each function's lines
+        are read at that ref, not taken from where it last ran).
+        """
+        base = Path(root) if root is not None else None
+        locate = changes.lines_at_ref(ref, base or Path.cwd()) if ref is not None else None
+        return changes.impact_of_patch(
+            changes.parse_patch(patch), self._backend.changes(), self._backend.kind, base, locate
+        )
+
+    def impact_of_git_diff(
+        self, ref: str, root: str | os.PathLike[str] | None = None
+    ) -> changes.Impact:
+        """:meth:`impact_of_patch` of ``git diff REF`` in the working tree at ``root`` (or the
+        current directory): what committing the working tree on top of ``ref`` would change."""
+        where = Path(root) if root is not None else Path.cwd()
+        return self.impact_of_patch(changes.git_diff(ref, where), root=where, ref=ref)
 
     # --- output (render imports nothing from here: it reads the graph through these methods) --
     def to_dot(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Iterator
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource, RunsChangeSource
 from .liveness import as_seen, latest_per_run
 from .model import ColumnRow, NodeKind, VersionInfo
 
@@ -184,6 +186,20 @@ class MemoryBackend:
         yield from self._nodes.values()
         yield from self._transformations.values()
         yield from reversed(self._runs)
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return RunsChangeSource(self._runs)
+
+    def as_of(self, until: _dt.datetime) -> MemoryBackend:
+        """The runs that had ended by ``until``, and the declarations of what they reached
+        (declarations carry no time of their own)."""
+        runs = [r for r in reversed(self._runs) if r.ended_at <= until]
+        reached = {n for r in runs for n in (*r.inputs, *r.outputs)}
+        ran = {r.transformation for r in runs}
+        kept: list[Record] = [n for n in self._nodes.values() if n.id in reached]
+        kept += [t for t in self._transformations.values() if t.id in ran]
+        return MemoryBackend([*kept, *runs], include_failed=self.include_failed)
 
     def close(self) -> None:
         """Nothing to release."""

@@ -18,6 +18,8 @@ from typing import Any
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import from_dict
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource
+from .changes.sql import SQLChangeSource, to_us
 from .dialects import Connection, SQLDialect, rows
 from .liveness import as_seen
 from .model import ColumnRow, NodeKind, VersionInfo
@@ -72,21 +74,39 @@ class SQLBackend:
 
     The graph comes from completed runs (tables ``transformation_io`` and ``edges``); with
     ``include_failed`` from every run (the ``*_with_failed`` views, which add the failed tables).
+    With ``until``, the backend sees the store as it stood then (see ``SQLDialect.snapshot``).
     """
 
-    def __init__(self, dialect: SQLDialect, location: str, *, include_failed: bool = False) -> None:
+    def __init__(
+        self,
+        dialect: SQLDialect,
+        location: str,
+        *,
+        include_failed: bool = False,
+        until: _dt.datetime | None = None,
+    ) -> None:
         self.dialect = dialect
         self.location = location
         self.include_failed = include_failed
+        #: The moment this backend sees the store as of (None: everything recorded).
+        self.until = until
         self._tables = (
             {"@io": "io_with_failed", "@edges": "edges_with_failed"}
             if include_failed
             else {"@io": "transformation_io", "@edges": "edges"}
         )
         self._conn: Connection | None = dialect.connect(location)
+        if until is not None:
+            try:
+                for statement in dialect.snapshot(to_us(until)):
+                    self._conn.execute(statement)
+            except BaseException:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
-        return f"SQLBackend({self.dialect.name}:{self.location})"
+        when = f", as of {self.until.isoformat()}" if self.until is not None else ""
+        return f"SQLBackend({self.dialect.name}:{self.location}{when})"
 
     def __del__(self) -> None:
         self.close()
@@ -111,6 +131,16 @@ class SQLBackend:
 
     def _column(self, text: str, **params: Any) -> list[Any]:
         return [row[0] for row in self._rows(text, **params)]
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return SQLChangeSource(lambda text, params: self._rows(text, **params), self.dialect)
+
+    def as_of(self, until: _dt.datetime) -> SQLBackend:
+        """The same store on a connection of its own that sees it as it stood at ``until``."""
+        return SQLBackend(
+            self.dialect, self.location, include_failed=self.include_failed, until=until
+        )
 
     def _record(self, value: object) -> Record:
         record = from_dict(self.dialect.record(value))
