@@ -29,7 +29,7 @@ import attrs
 import pytest
 
 from .conftest import GIT_ENV, ROOT, child_env
-from .helpers import PIPELINE_JOB, build_history
+from .helpers import PIPELINE_JOB, build_history, require_program
 
 README = ROOT / "README.md"
 DEMO = ROOT / "examples" / "ctr_7d.py"
@@ -215,6 +215,8 @@ def _console_cases() -> list[object]:
 
 @pytest.mark.parametrize(("program", "scenario"), _python_cases(), indirect=["scenario"])
 def test_python_block_runs_as_written(program: str, scenario: Path) -> None:
+    if ".render(" in program:
+        require_program("dot", "install Graphviz: apt-get install graphviz, brew install graphviz")
     script = scenario / "readme_block.py"
     script.write_text(program, encoding="utf-8")
     try:
