@@ -1,4 +1,4 @@
-"""The in-memory backend: records (a memory sink's, a JSON file's) read once into dicts."""
+"""The in-memory backend: records (a memory sink's, a JSON file's) read once, kept compact."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .compact import CompactGraph
 from .model import NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
@@ -17,9 +18,11 @@ def _run_sort_key(run: Run) -> tuple[object, str]:
 
 
 class MemoryBackend:
-    """Lineage held in dicts; built from records in one pass, then read only.
+    """Lineage held in memory; built from records in one pass, then read only.
 
-    The graph's structure comes from completed runs; with ``include_failed`` from every run.
+    The graph's structure comes from completed runs; with ``include_failed`` from every run. It
+    is kept compact (:class:`~lineage_sdk.graph.compact.CompactGraph`: interned ids and integer
+    adjacency), so a whole graph of 10^6 edges takes less memory than networkx's.
     """
 
     def __init__(self, records: Iterable[Record], *, include_failed: bool = False) -> None:
@@ -28,19 +31,9 @@ class MemoryBackend:
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
-        # (src, transformation, dst) derivation triples, and the adjacency built from them
-        self._triples: set[tuple[str, str, str]] = set()
-        self._t_in: dict[str, set[str]] = {}
-        self._t_out: dict[str, set[str]] = {}
-        self._down: dict[str, set[tuple[str, str]]] = {}  # src -> {(transformation, dst)}
-        self._up: dict[str, set[tuple[str, str]]] = {}  # dst -> {(transformation, src)}
-        # node -> nodes derived from it / it derives from: what unbounded walks need
-        self._succ: dict[str, set[str]] = {}
-        self._pred: dict[str, set[str]] = {}
-        self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
-        self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
         for record in records:
             self._add(record)
+        self._graph = CompactGraph.build(self._structure_runs())
         self._runs.sort(key=_run_sort_key, reverse=True)
 
     def _add(self, record: Record) -> None:
@@ -49,29 +42,14 @@ class MemoryBackend:
         elif isinstance(record, Transformation):
             self._transformations[record.id] = record
         elif isinstance(record, Run):
-            self._add_run(record)
+            self._runs.append(record)
+            self._ran.add(record.transformation)
 
-    def _add_run(self, run: Run) -> None:
-        self._runs.append(run)
-        self._ran.add(run.transformation)
-        if run.status == "completed" or self.include_failed:
-            self._add_structure(run)
-
-    def _add_structure(self, run: Run) -> None:
-        t = run.transformation
-        self._t_in.setdefault(t, set()).update(run.inputs)
-        self._t_out.setdefault(t, set()).update(run.outputs)
-        for node in run.inputs:
-            self._reads.setdefault(node, set()).add(t)
-        for node in run.outputs:
-            self._writes.setdefault(node, set()).add(t)
-        for src, dst in run.edges():
-            if (src, t, dst) not in self._triples:
-                self._triples.add((src, t, dst))
-                self._down.setdefault(src, set()).add((t, dst))
-                self._up.setdefault(dst, set()).add((t, src))
-                self._succ.setdefault(src, set()).add(dst)
-                self._pred.setdefault(dst, set()).add(src)
+    def _structure_runs(self) -> Iterator[Run]:
+        """The runs whose inputs, outputs and derivation make the graph."""
+        for run in self._runs:
+            if run.status == "completed" or self.include_failed:
+                yield run
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:
@@ -79,7 +57,8 @@ class MemoryBackend:
             return self._nodes[ident].kind  # type: ignore[return-value]
         if ident in self._ran or ident in self._transformations:
             return "Transformation"
-        if ident in self._reads or ident in self._writes:
+        i = self._graph.index.get(ident)
+        if i is not None and self._graph.referenced(i):
             return "External"
         return None
 
@@ -93,44 +72,37 @@ class MemoryBackend:
         return {ident for ident, node in self._nodes.items() if node.kind == kind}
 
     def referenced_node_ids(self) -> set[str]:
-        return set(self._reads) | set(self._writes)
+        return self._graph.referenced_ids()
 
     def transformation_ids(self) -> set[str]:
         return set(self._transformations) | self._ran
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
-        return self._triples
+        return self._graph.triples()
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
-        return sorted((self._t_in if direction == "in" else self._t_out).get(transformation, ()))
+        return sorted(self._graph.node_io(transformation, 0 if direction == "in" else 1))
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
+        graph = self._graph
         if kind == "Transformation":
-            seeds = dict.fromkeys((self._t_out if forward else self._t_in).get(start, ()), 1)
+            ends = graph.node_io(start, 1 if forward else 0)
+            seeds = dict.fromkeys(map(graph.index.__getitem__, ends), 1)
         else:
-            seeds = {start: 0}
-        touching = self._reads if forward else self._writes
-        if depth is None:
-            found = dict.fromkeys(
-                algorithms.reach(seeds, self._succ if forward else self._pred, touching), 0
-            )
-        else:
-            found = algorithms.bounded_walk(
-                seeds, depth, self._down if forward else self._up, touching
-            )
+            i = graph.index.get(start)
+            seeds = {} if i is None else {i: 0}
+        found = graph.reach(seeds, depth, forward)
         found.pop(start, None)
         return found
 
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
-        return algorithms.sorted_steps(ids, self._succ if forward else self._pred)
+        for a in ids:
+            for b in self._graph.neighbours(a, forward):
+                yield a, b
 
     def step_label(self, src: str, dst: str) -> str:
-        pairs = self._down[src]
-        if len(pairs) == 1:  # the common case, without building a generator
-            for t, _ in pairs:
-                return t
-        return min(t for t, x in pairs if x == dst)
+        return self._graph.label(src, dst)
 
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:
