@@ -82,12 +82,6 @@ class Rows:
         """The values of ``key`` (a copy, usually a handful of integers)."""
         return self.values[self.offsets[key] : self.offsets[key + 1]]
 
-    def labelled(self, key: int) -> Iterator[tuple[int, int]]:
-        """``(value, label)`` pairs of ``key`` (rows built with labels only)."""
-        assert self.labels is not None
-        start, end = self.offsets[key], self.offsets[key + 1]
-        return zip(self.values[start:end], self.labels[start:end], strict=True)
-
     def degree(self, key: int) -> int:
         """How many values ``key`` has."""
         return self.offsets[key + 1] - self.offsets[key]
@@ -201,20 +195,34 @@ class CompactGraph:
         found.update({self.t_ids[t]: d for t, d in t_dist.items()})
         return found
 
-    def neighbours(self, ident: str, forward: bool) -> list[str]:
-        """The nodes one derivation step from ``ident``, sorted, each once."""
-        i = self.index.get(ident)
-        if i is None:
-            return []
-        row = (self.down if forward else self.up).row(i)
-        if len(row) == 1:
-            return [self.ids[row[0]]]
-        return sorted(set(map(self.ids.__getitem__, row)))
+    def steps(self, ids: Iterable[str], forward: bool) -> Iterator[tuple[str, str]]:
+        """``(node, neighbour)`` one derivation step from each of ``ids``; neighbours sorted."""
+        # Path search calls this once per frontier: locals, and no slice for a lone neighbour.
+        get, names = self.index.get, self.ids
+        rows = self.down if forward else self.up
+        offsets, values = rows.offsets, rows.values
+        for a in ids:
+            i = get(a)
+            if i is None:
+                continue
+            start, end = offsets[i], offsets[i + 1]
+            if start + 1 == end:
+                yield a, names[values[start]]
+            elif start != end:
+                for b in sorted(set(map(names.__getitem__, values[start:end]))):
+                    yield a, b
 
     def label(self, src: str, dst: str) -> str:
         """The transformation of the step src -> dst (the first by id when several make it)."""
+        down = self.down
+        offsets, values, labels = down.offsets, down.values, down.labels
+        assert labels is not None
+        i = self.index[src]
+        start, end = offsets[i], offsets[i + 1]
+        if start + 1 == end:
+            return self.t_ids[labels[start]]
         j = self.index[dst]
-        return min(self.t_ids[t] for v, t in self.down.labelled(self.index[src]) if v == j)
+        return min(self.t_ids[labels[k]] for k in range(start, end) if values[k] == j)
 
     def triples(self) -> set[tuple[str, str, str]]:
         """Every distinct ``(input, transformation, output)``."""
@@ -278,22 +286,27 @@ def _reach(seeds: dict[int, int], rows: Rows, touch: Rows) -> tuple[set[int], se
     stack = list(seeds)
     seen = set(stack)
     ts: set[int] = set()
+    add_t, add, push, pop = ts.add, seen.add, stack.append, stack.pop
     while stack:
-        i = stack.pop()
-        start, end = t_offsets[i], t_offsets[i + 1]
-        if start != end:
-            ts.update(t_values[start:end])
-        start, end = offsets[i], offsets[i + 1]
-        if start + 1 == end:  # the common case: one neighbour, no slice
-            j = values[start]
-            if j not in seen:
-                seen.add(j)
-                stack.append(j)
-        elif start != end:
+        i = pop()
+        while True:  # along a chain (one neighbour each) without the stack
+            start, end = t_offsets[i], t_offsets[i + 1]
+            if start + 1 == end:
+                add_t(t_values[start])
+            elif start != end:
+                ts.update(t_values[start:end])
+            start, end = offsets[i], offsets[i + 1]
+            if start + 1 != end:
+                break
+            i = values[start]
+            if i in seen:
+                break
+            add(i)
+        if start + 1 < end:
             for j in values[start:end]:
                 if j not in seen:
-                    seen.add(j)
-                    stack.append(j)
+                    add(j)
+                    push(j)
     return seen, ts
 
 

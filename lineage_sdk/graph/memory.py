@@ -97,9 +97,7 @@ class MemoryBackend:
         return found
 
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
-        for a in ids:
-            for b in self._graph.neighbours(a, forward):
-                yield a, b
+        return self._graph.steps(ids, forward)
 
     def step_label(self, src: str, dst: str) -> str:
         return self._graph.label(src, dst)
