@@ -1,4 +1,4 @@
-"""The in-memory backend's compact graph (interned ids, integer rows) against plain sets.
+"""The in-memory backend's compact graph (interned ids, integer rows) against plain sets; impact.
 
 The property tests in test_graph.py cover DAGs; here the graphs have cycles, self-loops,
 transformations run many times with overlapping derivations, failed runs, repeated records and
@@ -11,12 +11,16 @@ import datetime as dt
 from array import array
 from typing import Any
 
-from hypothesis import given, settings
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from lineage_sdk import Run
+from lineage_sdk import DataSource, Feature, Run
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.graph.compact import Rows
+from lineage_sdk.records import Record
+
+from .helpers import STORES, store_graph
 
 AT = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
 
@@ -130,3 +134,45 @@ def test_rows_group_values_by_key_in_the_order_given(pairs: list[tuple[int, int,
         start, end = rows.offsets[k], rows.offsets[k + 1]
         assert rows.labels is not None
         assert list(rows.labels[start:end]) == [lab for _, lab in given_k]
+
+
+@pytest.mark.parametrize("kind", STORES)
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(runs=tangled_runs(), include_failed=st.booleans(), data=st.data())
+def test_impact_is_the_declared_features_downstream_on_every_store(
+    kind: str, runs: list[Run], include_failed: bool, data: Any, tmp_path: Any
+) -> None:
+    nodes = sorted({n for r in runs for n in (*r.inputs, *r.outputs)} | {"t1"})
+    declared: list[Record] = [
+        Feature(n) if data.draw(st.booleans()) else DataSource(n, "table")
+        for n in data.draw(st.lists(st.sampled_from(nodes), unique=True))  # "t1": like a t
+    ]
+    assume(declared or runs)  # an empty JSON store is no file at all
+    graph = store_graph(kind, [*declared, *runs], tmp_path, include_failed=include_failed)
+    features = {d.id for d in declared if isinstance(d, Feature)}
+    for start in graph.node_ids() + graph.transformation_ids():
+        expected = sorted(n for n in graph.downstream(start) if n in features)
+        assert graph.impact(start) == expected
+
+
+@pytest.mark.parametrize("kind", STORES)
+def test_impact_counts_a_reached_transformation_that_shares_a_features_id(
+    kind: str, tmp_path: Any
+) -> None:
+    run = Run(
+        "r1",
+        "t1",
+        "completed",
+        AT,
+        AT,
+        0.0,
+        inputs=["n0"],
+        outputs=["n1"],
+        derivation=[("n1", ["n0"])],
+    )
+    graph = store_graph(kind, [Feature("t1"), Feature("n1"), run], tmp_path)
+    assert graph.downstream("n0") == ["n1", "t1"]
+    assert graph.impact("n0") == ["n1", "t1"]
+    assert graph.impact("n1") == []

@@ -138,9 +138,8 @@ class LineageGraph:
 
     def impact(self, node_id: str) -> list[str]:
         """The features that change when ``node_id`` changes."""
-        # One query for the features, not one kind lookup per node reached.
-        features = self._backend.declared_node_ids("Feature")
-        return sorted(n for n in self.downstream(node_id) if n in features)
+        # One query on SQL stores: the reached ids are filtered where they are, not sent back.
+        return sorted(self._backend.impact(node_id, self.kind(node_id)))
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.

@@ -96,6 +96,14 @@ class MemoryBackend:
         found.pop(start, None)
         return found
 
+    def impact(self, start: str, kind: NodeKind) -> set[str]:
+        features = self.declared_node_ids("Feature")
+        if not features:
+            return features
+        found = self.walk(start, kind, None, forward=True)
+        smaller, larger = (features, found) if len(features) < len(found) else (found, features)
+        return {ident for ident in smaller if ident in larger}
+
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
         return self._graph.steps(ids, forward)
 
