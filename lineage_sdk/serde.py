@@ -19,6 +19,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from ._version import DISTRIBUTION
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "converter",
     "dumps",
     "from_dict",
+    "line_safe",
     "loads",
     "to_dict",
 ]
@@ -90,7 +92,7 @@ def from_dict(data: dict[str, Any]) -> Record:
     if version > SCHEMA_VERSION:
         raise UnsupportedRecord(
             f"a {tag} record has schema_version {version}; this release reads up to "
-            f"{SCHEMA_VERSION}: upgrade lineage-sdk"
+            f"{SCHEMA_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
     data = dict(data)
     while version < SCHEMA_VERSION:
@@ -116,9 +118,25 @@ def _describe(exc: BaseException) -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+# U+2028, U+2029 and U+0085 end a line for str.splitlines() (and for JavaScript before ES2019),
+# so a record holding one would read as two lines. A lone surrogate (an undecodable byte of a
+# file name, through os.listdir or sys.argv) cannot be written as UTF-8 at all. JSON's \\u
+# escape keeps both exact, and they only ever occur inside JSON strings.
+_LINE_SAFE = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029, *range(0xD800, 0xE000))}
+
+
+def line_safe(text: str) -> str:
+    """``text`` (JSON) with line separators and lone surrogates escaped; ASCII costs one check."""
+    return text if text.isascii() else text.translate(_LINE_SAFE)
+
+
 def dumps(record: Record) -> str:
-    """Serialise one record as a single line of JSON (no raw newlines, UTF-8 kept readable)."""
-    return _encode(to_dict(record))
+    """Serialise one record as a single line of JSON, for every line splitter.
+
+    UTF-8 text stays readable; U+2028, U+2029, U+0085 and lone surrogates are ``\\u``-escaped,
+    so the line can always be encoded and reads back exactly.
+    """
+    return line_safe(_encode(to_dict(record)))
 
 
 def loads(text: str | bytes) -> Record:

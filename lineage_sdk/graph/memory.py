@@ -8,6 +8,7 @@ from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
 from .compact import CompactGraph
+from .liveness import as_seen, latest_per_run
 from .model import NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
@@ -31,7 +32,7 @@ class MemoryBackend:
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
-        for record in records:
+        for record in latest_per_run(records):
             self._add(record)
         self._graph = CompactGraph.build(self._structure_runs())
         self._runs.sort(key=_run_sort_key, reverse=True)
@@ -42,7 +43,7 @@ class MemoryBackend:
         elif isinstance(record, Transformation):
             self._transformations[record.id] = record
         elif isinstance(record, Run):
-            self._runs.append(record)
+            self._runs.append(as_seen(record))
             self._ran.add(record.transformation)
 
     def _structure_runs(self) -> Iterator[Run]:
