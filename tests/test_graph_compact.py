@@ -142,7 +142,7 @@ def test_rows_group_values_by_key_in_the_order_given(pairs: list[tuple[int, int,
 )
 @given(runs=tangled_runs(), include_failed=st.booleans(), data=st.data())
 def test_impact_is_the_declared_features_downstream_on_every_store(
-    kind: str, runs: list[Run], include_failed: bool, data: Any, tmp_path: Any
+    kind: str, runs: list[Run], include_failed: bool, data: Any, tmp_path: Any, request: Any
 ) -> None:
     nodes = sorted({n for r in runs for n in (*r.inputs, *r.outputs)} | {"t1"})
     declared: list[Record] = [
@@ -150,7 +150,8 @@ def test_impact_is_the_declared_features_downstream_on_every_store(
         for n in data.draw(st.lists(st.sampled_from(nodes), unique=True))  # "t1": like a t
     ]
     assume(declared or runs)  # an empty JSON store is no file at all
-    graph = store_graph(kind, [*declared, *runs], tmp_path, include_failed=include_failed)
+    records = [*declared, *runs]
+    graph = store_graph(kind, records, tmp_path, include_failed=include_failed, request=request)
     features = {d.id for d in declared if isinstance(d, Feature)}
     for start in graph.node_ids() + graph.transformation_ids():
         expected = sorted(n for n in graph.downstream(start) if n in features)
@@ -159,7 +160,7 @@ def test_impact_is_the_declared_features_downstream_on_every_store(
 
 @pytest.mark.parametrize("kind", STORES)
 def test_impact_counts_a_reached_transformation_that_shares_a_features_id(
-    kind: str, tmp_path: Any
+    kind: str, tmp_path: Any, request: Any
 ) -> None:
     run = Run(
         "r1",
@@ -172,7 +173,7 @@ def test_impact_counts_a_reached_transformation_that_shares_a_features_id(
         outputs=["n1"],
         derivation=[("n1", ["n0"])],
     )
-    graph = store_graph(kind, [Feature("t1"), Feature("n1"), run], tmp_path)
+    graph = store_graph(kind, [Feature("t1"), Feature("n1"), run], tmp_path, request=request)
     assert graph.downstream("n0") == ["n1", "t1"]
     assert graph.impact("n0") == ["n1", "t1"]
     assert graph.impact("n1") == []

@@ -90,7 +90,8 @@ def _seed_ids(kind: NodeKind) -> str:
     """Where a walk from ``:start`` begins: a transformation's ``:end_dir`` nodes, or itself."""
     if kind == "Transformation":
         return "SELECT node_id FROM @io WHERE transformation_id = :start AND direction = :end_dir"
-    return "SELECT :start"
+    # {id:start}: a parameter with the id columns' collation (the recursive CTE's seed).
+    return "SELECT {id:start}"
 
 
 class SQLBackend:
@@ -198,7 +199,7 @@ class SQLBackend:
         }
         seed_ids = _seed_ids(kind)
         seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1").replace(
-            "SELECT :start", "SELECT :start, 0"
+            "SELECT {id:start}", "SELECT {id:start}, 0"
         )
         if depth is None:
             # Rows of just the id: UNION de-duplicates them, so cycles end the recursion.
