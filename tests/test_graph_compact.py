@@ -11,6 +11,7 @@ import datetime as dt
 from array import array
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from lineage_sdk import DataSource, Feature, Run
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.graph.compact import Rows
-from lineage_sdk.records import Record
+from lineage_sdk.records import ColumnEdge, Record
 
 from .helpers import STORES, store_graph
 
@@ -177,3 +178,58 @@ def test_impact_counts_a_reached_transformation_that_shares_a_features_id(
     assert graph.downstream("n0") == ["n1", "t1"]
     assert graph.impact("n0") == ["n1", "t1"]
     assert graph.impact("n1") == []
+
+
+@st.composite
+def column_runs(draw: Any) -> list[Run]:
+    """Tangled runs, some naming columns of some sources: a triple may be narrowed by one run of
+    a transformation and whole in another."""
+    named_runs: dict[str, Run] = {}  # a record given twice names the same columns twice
+    runs = []
+    for run in draw(tangled_runs()):
+        if run.run_id in named_runs:
+            runs.append(named_runs[run.run_id])
+            continue
+        edges = sorted(set(run.edges()))
+        named = draw(st.lists(st.sampled_from(edges), unique=True)) if edges else []
+        columns = [
+            ColumnEdge(out, src, column)
+            for src, out in named
+            for column in draw(st.lists(st.sampled_from(["c0", "c1"]), min_size=1, unique=True))
+        ]
+        named_runs[run.run_id] = attrs.evolve(run, column_derivation=columns)
+        runs.append(named_runs[run.run_id])
+    return runs
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(runs=column_runs(), include_failed=st.booleans(), data=st.data())
+def test_memory_column_answers_match_sqlite_and_plain_sets(
+    runs: list[Run], include_failed: bool, data: Any, tmp_path: Any
+) -> None:
+    nodes = sorted({n for r in runs for n in (*r.inputs, *r.outputs)})
+    features = data.draw(st.lists(st.sampled_from(nodes), unique=True)) if nodes else []
+    records: list[Record] = [*(Feature(n) for n in features), *runs]
+    assume(records)
+    memory = LineageGraph(records, include_failed=include_failed)
+    sqlite = store_graph("sqlite", records, tmp_path, include_failed=include_failed)
+    made = [r for r in runs if include_failed or r.status == "completed"]
+    # A completed run's named pairs count for their columns only; every other edge is whole.
+    whole = {
+        (s, r.transformation, d)
+        for r in made
+        for s, d in r.edges()
+        if r.status != "completed"
+        or (s, d) not in {(c.source, c.output) for c in r.column_derivation}
+    }
+    assert memory.whole_edges() == sorted(whole) == sqlite.whole_edges()
+    assert memory.column_edges() == sqlite.column_edges()
+    assert memory.node_ids() == sqlite.node_ids()
+    for source in memory.node_ids():
+        assert memory.known_columns(source) == sqlite.known_columns(source)
+        for column in ("c0", "c1", "c9"):
+            ident = f"{source}.{column}"
+            if memory.backend.kind(ident) is None:
+                assert memory.impact(ident) == sqlite.impact(ident)

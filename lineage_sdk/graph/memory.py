@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Iterator
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource, RunsChangeSource
 from .compact import CompactGraph
 from .liveness import as_seen, latest_per_run
-from .model import NodeKind, VersionInfo
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
 
@@ -32,9 +34,14 @@ class MemoryBackend:
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
         self._runs: list[Run] = []
+        # Column level, kept sparse (most runs name no columns): the column rows runs named, and
+        # the derivation triples no run made from the whole source (every other triple is whole).
+        self._column_rows: set[ColumnRow] = set()
+        self._narrowed: set[tuple[str, str, str]] = set()
         for record in latest_per_run(records):
             self._add(record)
         self._graph = CompactGraph.build(self._structure_runs())
+        self._add_columns()
         self._runs.sort(key=_run_sort_key, reverse=True)
 
     def _add(self, record: Record) -> None:
@@ -51,6 +58,35 @@ class MemoryBackend:
         for run in self._runs:
             if run.status == "completed" or self.include_failed:
                 yield run
+
+    def _add_columns(self) -> None:
+        """The column rows, and the triples that count only for the columns runs named."""
+        # Columns narrow completed runs' edges; a failed run's edges (shown on request) count
+        # as whole, as the SQL stores keep them.
+        narrowing = [
+            r for r in self._structure_runs() if r.status == "completed" and r.column_derivation
+        ]
+        if not narrowing:
+            return
+        for run in narrowing:
+            t = run.transformation
+            narrowed = {(c.source, c.output) for c in run.column_derivation}
+            for c in run.column_derivation:
+                self._column_rows.add((c.source, c.column, t, c.output, c.kind))
+            self._narrowed.update(
+                (src, t, dst) for src, dst in run.edges() if (src, dst) in narrowed
+            )
+        # A triple some run (of the same transformation) made from the whole source is whole.
+        candidates = {t for _, t, _ in self._narrowed}
+        for run in self._structure_runs():
+            t = run.transformation
+            if t not in candidates:
+                continue
+            columns = run.column_derivation if run.status == "completed" else ()
+            narrowed = {(c.source, c.output) for c in columns}
+            for src, dst in run.edges():
+                if (src, dst) not in narrowed:
+                    self._narrowed.discard((src, t, dst))
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:
@@ -83,6 +119,37 @@ class MemoryBackend:
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
         return sorted(self._graph.node_io(transformation, 0 if direction == "in" else 1))
+
+    # --- columns -------------------------------------------------------------------------------
+    def column_edges(self) -> Iterable[ColumnRow]:
+        return self._column_rows
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        triples = self._graph.triples()
+        triples -= self._narrowed
+        return triples
+
+    def columns_of(self, source: str) -> set[str]:
+        return {r[1] for r in self._column_rows if r[0] == source}
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        wanted = set(targets)
+        return {(r[0], r[1]) for r in self._column_rows if r[3] in wanted}
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        graph = self._graph
+        i = graph.index.get(source)
+        direct: set[str] = set()
+        if i is not None:
+            down = graph.down
+            labels = down.labels
+            assert labels is not None
+            for k in range(down.offsets[i], down.offsets[i + 1]):
+                dst = graph.ids[down.values[k]]
+                if (source, graph.t_ids[labels[k]], dst) not in self._narrowed:
+                    direct.add(dst)
+        direct.update(r[3] for r in self._column_rows if r[0] == source and r[1] == column)
+        return direct
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
@@ -131,6 +198,20 @@ class MemoryBackend:
         yield from self._nodes.values()
         yield from self._transformations.values()
         yield from reversed(self._runs)
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return RunsChangeSource(self._runs)
+
+    def as_of(self, until: _dt.datetime) -> MemoryBackend:
+        """The runs that had ended by ``until``, and the declarations of what they reached
+        (declarations carry no time of their own)."""
+        runs = [r for r in reversed(self._runs) if r.ended_at <= until]
+        reached = {n for r in runs for n in (*r.inputs, *r.outputs)}
+        ran = {r.transformation for r in runs}
+        kept: list[Record] = [n for n in self._nodes.values() if n.id in reached]
+        kept += [t for t in self._transformations.values() if t.id in ran]
+        return MemoryBackend([*kept, *runs], include_failed=self.include_failed)
 
     def close(self) -> None:
         """Nothing to release."""
