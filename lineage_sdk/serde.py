@@ -15,14 +15,19 @@ Example::
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
+import operator
 from collections.abc import Callable
 from typing import Any
+
+import attrs
 
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
     "RECORD_TYPES",
+    "RunLines",
     "UnsupportedRecord",
     "converter",
     "dumps",
@@ -124,3 +129,64 @@ def dumps(record: Record) -> str:
 def loads(text: str | bytes) -> Record:
     """Parse one line written by :func:`dumps`."""
     return from_dict(json.loads(text))
+
+
+#: Fields of a Run that consecutive runs of one function in one process share (its revision and
+#: process: see lineage_sdk.revisions), in the order to_dict writes them.
+_SHARED_RUN_FIELDS = tuple(
+    a.name
+    for a in attrs.fields(Run)
+    if a.name
+    in {
+        "transformation", "version", "inputs", "outputs", "derivation", "code", "git",
+        "code_reference", "host", "pid", "python_version", "sdk_version", "namespace",
+    }
+)  # fmt: skip
+_CACHE_LIMIT = 1024
+
+
+class RunLines:
+    """Renders runs as JSON lines equal to :func:`dumps`, with the shared fields rendered once.
+
+    A run's shared fields (its revision and process) are the same objects from one call of a
+    decorated function to the next, so the rendered text of those fields is kept and only the
+    run's own fields (ids, status, times, error) are encoded per run. Thread-safe: the cached
+    pair is replaced in one assignment.
+    """
+
+    __slots__ = ("_cache", "_last")
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[Any, ...], str] = ((), "")
+        self._cache: dict[tuple[Any, ...], str] = {}
+
+    def line(self, run: Run) -> str:
+        """``dumps(run)``, up to the order of the keys."""
+        key = tuple(map(getattr, itertools.repeat(run), _SHARED_RUN_FIELDS))
+        last_key, tail = self._last
+        if len(last_key) != len(key) or not all(map(operator.is_, key, last_key)):
+            found = self._cache.get(key)
+            if found is None:
+                data = to_dict(run)  # once per revision and process
+                found = _encode({name: data[name] for name in (*_SHARED_RUN_FIELDS, "record_type")})
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = found
+            tail = found
+            self._last = (key, tail)
+        head = _encode(
+            {
+                "run_id": run.run_id,
+                "status": run.status,
+                "started_at": run.started_at.isoformat(),
+                "ended_at": run.ended_at.isoformat(),
+                "duration_s": run.duration_s,
+                "parent_run_id": run.parent_run_id,
+                "parent_transformation": run.parent_transformation,
+                "error_type": run.error_type,
+                "error_message": run.error_message,
+                "error_stack": run.error_stack,
+                "schema_version": run.schema_version,
+            }
+        )
+        return head[:-1] + "," + tail[1:]

@@ -16,6 +16,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 import random
@@ -26,13 +27,14 @@ from pathlib import Path
 from typing import Any
 
 from ..records import DataSource, Feature, Record, Run, Transformation
-from ..serde import dumps, from_dict
+from ..revisions import Process, Revision, split_run
+from ..serde import _encode, converter, dumps, from_dict
 from .base import BaseSink, check_file_path
 
 __all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
 
 #: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 2
+STORE_VERSION = 3
 _BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
 
@@ -166,12 +168,46 @@ DELETE FROM edges WHERE EXISTS (
 );
 """
 
+# Version 3: the narrow layout. What does not change from run to run is stored once, as a
+# revision (declaration, code, git state, lineage; see lineage_sdk.revisions) and a process; a new
+# run row points to both and its `record` keeps only the run's own fields. Rows written before
+# (revision_id NULL) keep their whole record. Readers take full records from the run_records view,
+# which merges the three JSON objects (none of them repeats a key of another; the narrow record
+# leaves out null fields, which json_patch would read as deletions).
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS revisions (
+    id                 TEXT PRIMARY KEY,   -- hash of the content: the same in every store
+    transformation_id  TEXT NOT NULL,
+    record             TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS revisions_by_transformation ON revisions (transformation_id);
+CREATE TABLE IF NOT EXISTS processes (
+    id      TEXT PRIMARY KEY,
+    record  TEXT NOT NULL
+) WITHOUT ROWID;
+ALTER TABLE runs ADD COLUMN revision_id TEXT;
+ALTER TABLE runs ADD COLUMN process_id TEXT;
+CREATE VIEW IF NOT EXISTS run_records AS
+    SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
+           r.revision_id,
+           CASE WHEN r.revision_id IS NULL THEN r.record
+                ELSE json_patch(json_patch(v.record, p.record), r.record) END AS record
+    FROM runs r
+    LEFT JOIN revisions v ON v.id = r.revision_id
+    LEFT JOIN processes p ON p.id = r.process_id;
+"""
+
 #: user_version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
 
 
-def _us(record_time: Any) -> int:
-    return int(record_time.timestamp() * 1_000_000)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+def _us(record_time: datetime.datetime) -> int:
+    # Exact integer arithmetic: a float timestamp can be one microsecond off.
+    return (record_time - _EPOCH) // _MICROSECOND
 
 
 def _retrying(action: Callable[[], None]) -> None:
@@ -190,6 +226,18 @@ def _retrying(action: Callable[[], None]) -> None:
             delay = min(delay * 2, 0.5)
 
 
+def _column_exists(conn: sqlite3.Connection, statement: str) -> bool:
+    """Whether ``statement`` adds a column the table has already (SQLite has no IF NOT EXISTS
+    for columns): a store some tool set back to an older version keeps its newer columns."""
+    words = statement.split()
+    if [w.upper() for w in words[:2]] + [w.upper() for w in words[3:5]] != [
+        "ALTER", "TABLE", "ADD", "COLUMN"
+    ]:  # fmt: skip
+        return False
+    table, column = words[2], words[5]
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if version == STORE_VERSION:
@@ -206,7 +254,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process won?
             while current < STORE_VERSION:
                 for statement in _MIGRATIONS[current].split(";"):
-                    if statement.strip():
+                    if statement.strip() and not _column_exists(conn, statement):
                         conn.execute(statement)
                 current += 1
                 conn.execute(f"PRAGMA user_version = {int(current)}")
@@ -260,6 +308,7 @@ class SQLiteSink(BaseSink):
         # common case, then writes only its own rows.
         self._known_io: set[GraphRow] = set()
         self._known_edges: set[GraphRow] = set()
+        self._parts = _RunParts()
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -275,8 +324,14 @@ class SQLiteSink(BaseSink):
         runs = [r for r in records if isinstance(r, Run)]
         graph_rows: list[set[GraphRow]] = []
 
+        parts = self._parts
+        for t in transformations:  # a revision carries its declaration's description and metadata
+            parts.declarations[t.id] = t
+
         def write(dedupe: bool = False) -> None:
             graph_rows.clear()
+            parts.pending_revisions.clear()
+            parts.pending_processes.clear()
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if nodes:
@@ -285,7 +340,14 @@ class SQLiteSink(BaseSink):
                     _write_transformations(conn, transformations)
                 if runs:
                     graph_rows.extend(
-                        _write_runs(conn, runs, self._known_io, self._known_edges, dedupe)
+                        _write_runs(
+                            conn,
+                            runs,
+                            self._known_io,
+                            self._known_edges,
+                            parts=parts,
+                            dedupe=dedupe,
+                        )
                     )
                 conn.execute("COMMIT")
             except BaseException:
@@ -297,6 +359,7 @@ class SQLiteSink(BaseSink):
             _retrying(write)
         except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
             _retrying(lambda: write(dedupe=True))
+        parts.committed()
         if graph_rows:  # committed: these no longer need writing from this process
             self._known_io.update(graph_rows[0])
             self._known_edges.update(graph_rows[1])
@@ -342,12 +405,82 @@ def _write_transformations(conn: sqlite3.Connection, items: list[Transformation]
     )
 
 
-def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
-    conn.executemany(
-        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-        "ended_us, version, source_sha256, git_commit, git_tag, record) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [
+class _RunParts:
+    """Splits runs into narrow rows plus their revisions and processes, written once per store.
+
+    ``known_*`` hold ids committed to the store (by this process); ``pending_*`` those written
+    by the transaction in progress, promoted by :meth:`committed`.
+    """
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.declarations: dict[str, Transformation] = {}
+        self.known_revisions: set[str] = set()
+        self.known_processes: set[str] = set()
+        self.pending_revisions: set[str] = set()
+        self.pending_processes: set[str] = set()
+        # A run's shared fields -> its revision and process: split once, not per run.
+        self._cache: dict[tuple[Any, ...], tuple[Revision, Process]] = {}
+
+    def parts(self, run: Run) -> tuple[Revision, Process]:
+        declaration = self.declarations.get(run.transformation)
+        key = (
+            run.transformation, run.version, run.inputs, run.outputs, run.derivation, run.code,
+            run.git, run.code_reference, run.host, run.pid, run.python_version, run.sdk_version,
+            run.namespace, declaration,
+        )  # fmt: skip
+        found = self._cache.get(key)
+        if found is None:
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            revision, process, _ = split_run(run, declaration)
+            found = self._cache[key] = (revision, process)
+        return found
+
+    def committed(self) -> None:
+        self.known_revisions |= self.pending_revisions
+        self.known_processes |= self.pending_processes
+        self.pending_revisions.clear()
+        self.pending_processes.clear()
+
+
+def _json_without_nulls(record: Revision | Process) -> str:
+    data = converter().unstructure(record)
+    return _encode({k: v for k, v in data.items() if v is not None})
+
+
+def _narrow_record(r: Run) -> str:
+    """The run's own fields as JSON, null fields left out (the run_records view merges it)."""
+    data: dict[str, Any] = {
+        "run_id": r.run_id,
+        "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "ended_at": r.ended_at.isoformat(),
+        "duration_s": r.duration_s,
+    }
+    for name in ("parent_run_id", "parent_transformation", "error_type", "error_message"):
+        value = getattr(r, name)
+        if value is not None:
+            data[name] = value
+    if r.error_stack is not None:
+        data["error_stack"] = r.error_stack
+    data["schema_version"] = r.schema_version
+    data["record_type"] = "run"
+    return _encode(data)
+
+
+def _insert_runs(conn: sqlite3.Connection, runs: list[Run], parts: _RunParts) -> None:
+    rows = []
+    revisions: dict[str, Revision] = {}
+    processes: dict[str, Process] = {}
+    for r in runs:
+        revision, process = parts.parts(r)
+        if revision.id not in parts.known_revisions:
+            revisions[revision.id] = revision
+        if process.id not in parts.known_processes:
+            processes[process.id] = process
+        rows.append(
             (
                 r.run_id,
                 r.transformation,
@@ -359,10 +492,28 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run]) -> None:
                 r.code.source_sha256 if r.code else None,
                 r.git.commit if r.git else None,
                 r.git.tag if r.git else None,
-                dumps(r),
+                _narrow_record(r),
+                revision.id,
+                process.id,
             )
-            for r in runs
-        ],
+        )
+    if revisions:
+        conn.executemany(
+            "INSERT OR IGNORE INTO revisions (id, transformation_id, record) VALUES (?, ?, ?)",
+            [(v.id, v.transformation, _json_without_nulls(v)) for v in revisions.values()],
+        )
+        parts.pending_revisions.update(revisions)
+    if processes:
+        conn.executemany(
+            "INSERT OR IGNORE INTO processes (id, record) VALUES (?, ?)",
+            [(p.id, _json_without_nulls(p)) for p in processes.values()],
+        )
+        parts.pending_processes.update(processes)
+    conn.executemany(
+        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
+        "ended_us, version, source_sha256, git_commit, git_tag, record, revision_id, process_id) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        rows,
     )
 
 
@@ -378,6 +529,8 @@ def _write_runs(
     runs: list[Run],
     known_io: set[GraphRow],
     known_edges: set[GraphRow],
+    *,
+    parts: _RunParts,
     dedupe: bool = False,
 ) -> tuple[set[GraphRow], set[GraphRow]]:
     """Write a batch of runs with one statement per table; return the graph rows written."""
@@ -393,7 +546,9 @@ def _write_runs(
         fresh = [r for r in fresh if r.run_id not in stored]
         if not fresh:
             return set(), set()
-    _insert_runs(conn, fresh)  # IntegrityError on a stored run: the caller retries with dedupe
+    _insert_runs(
+        conn, fresh, parts
+    )  # IntegrityError on a stored run: the caller retries with dedupe
     conn.executemany(
         "INSERT OR IGNORE INTO run_inputs (run_id, node_id) VALUES (?, ?)",
         [(r.run_id, n) for r in fresh for n in r.inputs],
@@ -435,7 +590,11 @@ def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
         return
     conn = connect(path, create=False)
     try:
-        for table, order in (("nodes", "id"), ("transformations", "id"), ("runs", "started_us")):
+        for table, order in (
+            ("nodes", "id"),
+            ("transformations", "id"),
+            ("run_records", "started_us, run_id"),
+        ):
             for (text,) in conn.execute(f"SELECT record FROM {table} ORDER BY {order}"):
                 yield from_dict(json.loads(text))
     finally:
