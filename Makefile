@@ -4,6 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
+DEMO_STAMP := $(VENV)/.installed-demo
 
 .PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java chromium screenshot bench bench-report clean
 
@@ -14,6 +15,12 @@ $(BIN)/python:
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(STAMP)
+
+# The demo needs only the package itself (a dev install, if already there, has it too).
+$(DEMO_STAMP): pyproject.toml | $(BIN)/python
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then :; \
+	else $(BIN)/python -m pip install --quiet -e .; fi
+	touch $(DEMO_STAMP)
 
 # The graphviz *system* package provides `dot`; install it where we may (root with apt-get), else say so.
 graphviz:
@@ -42,7 +49,7 @@ chromium:
 	  else echo "note: chromium and chromium-driver are missing; the explorer's browser tests skip"; fi; }
 
 # The seed pipeline, its graph drawn to lineage.svg and the explorer written to lineage.html.
-demo: $(STAMP) graphviz
+demo: $(DEMO_STAMP) graphviz
 	$(BIN)/python examples/ctr_7d.py
 	$(BIN)/lineage ui -o lineage.html
 

@@ -97,7 +97,14 @@ def fmt(value: float, unit: str) -> str:
 
 def _versions() -> dict[str, str]:
     out = {}
-    for name in ("lineage-sdk", "wrapt", "attrs", "cattrs", "opentelemetry-sdk", "networkx"):
+    for name in (
+        "feature-lineage-sdk",
+        "wrapt",
+        "attrs",
+        "cattrs",
+        "opentelemetry-sdk",
+        "networkx",
+    ):
         try:
             out[name] = version(name)
         except PackageNotFoundError:

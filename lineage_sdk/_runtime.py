@@ -15,9 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from .config import Settings, SinkTarget, parse_sinks, settings_from_env
-from .delivery import Delivery
+from .config import Settings, SinkTarget, strict_from_env
+from .delivery import Delivery, lost_after_close
 from .errors import ConfigError
+from .project_file import load_settings
 from .records import DataSource, Feature, Node, Record
 from .sinks import MemorySink, ReadableSink, Sink, build_sink
 
@@ -53,28 +54,35 @@ class Runtime:
             queue_size=settings.queue_size,
             flush_interval_s=settings.flush_interval_s,
         )
-        # (kind, id) -> the record object last sent, so each declaration is sent once per
-        # configuration, and again only when it changes (a new git state, a redefinition).
-        self.announced: dict[tuple[str, str], object] = {}
-        self._registered_sent = False
+        self._registered_stored = False
+        self._logged_where = False
 
     def pending_declarations(self, records: Iterable[Record]) -> list[Record]:
-        """The ones among ``records`` (nodes, transformations) not yet sent to these sinks."""
+        """The ones among ``records`` (nodes, transformations) not yet stored by every sink.
+
+        Registered nodes come first until the sinks have them. A declaration whose first batch
+        failed (a store not mounted yet, locked, full) is sent again with the next run.
+        """
+        confirmed = self.delivery.confirmed
         out: list[Record] = []
-        if not self._registered_sent:
-            self._registered_sent = True
-            for node in list(_registered.values()):
-                out.extend(self._unsent(node))
-        for record in records:
-            out.extend(self._unsent(record))
+        if not self._registered_stored:
+            if not self._logged_where:  # the first write of this configuration
+                self._logged_where = True
+                self._log_where_records_go()
+            out.extend(n for n in list(_registered.values()) if confirmed.get(_key(n)) is not n)
+            self._registered_stored = not out
+        out.extend(r for r in records if confirmed.get(_key(r)) is not r)
         return out
 
-    def _unsent(self, record: Record) -> list[Record]:
-        key = (record.kind, record.id)  # type: ignore[union-attr]
-        if self.announced.get(key) is record:
-            return []
-        self.announced[key] = record
-        return [record]
+    def registered_changed(self) -> None:
+        """Look at the registered nodes again with the next run (a new one was registered)."""
+        self._registered_stored = False
+
+    def _log_where_records_go(self) -> None:
+        origin = self.settings.origin_of("sinks")
+        where = {"default": "the default, in the working directory"}.get(origin, origin)
+        stores = ", ".join(str(t) for t in self.settings.sinks) or "nothing"
+        _log.info("lineage-sdk records to %s (from %s)", stores, where)
 
     def memory_sink(self) -> MemorySink:
         for sink in self.sinks:
@@ -88,6 +96,20 @@ _current: Runtime | None = None
 _registered: dict[str, Node] = {}
 
 
+def _after_fork_in_child() -> None:
+    # configure() may have been running in another thread of the parent when it forked.
+    global _lock
+    _lock = threading.RLock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _key(record: Record) -> tuple[str, str]:
+    return (record.kind, record.id)  # type: ignore[union-attr]
+
+
 def _disabled(settings: Settings | None = None) -> Runtime:
     return Runtime(settings or Settings(sinks=(), enabled=False), ())
 
@@ -95,10 +117,10 @@ def _disabled(settings: Settings | None = None) -> Runtime:
 def _from_env() -> Runtime:
     env = os.environ
     try:
-        settings = settings_from_env(env, Path.cwd())
-        sinks = [build_sink(t) for t in settings.sinks]
+        settings = load_settings({}, env, Path.cwd())
+        sinks = [build_sink(t, settings) for t in settings.sinks]
     except ConfigError as exc:
-        if env.get("LINEAGE_ON_ERROR", "").strip().lower() == "raise":
+        if strict_from_env(env):
             raise
         _log.error("lineage-sdk is disabled: %s", exc)
         return _disabled()
@@ -124,22 +146,17 @@ def _install(rt: Runtime) -> Runtime:
     return rt
 
 
-_OPTIONS = {
-    "enabled": "LINEAGE_ENABLED",
-    "async_delivery": "LINEAGE_ASYNC",
-    "on_error": "LINEAGE_ON_ERROR",
-    "namespace": "LINEAGE_NAMESPACE",
-    "capture_git": "LINEAGE_CAPTURE_GIT",
-}
-
-
 def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> None:
     """Configure lineage in code; what is given overrides the environment, the rest comes from it.
 
     ``sinks`` is a ``LINEAGE_SINK`` string, or a list of such strings and sink objects.
-    Options: ``enabled``, ``async_delivery``, ``on_error`` (warn/ignore/raise), ``namespace``,
-    ``capture_git``, ``queue_size``, ``flush_interval_s``. The previous configuration is flushed
-    and closed. Raises ConfigError on a bad value.
+    Options (``None`` means "not given"): ``enabled``, ``async_delivery``, ``on_error``
+    (warn/ignore/raise), ``namespace``, ``capture_git``, ``queue_size``, ``flush_interval_s``,
+    ``openlineage_source_code``, ``git_binary`` (each also an environment variable, see
+    ``lineage_sdk.config``). The previous configuration is flushed and closed.
+
+    Raises ConfigError naming the argument (or the environment variable) on a bad value, and
+    TypeError on an unknown option.
 
     Example::
 
@@ -151,45 +168,39 @@ def configure(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -
         _install(rt)
 
 
-def build_runtime(sinks: str | Iterable[str | Sink] | None = None, **options: Any) -> Runtime:
-    """The configuration :func:`configure` would put in force, built but not installed."""
-    extra = set(options) - set(_OPTIONS) - {"queue_size", "flush_interval_s"}
-    if extra:
-        accepted = ", ".join([*_OPTIONS, "queue_size", "flush_interval_s"])
-        raise TypeError(f"configure() got unknown option(s) {sorted(extra)}; accepted: {accepted}")
-    env = dict(os.environ)
-    for key, variable in _OPTIONS.items():
-        if key in options and options[key] is not None:
-            value = options[key]
-            env[variable] = ("1" if value else "0") if isinstance(value, bool) else str(value)
-    if isinstance(sinks, str):
-        env["LINEAGE_SINK"] = sinks
-    cwd = Path.cwd()
-    settings = settings_from_env(env, cwd)
-    objects: list[Sink] = []
-    if sinks is not None and not isinstance(sinks, str):
-        targets: list[SinkTarget] = []
+def build_runtime(
+    sinks: str | Iterable[str | Sink] | None = None, *, function: str = "configure", **options: Any
+) -> Runtime:
+    """The configuration :func:`configure` would put in force, built but not installed.
+
+    ``function`` is the public function whose arguments these are, for error messages.
+    """
+    explicit: dict[str, object] = dict(options)
+    given: list[Sink] = []  # sink objects, in order; each stands in the targets as "object"
+    if isinstance(sinks, str) or sinks is None:
+        explicit["sinks"] = sinks
+    else:
+        items: list[str | SinkTarget] = []
         for item in sinks:
-            if isinstance(item, str):
-                parsed = parse_sinks(item, cwd, "configure(sinks=...)")
-                targets.extend(parsed)
-                objects.extend(build_sink(t) for t in parsed)
-            elif isinstance(item, Sink):
-                targets.append(SinkTarget("object", item.name))
-                objects.append(item)
+            if isinstance(item, Sink):
+                items.append(SinkTarget("object", item.name))
+                given.append(item)
+            elif isinstance(item, str):
+                items.append(item)
             else:
                 raise TypeError(
-                    f"configure(sinks=...) takes sink objects or LINEAGE_SINK strings, "
+                    f"{function}(sinks=...) takes sink objects or LINEAGE_SINK strings, "
                     f"got {type(item).__name__}"
                 )
-        settings = _evolve(settings, sinks=tuple(targets))
-    else:
-        objects = [build_sink(t) for t in settings.sinks]
-    if "queue_size" in options:
-        settings = _evolve(settings, queue_size=int(options["queue_size"]))
-    if "flush_interval_s" in options:
-        settings = _evolve(settings, flush_interval_s=float(options["flush_interval_s"]))
-    return Runtime(settings, objects)
+        explicit["sinks"] = items
+    settings = load_settings(explicit, os.environ, Path.cwd(), function=function)
+    origin = "LINEAGE_SINK" if sinks is None else f"{function}(sinks)"
+    objects = iter(given)
+    built = [
+        next(objects) if target.scheme == "object" else build_sink(target, settings, origin)
+        for target in settings.sinks
+    ]
+    return Runtime(settings, built)
 
 
 @contextlib.contextmanager
@@ -211,12 +222,6 @@ def installed(rt: Runtime) -> Iterator[Runtime]:
         for leaving in {id(rt): rt, id(inner): inner}.values():
             if leaving is not None:
                 leaving.delivery.shutdown()
-
-
-def _evolve(settings: Settings, **changes: Any) -> Settings:
-    import attrs
-
-    return attrs.evolve(settings, **changes)
 
 
 def reset() -> None:
@@ -244,7 +249,8 @@ def register(*nodes: Node) -> None:
     rt = current()
     if not rt.enabled:
         return
-    pending = [r for node in nodes for r in rt.pending_declarations([node])]
+    rt.registered_changed()
+    pending = rt.pending_declarations(())
     if pending:
         rt.delivery.submit(pending)
 
@@ -257,10 +263,27 @@ def flush(timeout: float | None = None) -> bool:
     return current().delivery.flush(timeout)
 
 
+def in_force_for(rt: Runtime) -> Runtime:
+    """Where a run begun under ``rt`` (since closed) is recorded: the configuration in force.
+
+    ``rt`` itself when nothing usable replaced it (lineage is off now, or the interpreter is
+    exiting); its closed delivery then counts the run as lost and says so.
+    """
+    now = _current
+    if now is None or now is rt or not now.enabled or now.delivery.closed:
+        return rt
+    return now
+
+
 def stats() -> dict[str, Any]:
-    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors."""
+    """Counters of the configuration in force: emitted, failed, dropped, per sink, SDK errors.
+
+    ``lost_after_close`` counts, for the whole process, runs that ended after their
+    configuration was closed with nothing to take them (interpreter exit, lineage turned off).
+    """
     result = current().delivery.stats()
     result["internal_errors"] = _counters["internal_errors"]
+    result["lost_after_close"] = lost_after_close()
     return result
 
 

@@ -1,7 +1,14 @@
-"""Configuration: environment variables (and ``configure()`` options) -> one immutable Settings.
+"""Configuration: every option declared once, resolved into one immutable :class:`Settings`.
 
-Everything here is a pure function of its inputs (the environment mapping and the working
-directory), so every accepted and rejected form is tested without touching the process.
+Each option is one field of :class:`Settings`, declared with :func:`option`: its environment
+variable, its default and its kind (which parses environment text, checks values given in code,
+and says which forms are accepted). Precedence: an explicit ``configure()`` argument, then the
+environment, then the default. Errors name what was wrong where the user wrote it: the
+``configure()`` argument, or the environment variable, with the accepted forms.
+
+Everything here is a pure function of its inputs (the given values, the environment mapping and
+the working directory), so every accepted and rejected form is tested without touching the process.
+This is the only module that reads ``LINEAGE_*`` variables (:data:`ENV_VARS` lists them all):
 
 - ``LINEAGE_SINK``: comma-separated ``memory``, ``json:PATH``, ``sqlite:PATH``, ``openlineage``,
   ``none``, an entry-point name or ``module:attr``; default ``sqlite:lineage.db`` in the working
@@ -10,43 +17,64 @@ directory), so every accepted and rejected form is tested without touching the p
   ``LINEAGE_CAPTURE_GIT`` (default ``1``).
 - ``LINEAGE_ON_ERROR``: ``warn`` (default), ``ignore`` or ``raise``.
 - ``LINEAGE_NAMESPACE``: text, default ``default``.
+- ``LINEAGE_QUEUE_SIZE`` (default 10000) and ``LINEAGE_FLUSH_INTERVAL`` (seconds, default 1.0):
+  the bounded queue of asynchronous delivery.
+- ``LINEAGE_OPENLINEAGE_SOURCE_CODE`` (``1``/``0``, default ``0``): the OpenLineage sink adds the
+  function's source code as a job facet.
+- ``LINEAGE_GIT_BINARY`` (``1``/``0``, default ``1``): ``0`` reads git state from the repository's
+  files only, never running ``git``.
+
+Adding an option is one field in :class:`Settings`::
+
+    capture_errors: bool = option("LINEAGE_CAPTURE_ERRORS", True, BOOL, "record error stacks")
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import attrs
 
 from .errors import ConfigError
 
+if TYPE_CHECKING:
+    from .project_file import ProjectConfig
+
 __all__ = [
+    "BOOL",
     "BUILTIN_SCHEMES",
     "ENV_VARS",
+    "NON_NEGATIVE_SECONDS",
+    "POSITIVE_INT",
+    "POSITIVE_SECONDS",
+    "TEXT",
+    "Kind",
     "OnError",
+    "Option",
     "Settings",
     "SinkTarget",
+    "choice",
+    "file_keys",
+    "from_file",
+    "option",
+    "options",
     "parse_bool",
     "parse_sinks",
+    "resolve_settings",
     "settings_from_env",
+    "shown",
+    "strict_from_env",
 ]
 
 OnError = Literal["warn", "ignore", "raise"]
 ON_ERROR_VALUES: tuple[OnError, ...] = ("warn", "ignore", "raise")
 BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage")
 DEFAULT_STORE = "lineage.db"
-ENV_VARS = (
-    "LINEAGE_SINK",
-    "LINEAGE_ENABLED",
-    "LINEAGE_ASYNC",
-    "LINEAGE_ON_ERROR",
-    "LINEAGE_NAMESPACE",
-    "LINEAGE_CAPTURE_GIT",
-)
 
 SINK_FORMS = (
     "comma-separated list of: memory, json:PATH, sqlite:PATH, openlineage, none, "
@@ -60,62 +88,227 @@ FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
+class _Invalid(ValueError):
+    """A refused value: ``why``, and ``value``, the part at fault when narrower than the whole."""
+
+    def __init__(self, why: str, value: object = None) -> None:
+        super().__init__(why)
+        self.why = why
+        self.value = value
+
+
+# --- kinds: how an option parses text, checks a value given in code, and says what it accepts ---
+@attrs.frozen(slots=True)
+class Kind:
+    """The type of an option.
+
+    ``from_text`` parses environment text; ``from_value`` checks a value given in code (``None``
+    means: text only). Both take the working directory (for paths) and raise ``ValueError``
+    with the reason; the caller names the argument or variable.
+    """
+
+    accepted: str
+    from_text: Callable[[str, Path], Any]
+    from_value: Callable[[object, Path], Any] | None = None
+    #: An empty (or blank) environment value means the default, instead of an error.
+    empty_is_default: bool = False
+
+
+def parse_bool(value: str, variable: str) -> bool:
+    """``1``/``0`` (also true/false, yes/no, on/off, any case)."""
+    try:
+        return _bool_text(value, Path())
+    except _Invalid:
+        raise _bad(variable, value, BOOL.accepted) from None
+
+
+def _bool_text(text: str, cwd: Path) -> bool:
+    low = text.strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise _Invalid("not a yes/no value")
+
+
+def _bool_value(value: object, cwd: Path) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise _Invalid(f"got {type(value).__name__}")
+
+
+def _positive_int_text(text: str, cwd: Path) -> int:
+    try:
+        number = int(text.strip())
+    except ValueError:
+        raise _Invalid("not a whole number") from None
+    return _positive_int_value(number, cwd)
+
+
+def _positive_int_value(value: object, cwd: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"got {type(value).__name__}")
+    if value < 1:
+        raise _Invalid("must be at least 1")
+    return value
+
+
+def _seconds(minimum_exclusive: bool) -> tuple[Callable[..., float], Callable[..., float]]:
+    def from_value(value: object, cwd: Path) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise _Invalid(f"got {type(value).__name__}")
+        seconds = float(value)
+        if not math.isfinite(seconds):
+            raise _Invalid("must be finite")
+        if seconds < 0 or (minimum_exclusive and seconds == 0):
+            raise _Invalid("must be above 0" if minimum_exclusive else "must not be negative")
+        return seconds
+
+    def from_text(text: str, cwd: Path) -> float:
+        try:
+            number = float(text.strip())
+        except ValueError:
+            raise _Invalid("not a number") from None
+        return from_value(number, cwd)
+
+    return from_text, from_value
+
+
+def _text_value(value: object, cwd: Path) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"got {type(value).__name__}")
+    text = value.strip()
+    if not text:
+        raise _Invalid("empty")
+    if any(not ch.isprintable() for ch in text):
+        raise _Invalid("contains control characters")
+    return text
+
+
+def choice(*values: str) -> Kind:
+    """A kind accepting one of ``values`` (any case in the environment)."""
+    accepted = ", ".join(values[:-1]) + f" or {values[-1]}" if len(values) > 1 else values[0]
+
+    def from_value(value: object, cwd: Path) -> str:
+        if not isinstance(value, str):
+            raise _Invalid(f"got {type(value).__name__}")
+        if value not in values:
+            raise _Invalid("unknown value")
+        return value
+
+    return Kind(
+        accepted,
+        lambda text, cwd: from_value(text.strip().lower(), cwd),
+        from_value,
+        empty_is_default=True,
+    )
+
+
+BOOL = Kind("1 or 0 (also true/false, yes/no, on/off)", _bool_text, _bool_value)
+POSITIVE_INT = Kind("a whole number, at least 1", _positive_int_text, _positive_int_value)
+POSITIVE_SECONDS = Kind("a number of seconds above 0", *_seconds(minimum_exclusive=True))
+NON_NEGATIVE_SECONDS = Kind("a number of seconds, 0 or more", *_seconds(minimum_exclusive=False))
+TEXT = Kind("non-empty text", _text_value, _text_value, empty_is_default=True)
+_ON_ERROR = choice(*ON_ERROR_VALUES)
+CaptureErrors = Literal["full", "type", "none"]
+CAPTURE_ERRORS_VALUES: tuple[CaptureErrors, ...] = ("full", "type", "none")
+_CAPTURE_ERRORS = choice(*CAPTURE_ERRORS_VALUES)
+
+
+# --- sinks ---------------------------------------------------------------------------------------
 @attrs.frozen(slots=True)
 class SinkTarget:
     """One parsed entry of ``LINEAGE_SINK``.
 
-    ``scheme`` is a built-in scheme, ``plugin`` (an entry-point name, ``value`` = ``NAME[:ARG]``)
-    or ``factory`` (``value`` = ``module:attr``). For ``json`` and ``sqlite``, ``value`` is an
-    absolute path.
+    ``scheme`` is a built-in scheme, ``plugin`` (an entry-point name, ``value`` = ``NAME[:ARG]``),
+    ``factory`` (``value`` = ``module:attr``) or ``object`` (a sink object given to
+    ``configure()``, ``value`` = its name). For ``json`` and ``sqlite``, ``value`` is an absolute
+    path.
     """
 
     scheme: str
     value: str | None = None
 
     def __str__(self) -> str:
-        if self.scheme in ("plugin", "factory"):
+        if self.scheme in ("plugin", "factory", "object"):
             return self.value or ""
         return self.scheme if self.value is None else f"{self.scheme}:{self.value}"
 
 
-@attrs.frozen(slots=True)
-class Settings:
-    """The effective configuration. Build it with :func:`settings_from_env`."""
+def shown(origin: str, value: object) -> str:
+    """A value as an error shows it, by where it came from.
 
-    sinks: tuple[SinkTarget, ...]
-    enabled: bool = True
-    async_delivery: bool = False
-    on_error: OnError = "warn"
-    namespace: str = "default"
-    capture_git: bool = True
-    queue_size: int = 10_000
-    flush_interval_s: float = 1.0
+    ``origin`` is an environment variable (``LINEAGE_SINK`` -> ``LINEAGE_SINK='x'``), a function
+    argument spelled with parentheses (``configure(sinks)`` -> ``configure(sinks='x')``), or
+    another label such as a CLI option (``--store`` -> ``--store='x'``).
+    """
+    if origin.endswith(")"):
+        return f"{origin[:-1]}={value!r})"
+    return f"{origin}={value!r}"
 
 
-def _bad(variable: str, value: str, accepted: str, why: str = "") -> ConfigError:
+def _bad(origin: str, value: object, accepted: str, why: str = "") -> ConfigError:
     reason = f" ({why})" if why else ""
-    return ConfigError(f"{variable}={value!r} is not valid{reason}; accepted: {accepted}")
+    return ConfigError(f"{shown(origin, value)} is not valid{reason}; accepted: {accepted}")
 
 
-def parse_bool(value: str, variable: str) -> bool:
-    """``1``/``0`` (also true/false, yes/no, on/off, any case)."""
-    text = value.strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise _bad(variable, value, "1 or 0 (also true/false, yes/no, on/off)")
-
-
-def _parse_path(raw: str, cwd: Path, variable: str, entry: str) -> str:
+def _parse_path(raw: str, cwd: Path, entry: str) -> str:
     if raw.startswith("///"):  # tolerate URL form sqlite:///abs/path
         raw = raw[2:]
     if not raw.strip():
-        raise _bad(variable, entry, SINK_FORMS, "the path is empty")
+        raise _Invalid("the path is empty", entry)
     path = Path(os.path.expanduser(raw))
     if not path.is_absolute():
         path = cwd / path
     return os.path.normpath(path)
+
+
+def _sinks_text(value: str, cwd: Path) -> tuple[SinkTarget, ...]:
+    entries = [e.strip() for e in value.split(",")]
+    if not value.strip() or any(not e for e in entries):
+        raise _Invalid("empty entry")
+    targets: list[SinkTarget] = []
+    for entry in entries:
+        scheme, colon, rest = entry.partition(":")
+        low = scheme.lower()
+        if low in ("memory", "none", "openlineage") and not colon:
+            targets.append(SinkTarget(low))
+        elif low in ("json", "sqlite") and colon:
+            targets.append(SinkTarget(low, _parse_path(rest, cwd, entry)))
+        elif low in BUILTIN_SCHEMES:
+            expected = f"{low}:PATH" if low in ("json", "sqlite") else low
+            raise _Invalid(f"write it as {expected}", entry)
+        elif FACTORY_RE.match(entry) and "." in scheme:
+            targets.append(SinkTarget("factory", entry))
+        elif _PLUGIN_RE.match(scheme):
+            targets.append(SinkTarget("plugin", entry))
+        else:
+            raise _Invalid("unknown scheme", entry)
+    if any(t.scheme == "none" for t in targets):
+        if len(targets) > 1:
+            raise _Invalid("'none' cannot be combined with other sinks")
+        return ()
+    return tuple(targets)
+
+
+def _sinks_value(value: object, cwd: Path) -> tuple[SinkTarget, ...]:
+    """A ``LINEAGE_SINK`` string, or a sequence of such strings and parsed targets."""
+    if isinstance(value, str):
+        return _sinks_text(value, cwd)
+    if not isinstance(value, Iterable):
+        raise _Invalid(f"got {type(value).__name__}")
+    targets: list[SinkTarget] = []
+    for item in value:
+        if isinstance(item, SinkTarget):
+            targets.append(item)
+        elif isinstance(item, str):
+            targets.extend(_sinks_text(item, cwd))
+        else:
+            raise _Invalid(f"an item is {type(item).__name__}", item)
+    return tuple(targets)
+
+
+SINKS = Kind(SINK_FORMS, _sinks_text, _sinks_value, empty_is_default=True)
 
 
 def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[SinkTarget, ...]:
@@ -126,50 +319,230 @@ def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[
     >>> parse_sinks("none", Path("/"))
     ()
     """
-    entries = [e.strip() for e in value.split(",")]
-    if not value.strip() or any(not e for e in entries):
-        raise _bad(variable, value, SINK_FORMS, "empty entry")
-    targets: list[SinkTarget] = []
-    for entry in entries:
-        scheme, colon, rest = entry.partition(":")
-        low = scheme.lower()
-        if low in ("memory", "none", "openlineage") and not colon:
-            targets.append(SinkTarget(low))
-        elif low in ("json", "sqlite") and colon:
-            targets.append(SinkTarget(low, _parse_path(rest, cwd, variable, entry)))
-        elif low in BUILTIN_SCHEMES:
-            expected = f"{low}:PATH" if low in ("json", "sqlite") else low
-            raise _bad(variable, entry, SINK_FORMS, f"write it as {expected}")
-        elif FACTORY_RE.match(entry) and "." in scheme:
-            targets.append(SinkTarget("factory", entry))
-        elif _PLUGIN_RE.match(scheme):
-            targets.append(SinkTarget("plugin", entry))
-        else:
-            raise _bad(variable, entry, SINK_FORMS, "unknown scheme")
-    if any(t.scheme == "none" for t in targets):
-        if len(targets) > 1:
-            raise _bad(variable, value, SINK_FORMS, "'none' cannot be combined with other sinks")
-        return ()
-    return tuple(targets)
+    try:
+        return _sinks_text(value, cwd)
+    except _Invalid as exc:
+        shown = value if exc.value is None else exc.value
+        raise _bad(variable, shown, SINK_FORMS, exc.why) from None
+
+
+# --- the options -------------------------------------------------------------------------------
+@attrs.frozen(slots=True)
+class Option:
+    """One option: the ``configure()`` keyword (= the Settings field), its variable and kind."""
+
+    name: str
+    variable: str
+    kind: Kind
+    doc: str
+    #: The value when neither an argument nor the environment gives one (``NOTHING``: computed).
+    default: Any
+
+
+_OPTION_KEY = "lineage_option"
+
+
+def option(variable: str, default: Any, kind: Kind, doc: str) -> Any:
+    """Declare a field of :class:`Settings` as an option read from ``variable``.
+
+    ``default`` is ``attrs.NOTHING`` when it depends on the working directory (the sink).
+    """
+    return attrs.field(default=default, metadata={_OPTION_KEY: (variable, kind, doc)})
+
+
+def _default_sinks(cwd: Path) -> tuple[SinkTarget, ...]:
+    return (SinkTarget("sqlite", str(cwd / DEFAULT_STORE)),)
+
+
+@attrs.frozen(slots=True)
+class Settings:
+    """The effective configuration, one immutable object. Build it with :func:`resolve_settings`.
+
+    Every field is an option; its variable, kind and meaning are declared right here.
+    """
+
+    sinks: tuple[SinkTarget, ...] = option(
+        "LINEAGE_SINK", attrs.NOTHING, SINKS, "where records go; default sqlite:lineage.db in cwd"
+    )
+    enabled: bool = option("LINEAGE_ENABLED", True, BOOL, "0 makes the decorator a pass-through")
+    async_delivery: bool = option(
+        "LINEAGE_ASYNC", False, BOOL, "1 delivers from a background thread via a bounded queue"
+    )
+    # option() returns an attrs field (a declaration), not a shared mutable default.
+    on_error: OnError = option(  # noqa: RUF009
+        "LINEAGE_ON_ERROR", "warn", _ON_ERROR, "what a sink failure does"
+    )
+    namespace: str = option("LINEAGE_NAMESPACE", "default", TEXT, "the namespace of runs")
+    capture_git: bool = option("LINEAGE_CAPTURE_GIT", True, BOOL, "record the git state")
+    queue_size: int = option(
+        "LINEAGE_QUEUE_SIZE", 10_000, POSITIVE_INT, "records the asynchronous queue holds"
+    )
+    flush_interval_s: float = option(
+        "LINEAGE_FLUSH_INTERVAL", 1.0, POSITIVE_SECONDS, "how often the asynchronous queue drains"
+    )
+    openlineage_source_code: bool = option(
+        "LINEAGE_OPENLINEAGE_SOURCE_CODE",
+        False,
+        BOOL,
+        "the OpenLineage sink adds the function's source as a job facet",
+    )
+    git_binary: bool = option(
+        "LINEAGE_GIT_BINARY", True, BOOL, "0 reads git state from files, never running git"
+    )
+    capture_errors: CaptureErrors = option(  # noqa: RUF009
+        "LINEAGE_CAPTURE_ERRORS",
+        "full",
+        _CAPTURE_ERRORS,
+        "what a failed run records of its exception: full (type, message, stack), type, none; "
+        "messages can contain argument values",
+    )
+    running_after_s: float = option(
+        "LINEAGE_RUNNING_AFTER",
+        1.0,
+        POSITIVE_SECONDS,
+        "a call still running after this many seconds is recorded as running (and heartbeats)",
+    )
+
+    #: Where each option's value came from: ``(name, origin)`` pairs, origin being
+    #: ``configure()``, a variable name, a project file's path, or ``default``. Not compared.
+    origins: tuple[tuple[str, str], ...] = attrs.field(default=(), eq=False, repr=False)
+
+    def origin_of(self, name: str) -> str:
+        """Where option ``name`` came from (``default`` when not recorded)."""
+        return dict(self.origins).get(name, "default")
+
+    def summary(self) -> dict[str, Any]:
+        """Every option's value, JSON-friendly (sinks as their ``LINEAGE_SINK`` text)."""
+        out: dict[str, Any] = {}
+        for opt in options():
+            value = getattr(self, opt.name)
+            out[opt.name] = [str(t) for t in value] if opt.name == "sinks" else value
+        return out
+
+
+def options() -> tuple[Option, ...]:
+    """Every option, in declaration order."""
+    return _OPTIONS
+
+
+def _collect_options() -> tuple[Option, ...]:
+    found = []
+    for field in attrs.fields(Settings):
+        if _OPTION_KEY not in field.metadata:
+            continue  # origins: bookkeeping, not an option
+        variable, kind, doc = field.metadata[_OPTION_KEY]
+        found.append(Option(field.name, variable, kind, doc, field.default))
+    return tuple(found)
+
+
+_OPTIONS = _collect_options()
+_BY_NAME = {opt.name: opt for opt in _OPTIONS}
+#: Every environment variable the SDK reads, each declared once in :class:`Settings`.
+ENV_VARS: tuple[str, ...] = tuple(opt.variable for opt in _OPTIONS)
+_FILE_KEYS = {opt.variable.removeprefix("LINEAGE_").lower(): opt for opt in _OPTIONS}
+
+
+# --- resolution ----------------------------------------------------------------------------------
+def _from_env(opt: Option, text: str, cwd: Path) -> Any:
+    try:
+        return opt.kind.from_text(text, cwd)
+    except ValueError as exc:
+        why, at_fault = _reason(exc, text)
+        raise _bad(opt.variable, at_fault, opt.kind.accepted, why) from None
+
+
+def _from_argument(opt: Option, value: object, cwd: Path, function: str) -> Any:
+    check = opt.kind.from_value
+    try:
+        if check is None:
+            raise _Invalid(f"got {type(value).__name__}")
+        return check(value, cwd)
+    except ValueError as exc:
+        why, at_fault = _reason(exc, value)
+        raise _bad(f"{function}({opt.name})", at_fault, opt.kind.accepted, why) from None
+
+
+def _reason(exc: ValueError, value: object) -> tuple[str, object]:
+    if isinstance(exc, _Invalid):
+        return exc.why, value if exc.value is None else exc.value
+    return str(exc), value
+
+
+def from_file(opt: Option, value: object, folder: Path, label: str) -> Any:
+    """A value of ``opt`` from a configuration file: strings are read like the variable (paths
+    relative to ``folder``), other TOML values are checked as given. ConfigError names ``label``.
+    """
+    try:
+        if isinstance(value, str):
+            if opt.kind.empty_is_default and not value.strip():
+                raise _Invalid("empty")
+            return opt.kind.from_text(value, folder)
+        if opt.kind.from_value is None:
+            raise _Invalid(f"got {type(value).__name__}")
+        return opt.kind.from_value(value, folder)
+    except ValueError as exc:
+        why, at_fault = _reason(exc, value)
+        raise _bad(label, at_fault, opt.kind.accepted, why) from None
+
+
+def file_keys() -> dict[str, Option]:
+    """Configuration-file key -> option: the variable's name without ``LINEAGE_``, lower case."""
+    return dict(_FILE_KEYS)
+
+
+def check_option_names(names: Iterable[str], function: str = "configure") -> None:
+    """TypeError for any name that is not an option, listing the accepted ones."""
+    unknown = sorted(set(names) - set(_BY_NAME))
+    if unknown:
+        accepted = ", ".join(_BY_NAME)
+        raise TypeError(f"{function}() got unknown option(s) {unknown}; accepted: {accepted}")
+
+
+def resolve_settings(
+    explicit: Mapping[str, object],
+    env: Mapping[str, str],
+    cwd: Path,
+    *,
+    project: ProjectConfig | None = None,
+    function: str = "configure",
+) -> Settings:
+    """Settings from explicit arguments (``None`` = not given), then ``env``, then the
+    ``project`` file's ``[tool.lineage]`` table, then defaults.
+
+    A bad argument raises ConfigError naming the argument of ``function``; a bad variable, naming
+    the variable; a bad project value, naming the file and key; an unknown argument name,
+    TypeError.
+    """
+    check_option_names(explicit, function)
+    values: dict[str, Any] = {}
+    origins: list[tuple[str, str]] = []
+    table = project.values_by_option() if project is not None else {}
+    for opt in _OPTIONS:
+        given = explicit.get(opt.name)
+        text = env.get(opt.variable)
+        if given is not None:
+            values[opt.name] = _from_argument(opt, given, cwd, function)
+            origins.append((opt.name, f"{function}()"))
+        elif text is not None and not (opt.kind.empty_is_default and not text.strip()):
+            values[opt.name] = _from_env(opt, text, cwd)
+            origins.append((opt.name, opt.variable))
+        elif opt.name in table and project is not None:
+            values[opt.name] = project.value(opt, table[opt.name])
+            origins.append((opt.name, str(project.path)))
+        elif opt.default is attrs.NOTHING:
+            values[opt.name] = _default_sinks(cwd)
+    return Settings(**values, origins=tuple(origins))
 
 
 def settings_from_env(env: Mapping[str, str], cwd: Path) -> Settings:
     """Build :class:`Settings` from environment variables; raise ConfigError on a bad value."""
-    raw_sink = env.get("LINEAGE_SINK")
-    if raw_sink is None or not raw_sink.strip():
-        sinks: tuple[SinkTarget, ...] = (SinkTarget("sqlite", str(cwd / DEFAULT_STORE)),)
-    else:
-        sinks = parse_sinks(raw_sink, cwd)
-    raw_on_error = env.get("LINEAGE_ON_ERROR", "warn").strip().lower() or "warn"
-    on_error = next((v for v in ON_ERROR_VALUES if v == raw_on_error), None)
-    if on_error is None:
-        raise _bad("LINEAGE_ON_ERROR", env["LINEAGE_ON_ERROR"], "warn, ignore or raise")
-    namespace = env.get("LINEAGE_NAMESPACE", "default").strip() or "default"
-    return Settings(
-        sinks=sinks,
-        enabled=parse_bool(env.get("LINEAGE_ENABLED", "1"), "LINEAGE_ENABLED"),
-        async_delivery=parse_bool(env.get("LINEAGE_ASYNC", "0"), "LINEAGE_ASYNC"),
-        on_error=on_error,
-        namespace=namespace,
-        capture_git=parse_bool(env.get("LINEAGE_CAPTURE_GIT", "1"), "LINEAGE_CAPTURE_GIT"),
-    )
+    return resolve_settings({}, env, cwd)
+
+
+def strict_from_env(env: Mapping[str, str]) -> bool:
+    """Whether the environment asks for policy ``raise``: decides how a bad environment fails."""
+    opt = _BY_NAME["on_error"]
+    try:
+        return cast(str, _from_env(opt, env.get(opt.variable, ""), Path())) == "raise"
+    except ConfigError:
+        return False

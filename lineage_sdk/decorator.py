@@ -21,19 +21,19 @@ Example::
 
 from __future__ import annotations
 
-import functools
-import importlib
 import logging
 import os
 import sys
 import time
-from collections.abc import AsyncGenerator, Callable, Generator, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _runtime
+from . import _runtime, inflight
+from ._decorated import decorated_function_class
 from ._ids import new_run_id
 from ._version import __version__
+from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
@@ -44,9 +44,12 @@ from .records import (
     Node,
     Record,
     Run,
+    RunStatus,
     Transformation,
     _check_id,
     check_metadata,
+    escape_surrogates,
+    has_surrogates,
     trusted_run,
 )
 
@@ -96,11 +99,30 @@ def _node_or_id(value: object, argument: str) -> NodeLike:
     if isinstance(value, (DataSource, Feature)):
         return value
     if isinstance(value, str):
+        if not value.isascii() and has_surrogates(value):
+            value = _escaped_id(value)
         return _check_id(value, f"an id in {argument}")
     raise TypeError(
         f"{argument} takes DataSource / Feature objects or string ids, "
         f"got {type(value).__name__}: {value!r}"
     )
+
+
+_warned_surrogates: list[bool] = []
+
+
+def _escaped_id(value: str) -> str:
+    # A file name that is not UTF-8 (through os.listdir, sys.argv) cannot be stored as is: keep
+    # its bytes as \xNN escapes rather than lose the run, and say so once.
+    escaped = escape_surrogates(value)
+    if not _warned_surrogates:
+        _warned_surrogates.append(True)
+        _log.warning(
+            "lineage: id %r holds undecodable bytes; recorded as %r (further ones quietly)",
+            value,
+            escaped,
+        )
+    return escaped
 
 
 def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:
@@ -198,9 +220,11 @@ class _Instrumented:
         compute_framework: str | None,
         metadata: dict[str, Any],
     ) -> None:
-        target = getattr(func, "__func__", func)
+        from .capture.naming import code_object, default_name
+
+        target = code_object(func)
         self.func = target
-        self.name = name or f"{target.__module__}.{target.__qualname__}"
+        self.name = name or default_name(target)
         self.version = version
         if description is None:
             import inspect
@@ -288,24 +312,52 @@ class _Instrumented:
                 exc,
             )
             io = _EMPTY_IO
-        return _Call(rt, io, current_run.get(), self.name)
+        return _Call(rt, io, current_run.get(), self)
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
         ended_ns = time.time_ns()
         duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
+        inflight.unregister(call)
         try:
-            location = self.location()
-            git = None
-            if call.rt.settings.capture_git and location.repository is not None:
-                git = location.repository.state()
-            ref, declared = self.declaration(git, location)
-            run = self._run_record(call, exc, (ended_ns, duration), location.code, (git, ref))
+            if call.rt.delivery.closed:
+                # configure() or the end of capture_records() replaced the configuration while
+                # this call ran: the run goes to the one in force now, not into a closed queue.
+                call.rt = _runtime.in_force_for(call.rt)
+            code, git, ref, declared = self._code_state(call)
+            run = self._run_record(call, exc, (ended_ns, duration), code, (git, ref))
             batch = self._batch(call, declared, run)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
         call.rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+
+    def _code_state(
+        self, call: _Call
+    ) -> tuple[CodeRef | None, GitInfo | None, str | None, Transformation]:
+        location = self.location()
+        git = None
+        settings = call.rt.settings
+        if settings.capture_git and location.repository is not None:
+            git = location.repository.state(settings.git_binary)
+        ref, declared = self.declaration(git, location)
+        return location.code, git, ref, declared
+
+    def report_running(self, call: _Call, now_ns: int) -> None:
+        """Write ``call``'s ``running`` record (from the watcher thread); never raises."""
+        try:
+            if call.rt.delivery.closed:
+                return
+            code, git, ref, declared = self._code_state(call)
+            elapsed = (now_ns - call.started_ns) / 1e9
+            run = self._run_record(
+                call, None, (now_ns, elapsed), code, (git, ref), status="running"
+            )
+            batch = call.rt.pending_declarations((*call.io.nodes, declared))
+            batch.append(run)
+            call.rt.delivery.submit(batch)
+        except Exception as exc:  # a strict-mode sink error included: nobody to raise it to
+            _log.debug("lineage: writing the running record of %s failed: %r", self.name, exc)
 
     def _run_record(
         self,
@@ -314,18 +366,20 @@ class _Instrumented:
         timing: tuple[int, float],
         code: CodeRef | None,
         git_and_ref: tuple[GitInfo | None, str | None],
+        *,
+        status: RunStatus | None = None,
     ) -> Run:
         ended_ns, duration = timing
         git, ref = git_and_ref
         io = call.io
-        error_type, error_message, error_stack = _error_fields(exc)
+        error_type, error_message, error_stack = _error_fields(exc, call.rt.settings.capture_errors)
         parent = call.parent
         # trusted_run skips the validators: every field here was checked at decoration or is
         # produced by the SDK itself (the validating constructor costs several µs per call).
         run: Run = trusted_run(
             run_id=call.run_id,
             transformation=self.name,
-            status="failed" if exc is not None else "completed",
+            status=status or ("failed" if exc is not None else "completed"),
             started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
             ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
             duration_s=float(duration),
@@ -359,22 +413,43 @@ class _Instrumented:
         if io is self.static and announced[0] is rt and announced[1] is declared:
             return [run]
         batch = rt.pending_declarations((*io.nodes, declared))
-        batch.append(run)
-        if io is self.static:
+        if io is self.static and not batch:  # every sink has stored them: the fast path is safe
             self._announced = (rt, declared)
+        batch.append(run)
         return batch
 
+    def end_failed(self, call: _Call, exc: BaseException) -> None:
+        """Record a failed run without ever replacing the user's exception."""
+        try:
+            self.end(call, exc)
+        except LineageSinkError as sink_error:
+            _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
 
-def _error_fields(exc: BaseException | None) -> tuple[str | None, str | None, str | None]:
-    """The failed run's error type, message and stack (bounded); all None for a success."""
-    if exc is None:
+
+def _error_fields(
+    exc: BaseException | None, capture: str = "full"
+) -> tuple[str | None, str | None, str | None]:
+    """The failed run's error type, message and stack (bounded); all None for a success.
+
+    ``capture`` is ``LINEAGE_CAPTURE_ERRORS``: ``type`` keeps only the type, ``none`` nothing
+    (messages, and the stack's last line, can contain argument values such as a password).
+    """
+    if exc is None or capture == "none":
         return None, None, None
     cls = type(exc)
+    error_type = f"{cls.__module__}.{cls.__qualname__}"
+    if capture == "type":
+        return error_type, None, None
     import traceback  # failures only
 
-    # Frames and lines only: traceback.format_exception never renders locals.
+    try:
+        message = str(exc)
+    except Exception as str_error:  # a broken __str__ must not cost the user their failed run
+        message = f"<str() of the exception raised {type(str_error).__name__}>"
+    # Frames and lines only: traceback.format_exception never renders locals (and it copes
+    # with a raising __str__ itself).
     stack = "".join(traceback.format_exception(exc))[-_ERROR_STACK_LIMIT:]
-    return f"{cls.__module__}.{cls.__qualname__}", str(exc)[:_ERROR_MESSAGE_LIMIT], stack
+    return error_type, message[:_ERROR_MESSAGE_LIMIT], stack
 
 
 _EMPTY_IO = _IOSpec((), ())
@@ -383,193 +458,48 @@ _EMPTY_IO = _IOSpec((), ())
 class _Call:
     """One decorated call in progress."""
 
-    __slots__ = ("io", "parent", "perf_ns", "rt", "run_id", "started_ns", "transformation")
+    __slots__ = (
+        "io",
+        "job",
+        "parent",
+        "perf_ns",
+        "reported_ns",
+        "rt",
+        "run_id",
+        "started_ns",
+        "transformation",
+    )
 
     def __init__(
         self,
         rt: _runtime.Runtime,
         io: _IOSpec,
         parent: ActiveRun | RunContext | None,
-        transformation: str,
+        job: _Instrumented,
     ) -> None:
         self.rt = rt
         self.io = io
         self.parent = parent
-        self.transformation = transformation
+        self.job = job
+        self.transformation = job.name
         self.run_id = new_run_id()
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
+        self.reported_ns = 0
+        inflight.register(self)  # the watcher thread, not this call, notices a long run
+
+    def running_after_s(self) -> float:
+        """After how long this call gets a running record (``LINEAGE_RUNNING_AFTER``)."""
+        return self.rt.settings.running_after_s
+
+    def report_running(self, now_ns: int) -> None:
+        """Write this call's running record (the watcher thread calls this)."""
+        self.job.report_running(self, now_ns)
 
     @property
     def namespace(self) -> str:
         """The namespace of the configuration this run records into (see ``context.ActiveRun``)."""
         return self.rt.settings.namespace
-
-
-def _finish_failed(job: _Instrumented, call: _Call, exc: BaseException) -> None:
-    """Record a failed run without ever replacing the user's exception."""
-    try:
-        job.end(call, exc)
-    except LineageSinkError as sink_error:
-        _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
-
-
-# --- wrappers, one per kind of callable, chosen once at decoration time ------------------------
-# The four wrappers below, and the two traced generators, repeat the same set/reset/end sequence
-# on purpose: folding them into one helper (or a context manager) adds a call frame or a kind
-# check to every decorated call, which is the hot path the overhead benchmark measures. Keep them
-# in step when changing one.
-def _sync_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _async_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    async def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        if call is None:
-            return await wrapped(*args, **kwargs)
-        token = current_run.set(call)
-        try:
-            result = await wrapped(*args, **kwargs)
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        job.end(call, None)
-        return result
-
-    return wrapper
-
-
-def _generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        generator = wrapped(*args, **kwargs)
-        if call is None:
-            return generator
-        return _traced_generator(job, call, generator)
-
-    return wrapper
-
-
-def _traced_generator(job: _Instrumented, call: _Call, gen: Generator[Any, Any, Any]) -> Any:
-    # Drive the generator by hand so that the run is "current" only while its body executes,
-    # never while the consumer runs between two items.
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = gen.throw(thrown) if thrown is not None else gen.send(sent)
-        except StopIteration as stop:
-            current_run.reset(token)
-            job.end(call, None)
-            return stop.value
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:  # the consumer closed us early: the run ends, successfully
-            token = current_run.set(call)
-            try:
-                gen.close()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
-
-
-def _async_generator_wrapper(job: _Instrumented) -> Callable[..., Any]:
-    def wrapper(wrapped: Callable[..., Any], instance: Any, args: Any, kwargs: Any) -> Any:
-        call = job.begin(wrapped, args, kwargs)
-        agen = wrapped(*args, **kwargs)
-        if call is None:
-            return agen
-        return _traced_async_generator(job, call, agen)
-
-    return wrapper
-
-
-async def _traced_async_generator(
-    job: _Instrumented, call: _Call, agen: AsyncGenerator[Any, Any]
-) -> AsyncGenerator[Any, Any]:
-    sent: Any = None
-    thrown: BaseException | None = None
-    while True:
-        token = current_run.set(call)
-        try:
-            item = await (agen.athrow(thrown) if thrown is not None else agen.asend(sent))
-        except StopAsyncIteration:
-            current_run.reset(token)
-            job.end(call, None)
-            return
-        except BaseException as exc:
-            current_run.reset(token)
-            _finish_failed(job, call, exc)
-            raise
-        current_run.reset(token)
-        try:
-            sent, thrown = (yield item), None
-        except GeneratorExit:
-            token = current_run.set(call)
-            try:
-                await agen.aclose()
-            except BaseException as exc:
-                current_run.reset(token)
-                _finish_failed(job, call, exc)
-                raise
-            current_run.reset(token)
-            job.end(call, None)
-            raise
-        except BaseException as exc:
-            thrown = exc
-
-
-def _resolve(module: str, qualname: str) -> Any:
-    obj: Any = importlib.import_module(module)
-    for part in qualname.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-@functools.cache
-def _lineage_function() -> type:
-    """The decorated function's class: a wrapt proxy that pickles by reference.
-
-    A plain wrapt proxy refuses to pickle, so it could not reach a process pool or a Dask worker.
-    Built on first decoration, so that importing the SDK does not import wrapt (and asyncio).
-    """
-    import wrapt
-
-    class _LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
-        def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-            return (_resolve, (self.__module__, self.__qualname__))
-
-    return _LineageFunction
 
 
 def log_lineage(
@@ -622,20 +552,24 @@ def log_lineage(
         target = getattr(func, "__func__", func)
         if not callable(target):
             raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        import functools
         import inspect
 
         job = _Instrumented(
             func, inputs, outputs, name, version, description, compute_framework, checked_metadata
         )
+        # A callable object's kind is its __call__'s (partials are looked through by inspect).
+        if not inspect.isroutine(target) and not isinstance(target, functools.partial):
+            target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
         if inspect.isasyncgenfunction(target):
-            wrapper = _async_generator_wrapper(job)
+            wrapper = async_generator_wrapper(job)
         elif inspect.iscoroutinefunction(target):
-            wrapper = _async_wrapper(job)
+            wrapper = async_wrapper(job)
         elif inspect.isgeneratorfunction(target):
-            wrapper = _generator_wrapper(job)
+            wrapper = generator_wrapper(job)
         else:
-            wrapper = _sync_wrapper(job)
-        decorated: F = _lineage_function()(func, wrapper)
+            wrapper = sync_wrapper(job)
+        decorated: F = decorated_function_class()(func, wrapper)
         decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
         return decorated
 
@@ -671,7 +605,7 @@ class OpenRun:
         if exc is None:
             self._job.end(self._call, None)
         else:
-            _finish_failed(self._job, self._call, exc)
+            self._job.end_failed(self._call, exc)
 
 
 def open_run(

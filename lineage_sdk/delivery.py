@@ -7,8 +7,12 @@ mode). One failing sink never stops the others.
 
 Batched delivery (``LINEAGE_ASYNC=1``) uses a bounded queue: when it is full a run waits briefly,
 then is dropped and counted, so memory stays bounded and the host never blocks for long. The
-worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush` and at interpreter
-exit, and is re-created lazily in a forked child.
+worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush`, at interpreter
+exit and on SIGTERM (where the SDK may own that handler), and is re-created lazily in a forked
+child.
+
+A declaration (node, transformation) counts as delivered once a sink stored it, per sink
+(:attr:`Delivery.confirmed`): until every sink has it, it travels with the next runs again.
 """
 
 from __future__ import annotations
@@ -27,10 +31,10 @@ from typing import Any
 
 from .config import OnError
 from .errors import LineageSinkError
-from .records import Record
+from .records import Record, Run
 from .sinks.base import Sink
 
-__all__ = ["Delivery", "SinkStats"]
+__all__ = ["Delivery", "SinkStats", "lost_after_close"]
 
 _log = logging.getLogger("lineage_sdk")
 _PUT_WAIT_S = 0.05
@@ -80,6 +84,11 @@ class Delivery:
         self._queue_size = queue_size
         self._flush_interval_s = flush_interval_s
         self._stats = {sink.name: SinkStats() for sink in self.sinks}
+        #: (kind, id) -> the declaration (node, transformation) every sink has stored.
+        self.confirmed: dict[tuple[str, str], Record] = {}
+        self._stored_by: dict[str, dict[tuple[str, str], Record]] = {
+            sink.name: {} for sink in self.sinks
+        }
         self._warned: set[tuple[str, str]] = set()
         self._dropped = 0
         self._pending_errors: list[tuple[str, BaseException]] = []
@@ -88,6 +97,8 @@ class Delivery:
         self._process_checked = False
         self._reset_worker()
         _live.add(self)
+        if async_delivery:
+            _flush_on_sigterm()  # now, in case the first run comes from another thread
 
     # --- sync path ---------------------------------------------------------------------------
     def submit(self, records: list[Record]) -> None:
@@ -96,7 +107,11 @@ class Delivery:
         With policy ``raise`` a sink failure raises :class:`LineageSinkError` here (sync) or from
         the next :meth:`flush` (batched).
         """
-        if self._closed or not self.sinks:
+        if self._closed:
+            if self.sinks:
+                _count_lost_after_close(records)
+            return
+        if not self.sinks:
             return
         if self.async_delivery and not self._process_checked:
             self._check_process()
@@ -146,17 +161,53 @@ class Delivery:
 
     def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
         failures: list[tuple[str, BaseException]] = []
+        if not records:
+            return failures
+        # The common batch is one run and nothing else: no declaration bookkeeping for it.
+        declarations = (
+            [r for r in records if not isinstance(r, Run)]
+            if len(records) > 1 or not isinstance(records[0], Run)
+            else []
+        )
         for sink in self.sinks:
             stats = self._stats[sink.name]
+            batch: Sequence[Record] = (
+                self._unstored(sink.name, records) if declarations else records
+            )
             try:
-                sink.emit(records)
+                sink.emit(batch)
             except Exception as exc:
                 failures.append((sink.name, exc))
-                self._record_failure(sink.name, stats, exc, len(records))
+                self._record_failure(sink.name, stats, exc, len(batch))
             else:
                 with self._stats_lock:
-                    stats.emitted += len(records)
+                    stats.emitted += len(batch)
+                if declarations:
+                    self._mark_stored(sink.name, declarations)
         return failures
+
+    def _unstored(self, sink: str, records: Sequence[Record]) -> list[Record]:
+        """``records`` without the declarations ``sink`` has stored already (or repeats)."""
+        stored = self._stored_by[sink]
+        seen: set[int] = set()
+        out: list[Record] = []
+        for record in records:
+            if not isinstance(record, Run):
+                if stored.get(_key(record)) is record or id(record) in seen:
+                    continue
+                seen.add(id(record))
+            out.append(record)
+        return out
+
+    def _mark_stored(self, sink: str, declarations: Sequence[Record]) -> None:
+        # A declaration counts as delivered only once every sink has stored it; until then the
+        # decorator keeps sending it with each run, so a failed first batch is not the last word.
+        stored = self._stored_by[sink]
+        for record in declarations:
+            key = _key(record)
+            stored[key] = record
+            if all(s.get(key) is record for s in self._stored_by.values()):
+                self.confirmed[key] = record
 
     def _record_failure(self, name: str, stats: SinkStats, exc: Exception, count: int) -> None:
         kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
@@ -176,6 +227,11 @@ class Delivery:
                 type(exc).__name__,
             )
 
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`shutdown` ran: later records are counted as lost, not written."""
+        return self._closed
+
     # --- batched path ------------------------------------------------------------------------
     def _reset_worker(self) -> None:
         # A deque the callers append to and one worker drains. The worker sleeps until the flush
@@ -186,11 +242,13 @@ class Delivery:
         self._wake_at = max(1, self._queue_size // 4)
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
+        self._writing = 0  # runs in the batch the worker is writing now
 
     def _ensure_worker(self) -> None:
         if self._worker is None:
             with self._worker_lock:
                 if self._worker is None:
+                    _flush_on_sigterm()
                     self._worker = threading.Thread(
                         target=self._run_worker, name="lineage-sdk-delivery", daemon=True
                     )
@@ -215,11 +273,13 @@ class Delivery:
                         break  # everything before the marker is in this batch
                     batch.extend(item)
                 if batch:
+                    self._writing = sum(isinstance(r, Run) for r in batch)
                     try:
                         failures = self._write(batch)
                     except Exception:  # never let the worker die: it would strand every flush()
                         _log.exception("lineage delivery worker failed")
                         failures = []
+                    self._writing = 0
                     if failures and self.on_error == "raise":
                         with self._stats_lock:
                             self._pending_errors.extend(failures)
@@ -262,13 +322,24 @@ class Delivery:
             if worker.is_alive():
                 # A sink is stuck mid-write; closing it would wait on that write. The worker is a
                 # daemon thread and ends with the interpreter.
-                _log.warning("lineage delivery did not finish within %.1fs; not waiting", timeout)
+                _log.warning(
+                    "lineage delivery did not finish within %.1fs: %d run(s) were not written "
+                    "(a sink is still busy: %s); not waiting",
+                    timeout,
+                    self._unwritten_runs(),
+                    ", ".join(s.name for s in self.sinks),
+                )
                 return
         for sink in self.sinks:
             try:
                 sink.close()
             except Exception as exc:
                 _log.warning("closing lineage sink %s failed: %s", sink.name, exc)
+
+    def _unwritten_runs(self) -> int:
+        """Runs queued or in the batch being written: what an exit now would lose."""
+        queued = [item for item in list(self._buffer) if isinstance(item, list)]
+        return self._writing + sum(isinstance(r, Run) for item in queued for r in item)
 
     def stats(self) -> dict[str, Any]:
         """Counts of records emitted, failed and dropped, overall and per sink."""
@@ -294,6 +365,32 @@ class Delivery:
         self._process_checked = False
 
 
+_lost = [0]
+
+
+def _count_lost_after_close(records: Sequence[Record]) -> None:
+    runs = sum(isinstance(r, Run) for r in records)
+    if not runs:
+        return
+    _lost[0] += runs
+    if _lost[0] == runs:
+        _log.warning(
+            "lineage: %d run(s) ended after their configuration was closed (interpreter exit, "
+            "or lineage switched off meanwhile) and were not written; further ones are counted "
+            "(lineage_sdk.stats()['lost_after_close'])",
+            runs,
+        )
+
+
+def lost_after_close() -> int:
+    """Runs of this process that ended after their configuration was closed, not written."""
+    return _lost[0]
+
+
+def _key(record: Record) -> tuple[str, str]:
+    return (record.kind, record.id)  # type: ignore[union-attr]
+
+
 def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
     names = ", ".join(f"{name} ({type(exc).__name__}: {exc})" for name, exc in failures)
     return LineageSinkError(f"lineage sink(s) failed: {names}", tuple(failures))
@@ -310,6 +407,44 @@ def _at_exit() -> None:
             delivery.shutdown(_EXIT_FLUSH_S)
         except Exception:  # pragma: no cover - never fail interpreter exit
             _log.exception("lineage delivery shutdown failed")
+
+
+#: How long SIGTERM waits for queued runs; orchestrators allow more (Kubernetes: 30 s).
+_SIGNAL_FLUSH_S = 5.0
+_sigterm: list[Any] = []  # the handler we installed, once
+
+
+def _flush_on_sigterm() -> None:
+    """Write the queue before a SIGTERM ends the process, where the SDK may own the handler.
+
+    Only from the main thread (the only one that can install a handler) and only when SIGTERM
+    still has its default action: a handler of the application or its framework is left alone
+    (it usually exits through ``sys.exit``, which runs the exit flush anyway).
+    """
+    import signal
+
+    if _sigterm or threading.current_thread() is not threading.main_thread():
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+            return
+        signal.signal(signal.SIGTERM, _on_sigterm)
+    except (ValueError, OSError, AttributeError):  # no SIGTERM here, or not allowed
+        return
+    _sigterm.append(_on_sigterm)
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    for delivery in list(_live):
+        try:
+            delivery.shutdown(_SIGNAL_FLUSH_S)
+        except Exception:  # pragma: no cover - the process is ending; never block that
+            _log.exception("lineage delivery shutdown on SIGTERM failed")
+    # Then what SIGTERM would have done without us: end the process, killed by the signal.
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
 
 
 if hasattr(os, "register_at_fork"):

@@ -24,8 +24,11 @@ from typing import Any, ClassVar, Literal
 import attrs
 
 __all__ = [
+    "HEARTBEAT_S",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
+    "RUNNING_STALE_S",
+    "RUN_STATUSES",
     "SCHEMA_VERSION",
     "CodeRef",
     "DataSource",
@@ -36,6 +39,8 @@ __all__ = [
     "Run",
     "RunStatus",
     "Transformation",
+    "escape_surrogates",
+    "has_surrogates",
 ]
 
 #: Version of the record schema written by this release. Readers accept this and every older one.
@@ -45,7 +50,14 @@ MAX_ID_LENGTH = 1024
 #: Metadata larger than this (as JSON) is refused rather than bloating every stored record.
 MAX_METADATA_BYTES = 64 * 1024
 
-RunStatus = Literal["completed", "failed"]
+#: ``running``: written while a long call is still going (its ``ended_at`` is the last heartbeat);
+#: ``abandoned``: what readers show for a running run whose process is gone (never written).
+RunStatus = Literal["completed", "failed", "running", "abandoned"]
+RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "failed", "running", "abandoned")
+#: A running call's record is rewritten this often (its ended_at is the heartbeat).
+HEARTBEAT_S = 30.0
+#: A running run not heard of for this long is shown as abandoned (its host may be elsewhere).
+RUNNING_STALE_S = 4 * HEARTBEAT_S
 
 
 def _check_id(value: object, what: str) -> str:
@@ -55,7 +67,38 @@ def _check_id(value: object, what: str) -> str:
         raise ValueError(f"{what} must be a non-empty string, got {value!r}")
     if len(value) > MAX_ID_LENGTH:
         raise ValueError(f"{what} is {len(value)} characters long; the limit is {MAX_ID_LENGTH}")
+    if not value.isascii() and has_surrogates(value):
+        raise ValueError(
+            f"{what} {value!r} holds a lone surrogate (an undecodable byte, as os.listdir and "
+            "sys.argv give for a file name that is not UTF-8), which no store can encode; "
+            "pass lineage_sdk.records.escape_surrogates(name), or a string id, which "
+            "log_lineage escapes itself"
+        )
     return value
+
+
+def has_surrogates(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate, so that it cannot be encoded as UTF-8."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def escape_surrogates(text: str) -> str:
+    """``text`` with each undecodable byte written as ``\\xNN`` (as Python shows it).
+
+    Lossless for what ``os.fsdecode`` produced (``surrogateescape``): the bytes can be read back
+    from the escapes. Text without lone surrogates is returned unchanged.
+    """
+    if text.isascii() or not has_surrogates(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that is no escaped byte: keep its UTF-8 form
+        raw = text.encode("utf-8", "surrogatepass")
+    return raw.decode("utf-8", "backslashreplace")
 
 
 def _validate_id(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -238,7 +281,7 @@ class Run:
 
     run_id: str = attrs.field(validator=_validate_id)
     transformation: str = attrs.field(validator=_validate_id)
-    status: RunStatus = attrs.field(validator=attrs.validators.in_(("completed", "failed")))
+    status: RunStatus = attrs.field(validator=attrs.validators.in_(RUN_STATUSES))
     started_at: _dt.datetime = attrs.field(validator=_validate_utc)
     ended_at: _dt.datetime = attrs.field(validator=_validate_utc)
     duration_s: float = attrs.field(validator=attrs.validators.instance_of(float))

@@ -64,11 +64,24 @@ class DotNotFoundError(RuntimeError):
     """The Graphviz ``dot`` binary is missing; the message says how to install it."""
 
 
+#: Characters that reorder the text around them (overrides, embeddings, isolates, marks):
+#: shown as visible escapes in every human output, never applied (Trojan Source).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+
+def _visible(ch: str) -> str:
+    if ch in BIDI_CONTROLS:
+        return f"\\u{ord(ch):04x}"
+    return ch if ch >= " " or ch == "\t" else "\ufffd"
+
+
 def _text(value: str) -> str:
     """Escape arbitrary text for an HTML-like label (one line per line of the text)."""
     out = []
     for line in value.replace("\r\n", "\n").split("\n"):
-        clean = "".join(ch if ch >= " " or ch == "\t" else "\ufffd" for ch in line)
+        clean = "".join(_visible(ch) for ch in line)
         # "]" is escaped too: Graphviz's HTML-label lexer rejects it before a closing tag.
         out.append(html.escape(clean, quote=True).replace("]", "&#93;"))
     return "<br/>".join(out)

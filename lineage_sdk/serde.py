@@ -17,12 +17,14 @@ from __future__ import annotations
 import datetime as _dt
 import itertools
 import json
+import math
 import operator
 from collections.abc import Callable
 from typing import Any
 
 import attrs
 
+from ._version import DISTRIBUTION
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "converter",
     "dumps",
     "from_dict",
+    "line_safe",
     "loads",
     "to_dict",
 ]
@@ -95,7 +98,7 @@ def from_dict(data: dict[str, Any]) -> Record:
     if version > SCHEMA_VERSION:
         raise UnsupportedRecord(
             f"a {tag} record has schema_version {version}; this release reads up to "
-            f"{SCHEMA_VERSION}: upgrade lineage-sdk"
+            f"{SCHEMA_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
     data = dict(data)
     while version < SCHEMA_VERSION:
@@ -121,9 +124,25 @@ def _describe(exc: BaseException) -> str:
 _encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
+# U+2028, U+2029 and U+0085 end a line for str.splitlines() (and for JavaScript before ES2019),
+# so a record holding one would read as two lines. A lone surrogate (an undecodable byte of a
+# file name, through os.listdir or sys.argv) cannot be written as UTF-8 at all. JSON's \\u
+# escape keeps both exact, and they only ever occur inside JSON strings.
+_LINE_SAFE = {c: f"\\u{c:04x}" for c in (0x85, 0x2028, 0x2029, *range(0xD800, 0xE000))}
+
+
+def line_safe(text: str) -> str:
+    """``text`` (JSON) with line separators and lone surrogates escaped; ASCII costs one check."""
+    return text if text.isascii() else text.translate(_LINE_SAFE)
+
+
 def dumps(record: Record) -> str:
-    """Serialise one record as a single line of JSON (no raw newlines, UTF-8 kept readable)."""
-    return _encode(to_dict(record))
+    """Serialise one record as a single line of JSON, for every line splitter.
+
+    UTF-8 text stays readable; U+2028, U+2029, U+0085 and lone surrogates are ``\\u``-escaped,
+    so the line can always be encoded and reads back exactly.
+    """
+    return line_safe(_encode(to_dict(record)))
 
 
 def loads(text: str | bytes) -> Record:
@@ -145,13 +164,33 @@ _SHARED_RUN_FIELDS = tuple(
 _CACHE_LIMIT = 1024
 
 
-class RunLines:
-    """Renders runs as JSON lines equal to :func:`dumps`, with the shared fields rendered once.
+#: The other fields of a Run, in order: rendered per run into the template.
+_OWN_RUN_FIELDS = tuple(a.name for a in attrs.fields(Run) if a.name not in _SHARED_RUN_FIELDS)
+_encode_str = json.encoder.encode_basestring  # the C function the encoder uses for a str
 
-    A run's shared fields (its revision and process) are the same objects from one call of a
-    decorated function to the next, so the rendered text of those fields is kept and only the
-    run's own fields (ids, status, times, error) are encoded per run. Thread-safe: the cached
-    pair is replaced in one assignment.
+
+def _json_value(value: Any) -> str:
+    """One run-own field as JSON text, exactly as the encoder writes it inside ``dumps``."""
+    if value is None:
+        return "null"
+    cls = type(value)
+    if cls is str:
+        return _encode_str(value)
+    if cls is _dt.datetime:
+        return _encode_str(value.isoformat())
+    if cls is int or (cls is float and math.isfinite(value)):
+        return repr(value)  # what the encoder writes for them
+    return _encode(converter().unstructure(value))  # NaN (refused as dumps does), anything else
+
+
+class RunLines:
+    """Renders runs as JSON lines identical to :func:`dumps`, from a template per revision.
+
+    A run's shared fields (its revision and process: transformation, lineage, code, git, host...)
+    are the same objects from one call of a decorated function to the next. They are rendered
+    once into a %-template whose slots are the run's own fields (ids, status, times, error), so a
+    line costs one encoding per own field and one string format. Thread-safe: the cached pair is
+    replaced in one assignment.
     """
 
     __slots__ = ("_cache", "_last")
@@ -161,32 +200,30 @@ class RunLines:
         self._cache: dict[tuple[Any, ...], str] = {}
 
     def line(self, run: Run) -> str:
-        """``dumps(run)``, up to the order of the keys."""
+        """``dumps(run)``, byte for byte."""
         key = tuple(map(getattr, itertools.repeat(run), _SHARED_RUN_FIELDS))
-        last_key, tail = self._last
+        last_key, template = self._last
         if len(last_key) != len(key) or not all(map(operator.is_, key, last_key)):
             found = self._cache.get(key)
             if found is None:
-                data = to_dict(run)  # once per revision and process
-                found = _encode({name: data[name] for name in (*_SHARED_RUN_FIELDS, "record_type")})
+                found = self._template(run)
                 if len(self._cache) >= _CACHE_LIMIT:
                     self._cache.clear()
                 self._cache[key] = found
-            tail = found
-            self._last = (key, tail)
-        head = _encode(
-            {
-                "run_id": run.run_id,
-                "status": run.status,
-                "started_at": run.started_at.isoformat(),
-                "ended_at": run.ended_at.isoformat(),
-                "duration_s": run.duration_s,
-                "parent_run_id": run.parent_run_id,
-                "parent_transformation": run.parent_transformation,
-                "error_type": run.error_type,
-                "error_message": run.error_message,
-                "error_stack": run.error_stack,
-                "schema_version": run.schema_version,
-            }
-        )
-        return head[:-1] + "," + tail[1:]
+            template = found
+            self._last = (key, template)
+        own = tuple(_json_value(getattr(run, name)) for name in _OWN_RUN_FIELDS)
+        return line_safe(template % own)
+
+    @staticmethod
+    def _template(run: Run) -> str:
+        # Once per revision and process: the full record, its own fields turned into slots.
+        data = to_dict(run)
+        parts = []
+        for name, value in data.items():
+            if name in _OWN_RUN_FIELDS:
+                parts.append(f"{_encode_str(name)}:%s")
+            else:
+                rendered = f"{_encode_str(name)}:{_encode(value)}"
+                parts.append(line_safe(rendered).replace("%", "%%"))
+        return "{" + ",".join(parts) + "}"

@@ -48,6 +48,12 @@ def capture_records(*, on_error: str = "raise") -> Iterator[CapturedRecords]:
     The configuration in force before the block is restored afterwards.
     """
     sink = MemorySink()
-    runtime = _runtime.build_runtime([sink], enabled=True, async_delivery=False, on_error=on_error)
+    runtime = _runtime.build_runtime(
+        [sink],
+        function="capture_records",
+        enabled=True,
+        async_delivery=False,
+        on_error=on_error,
+    )
     with _runtime.installed(runtime):
         yield CapturedRecords(sink)

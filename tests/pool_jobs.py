@@ -11,3 +11,26 @@ doubled = Feature("doubled", value_type="int")
 @log_lineage(inputs=[numbers], outputs=[doubled], name="pool_double")
 def double(n: int) -> int:
     return n * 2
+
+
+class Scaler:
+    """Decorated methods of every kind, importable by worker processes (the pickling tests)."""
+
+    factor = 3
+
+    def __init__(self, offset: int = 1) -> None:
+        self.offset = offset
+
+    @log_lineage(inputs=[numbers], name="pool_scale")
+    def scale(self, n: int) -> int:
+        return n * self.factor + self.offset
+
+    @log_lineage(inputs=[numbers], name="pool_scale_class")
+    @classmethod
+    def scale_class(cls, n: int) -> int:
+        return n * cls.factor
+
+    @log_lineage(inputs=[numbers], name="pool_negate")
+    @staticmethod
+    def negate(n: int) -> int:
+        return -n

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import lineage_sdk
 from lineage_sdk import MemorySink, Run
 from lineage_sdk.capture import git as git_capture
 from lineage_sdk.capture.code import capture_code
@@ -241,11 +242,32 @@ def test_without_git_binary_packed_annotated_tags_are_found(
     repo.git("tag", "-a", "v4", "-m", "annotated")
     repo.git("pack-refs", "--all", "--prune")
     repo.git("gc", "-q")
-    monkeypatch.setenv("LINEAGE_GIT_BINARY", "0")
     git_capture._reset_caches()
     repository = repository_for(repo.root)
-    assert repository is not None and repository.state() is not None
-    assert repository.state().tag == "v4"  # type: ignore[union-attr]
+    assert repository is not None
+    info = repository.state(use_binary=False)
+    assert info is not None and info.tag == "v4" and info.dirty is None
+
+
+def test_git_binary_0_reads_state_from_files_in_decorated_runs(
+    make_repo: MakeRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo()
+    repo.write("jobs/ctr.py", JOB_MODULE)
+    repo.commit("add job")
+    repo.write("jobs/ctr.py", JOB_MODULE + "# edited\n")  # dirty: only `git` can tell
+    runs: dict[str, Run] = {}
+    for value in ("1", "0"):
+        monkeypatch.setenv("LINEAGE_GIT_BINARY", value)
+        git_capture._reset_caches()  # a fresh process each time: no repository state cached
+        module = import_path(repo.root / "jobs" / "ctr.py")
+        sink = MemorySink()
+        lineage_sdk.configure([sink], on_error="raise")
+        module.job(1)
+        runs[value] = [r for r in sink.records if isinstance(r, Run)][-1]
+    assert runs["1"].git is not None and runs["1"].git.dirty is True
+    assert runs["0"].git is not None and runs["0"].git.dirty is None
+    assert runs["0"].git.commit == runs["1"].git.commit == repo.head()
 
 
 def test_outside_a_repository_git_is_none_and_file_is_absolute(

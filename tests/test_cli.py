@@ -151,3 +151,22 @@ def test_hostile_ids_cannot_forge_terminal_lines(tmp_path: Path) -> None:
     assert lines == ["evil\\nuser_ctr_7d\\x1b[2J", "t"]  # sorted by id; escaped, one line
     exact = json.loads(cli("upstream", "out", "--store", target, "--json").stdout)
     assert exact[0]["id"] == evil
+
+
+def test_doctor_and_the_default_store_follow_the_project_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    work = root / "jobs" / "daily"
+    work.mkdir(parents=True)
+    (root / "pyproject.toml").write_text('[tool.lineage]\nsink = "json:lineage.jsonl"\n')
+    store = root / "lineage.jsonl"
+    report = json.loads(cli("doctor", "--json", cwd=work).stdout)
+    assert report["settings"]["sinks"] == [f"json:{store}"]
+    assert report["store_origin"] == str(root / "pyproject.toml")
+    human = cli("doctor", cwd=work).stdout
+    assert "sinks from" in human and str(root / "pyproject.toml") in human
+    default = json.loads(cli("doctor", "--json", cwd=tmp_path).stdout)
+    assert default["store_origin"].startswith("default")
+    from lineage_sdk.cli import default_store
+
+    assert default_store({}, work) == f"json:{store}"
+    assert default_store({"LINEAGE_SINK": "sqlite:x.db"}, work) == f"sqlite:{work / 'x.db'}"

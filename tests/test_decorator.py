@@ -6,9 +6,11 @@ import asyncio
 import inspect
 import multiprocessing
 import pickle
+import subprocess
 import sys
 import threading
 import traceback
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from lineage_sdk import DataSource, Feature, MemorySink, Run, Transformation, lo
 from lineage_sdk.decorator import current_run_id
 
 from . import pool_jobs
+from .conftest import Repo, child_env
 
 impressions = DataSource("raw_impressions_kafka_topic", type="kafka_topic")
 clicks = DataSource("raw_clicks_kafka_topic", type="kafka_topic")
@@ -450,3 +453,59 @@ def test_python_version_matches_the_interpreter(memory_sink: MemorySink) -> None
     count_clicks([])
     [run] = runs_of(memory_sink)
     assert run.python_version == ".".join(map(str, sys.version_info[:3]))
+
+
+NAMED_JOB = """
+from lineage_sdk import log_lineage
+from lineage_sdk.testing import capture_records
+
+
+@log_lineage()
+def f():
+    return 1
+
+
+def report():
+    with capture_records() as records:
+        f()
+    print(records.runs()[0].transformation)
+
+
+if __name__ == "__main__":
+    report()
+"""
+
+
+def _name_printed(args: list[str], cwd: Path) -> str:
+    result = subprocess.run(
+        [sys.executable, *args], cwd=cwd, env=child_env(), capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.strip()
+
+
+def test_default_name_is_the_same_however_the_script_is_started(
+    make_repo: Callable[..., Repo], tmp_path: Path
+) -> None:
+    repo = make_repo()
+    script = repo.write("jobs/ctr.py", NAMED_JOB)  # a folder without __init__.py
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    names = {
+        "script": _name_printed(["jobs/ctr.py"], repo.root),
+        "script by absolute path elsewhere": _name_printed([str(script)], elsewhere),
+        "python -m": _name_printed(["-m", "jobs.ctr"], repo.root),
+        "imported": _name_printed(["-c", "import jobs.ctr; jobs.ctr.report()"], repo.root),
+    }
+    assert set(names.values()) == {"jobs.ctr.f"}, names
+
+
+def test_default_name_of_a_script_in_a_package_outside_a_repository(tmp_path: Path) -> None:
+    package = tmp_path / "plain" / "pipelines"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "daily.py").write_text(NAMED_JOB)
+    assert _name_printed([str(package / "daily.py")], tmp_path) == "pipelines.daily.f"
+    loose = tmp_path / "loose.py"
+    loose.write_text(NAMED_JOB)
+    assert _name_printed([str(loose)], package) == "loose.f"

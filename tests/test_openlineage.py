@@ -8,6 +8,7 @@ import json
 import socket
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -28,13 +29,12 @@ from lineage_sdk.export.openlineage import (
     run_events,
 )
 
-from .conftest import SHARED
+from .conftest import JOB_MODULE, import_path
 from .helpers import COUNTS, CTR, cli, run_seed
 from .strategies import hostile_text
 
-SPEC = SHARED / "openlineage-spec"
-if not (SPEC / "validate.py").exists():  # pragma: no cover - CI has ../shared beside the checkout
-    pytest.skip(f"the OpenLineage spec is not at {SPEC}", allow_module_level=True)
+# The official schemas, kept in the repository's test data (see SOURCE.md there).
+SPEC = Path(__file__).resolve().parent / "data" / "openlineage-spec"
 sys.path.insert(0, str(SPEC))
 from validate import validate_event  # type: ignore[import-not-found]  # noqa: E402
 
@@ -328,5 +328,54 @@ def test_export_openlineage_replays_a_store_as_ndjson(tmp_path: Path) -> None:
 
 def test_missing_client_gives_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "openlineage.client", None)
-    with pytest.raises(lineage_sdk.ConfigError, match=r"pip install 'lineage-sdk\[openlineage\]'"):
+    with pytest.raises(
+        lineage_sdk.ConfigError, match=r"pip install 'feature-lineage-sdk\[openlineage\]'"
+    ):
         lineage_sdk.configure("openlineage")
+
+
+def test_openlineage_source_code_variable_adds_the_source_facet(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LINEAGE_SINK", "openlineage")
+    monkeypatch.setenv("LINEAGE_ON_ERROR", "raise")
+    monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
+    path = tmp_path / "outside_any_repo" / "source_facet_job.py"
+    path.parent.mkdir()
+    path.write_text(JOB_MODULE + "# marker-in-the-source\n")
+    module = import_path(path)
+    for value in ("0", "1"):
+        monkeypatch.setenv("LINEAGE_OPENLINEAGE_SOURCE_CODE", value)
+        lineage_sdk.configure()  # re-read the environment
+        module.job(1)
+        lineage_sdk.flush()
+    completes = [e for e in backend.events if e["eventType"] == "COMPLETE"]
+    assert [("sourceCode" in e["job"].get("facets", {})) for e in completes] == [False, True]
+    assert "return n * 2" in completes[1]["job"]["facets"]["sourceCode"]["sourceCode"]
+    assert backend.errors == []
+
+
+def test_a_long_run_sends_its_start_when_it_starts_and_only_its_end_at_the_end(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
+    lineage_sdk.configure("openlineage", on_error="raise", running_after_s=0.2)
+    seen_start = []
+
+    @log_lineage(inputs=["raw_events"], outputs=["slow_feature"], name="slow_job")
+    def slow() -> int:
+        for _ in range(200):  # until the START is at the backend, while the call still runs
+            if any(e["eventType"] == "START" for e in backend.events):
+                seen_start.append(True)
+                break
+            time.sleep(0.05)
+        return 1
+
+    assert slow() == 1
+    lineage_sdk.flush()
+    assert seen_start == [True]
+    assert [e["eventType"] for e in backend.events] == ["START", "COMPLETE"]
+    start, end = backend.events
+    assert start["run"]["runId"] == end["run"]["runId"]
+    assert start["eventTime"] < end["eventTime"]
+    assert_valid(backend.events)

@@ -181,7 +181,10 @@ def test_a_record_without_schema_version_is_read_as_version_1() -> None:
 @pytest.mark.parametrize(
     ("mutate", "fragment"),
     [
-        (lambda d: d.update(schema_version=SCHEMA_VERSION + 1), "upgrade lineage-sdk"),
+        (
+            lambda d: d.update(schema_version=SCHEMA_VERSION + 1),
+            "pip install --upgrade feature-lineage-sdk",
+        ),
         (lambda d: d.update(record_type="spaceship"), "unknown record_type"),
         (lambda d: d.update(schema_version="one"), "bad schema_version"),
         (lambda d: d.update(id=""), "invalid feature record"),

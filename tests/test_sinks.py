@@ -32,6 +32,7 @@ from lineage_sdk import (
     log_lineage,
 )
 from lineage_sdk.records import Record
+from lineage_sdk.sinks.base import NotALineageStoreError
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, StoreVersionError, connect, read_records
 
@@ -284,18 +285,29 @@ def test_sqlite_store_is_wal_with_the_current_version(tmp_path: Path) -> None:
 
 def test_an_empty_version_0_database_is_migrated(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    sqlite3.connect(path).execute("CREATE TABLE unrelated (x)").connection.commit()
+    sqlite3.connect(path).close()
     conn = connect(path)
     assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION
     assert conn.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
 
 
+def test_a_database_with_other_tables_is_refused_and_left_unchanged(tmp_path: Path) -> None:
+    path = tmp_path / "app.db"
+    sqlite3.connect(path).execute("CREATE TABLE unrelated (x)").connection.commit()
+    before = path.read_bytes()
+    with pytest.raises(NotALineageStoreError, match="not a lineage store"):
+        connect(path)
+    assert path.read_bytes() == before
+
+
 def test_a_store_from_a_newer_release_is_refused_clearly(tmp_path: Path) -> None:
     path = tmp_path / "new.db"
     conn = sqlite3.connect(path)
+    conn.executescript("CREATE TABLE nodes (id); CREATE TABLE transformations (id);")
+    conn.execute("CREATE TABLE runs (run_id)")
     conn.execute(f"PRAGMA user_version = {STORE_VERSION + 1}")
     conn.close()
-    with pytest.raises(StoreVersionError, match="upgrade lineage-sdk"):
+    with pytest.raises(StoreVersionError, match="pip install --upgrade feature-lineage-sdk"):
         connect(path)
 
 

@@ -34,7 +34,8 @@ def _pyspark_available() -> bool:
 def spark(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """One local Spark session for the module: 2 cores, each task tried twice, no UI."""
     require_component(
-        _pyspark_available(), "pyspark is missing: pip install 'lineage-sdk[spark]' (or make)"
+        _pyspark_available(),
+        "pyspark is missing: pip install 'feature-lineage-sdk[spark]' (or make)",
     )
     require_component(
         shutil.which("java") is not None,

@@ -13,6 +13,7 @@ worktrees (``.git`` is a file), shallow clones. Credentials in remote URLs never
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..records import GitInfo
 
-__all__ = ["Repository", "code_reference", "repository_for", "scrub_url"]
+__all__ = ["Repository", "code_anchor", "code_reference", "repository_for", "scrub_url"]
 
 _log = logging.getLogger("lineage_sdk")
 #: How stale the cached git state may be: a commit or checkout shows in runs that start at most
@@ -35,22 +36,27 @@ _StatKey = tuple[tuple[int, int, int] | None, ...]
 
 
 def scrub_url(url: str) -> str:
-    """Return ``url`` without any user name or password.
+    """Return ``url`` without user name, password, query string or fragment.
+
+    Tokens travel in all of them (``?private_token=...``, ``?access_token=...``).
 
     >>> scrub_url("https://bot:s3cret@github.com/acme/feature-jobs.git")
     'https://github.com/acme/feature-jobs.git'
-    >>> scrub_url("git@github.com:acme/feature-jobs.git")
+    >>> scrub_url("https://gitlab.com/acme/jobs.git?private_token=glpat-x#frag")
+    'https://gitlab.com/acme/jobs.git'
+    >>> scrub_url("git@github.com:acme/feature-jobs.git?token=x")
     'github.com:acme/feature-jobs.git'
     """
     url = url.strip()
     if "://" in url:
         parts = urlsplit(url)
         netloc = parts.netloc.rpartition("@")[2]
-        return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     # scp-like syntax: [user@]host:path; a local path has no colon before its first slash.
     head, colon, rest = url.partition(":")
     if colon and "/" not in head:
-        return f"{head.rpartition('@')[2]}:{rest}"
+        path = rest.split("?", 1)[0].split("#", 1)[0]
+        return f"{head.rpartition('@')[2]}:{path}"
     return url
 
 
@@ -86,8 +92,18 @@ def code_reference(info: GitInfo | None, repo_name: str, repo_path: str | None) 
         return None
     base = _host_and_path(info.remote_url, repo_name)
     where = f"{base}/{repo_path}" if repo_path else base
-    anchor = f"tag={info.tag}" if info.tag else f"commit={info.commit}"
-    return f"git://{where}#{anchor}"
+    return f"git://{where}#{code_anchor(info.tag, info.commit, info.dirty)}"
+
+
+def code_anchor(tag: str | None, commit: str, dirty: bool | None) -> str:
+    """``tag=v1.2``, ``commit=SHA``, or ``commit=SHA&dirty=true`` for uncommitted changes.
+
+    A dirty tree is not the tagged release: its reference names the commit it started from and
+    says dirty, in a form no clean reference has.
+    """
+    if dirty:
+        return f"commit={commit}&dirty=true"
+    return f"tag={tag}" if tag else f"commit={commit}"
 
 
 def _best_tag(annotated: list[str], lightweight: list[str]) -> str | None:
@@ -137,8 +153,11 @@ class Repository:
         return f"Repository({str(self.root)!r})"
 
     # --- the hot path -------------------------------------------------------------------------
-    def state(self) -> GitInfo | None:
+    def state(self, use_binary: bool = True) -> GitInfo | None:
         """The current :class:`GitInfo` (None before the first commit).
+
+        ``use_binary=False`` (``LINEAGE_GIT_BINARY=0``) reads the repository's files only, never
+        running ``git``: no tag description and no dirty flag.
 
         At most every :data:`RECHECK_INTERVAL_S` it ``stat``s HEAD and its ref; in between it
         returns the cached state, so a busy loop of decorated calls costs no system call.
@@ -153,7 +172,7 @@ class Repository:
                 self._ref_path = self._head_ref_path()
                 key = self._stat_key()
                 if key != self._key:
-                    self._info = self._read()
+                    self._info = self._read(use_binary)
                     self._key = key
         return self._info
 
@@ -168,7 +187,7 @@ class Repository:
         return (_stat(self._head_file), _stat(ref) if ref is not None else None)
 
     # --- reading state ----------------------------------------------------------------------
-    def _read(self) -> GitInfo | None:
+    def _read(self, use_binary: bool) -> GitInfo | None:
         head = (_read_text(self.git_dir / "HEAD") or "").strip()
         branch: str | None = None
         packed = self._packed_refs()
@@ -181,7 +200,7 @@ class Repository:
         if commit is None:
             return None  # unborn branch: nothing has been committed yet
         remote = self._remote_url()
-        git = _git_binary()
+        git = _git_binary() if use_binary else None
         tag: str | None
         describe: str | None = None
         dirty: bool | None = None
@@ -350,19 +369,12 @@ class Repository:
         return out if (out or keep_empty) else None
 
 
-_git_path: list[str | None] = []
-
-
+@functools.cache
 def _git_binary() -> str | None:
-    # Looked up once per process; the variable lets tests and locked-down hosts turn the binary off.
-    if not _git_path:
-        if os.environ.get("LINEAGE_GIT_BINARY", "") == "0":
-            _git_path.append(None)
-        else:
-            import shutil
+    """The git executable on PATH, looked up once per process."""
+    import shutil
 
-            _git_path.append(shutil.which("git"))
-    return _git_path[0]
+    return shutil.which("git")
 
 
 _repos_by_dir: dict[str, Repository | None] = {}
@@ -416,8 +428,21 @@ def repository_for(path: str | os.PathLike[str] | None) -> Repository | None:
         return _repos_by_dir[directory]
 
 
+def _after_fork_in_child() -> None:
+    # Locks held by a parent thread at fork time would never be released in the child.
+    global _repos_lock
+    _repos_lock = threading.Lock()
+    for repo in list(_repos_by_dir.values()):
+        if repo is not None:
+            repo._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def _reset_caches() -> None:
     """Forget every repository and the git binary lookup (tests; a changed PATH)."""
     with _repos_lock:
         _repos_by_dir.clear()
-    _git_path.clear()
+    _git_binary.cache_clear()

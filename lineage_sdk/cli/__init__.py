@@ -12,12 +12,14 @@ configuration errors. Commands compute a :class:`~.output.Result`; :mod:`.output
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Sequence
 from typing import IO
 
 from ..errors import ConfigError
 from ..graph import UnknownNodeError
+from ..sinks.sqlite_files import StoreVersionError
 from .common import CommandError, default_store
 from .output import EXIT_NOT_FOUND, EXIT_OK, EXIT_USAGE, emit, error, use_color
 from .parser import build_parser
@@ -44,3 +46,16 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
         return EXIT_USAGE
     except BrokenPipeError:  # `lineage runs | head`
         return EXIT_OK
+    except (OSError, sqlite3.DatabaseError, StoreVersionError) as exc:
+        # A store that breaks while being read, an output path that cannot be written: one
+        # line saying so, exit 2, never a traceback.
+        error(_describe(exc))
+        return EXIT_USAGE
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.filename is not None:
+        return f"{exc.filename}: {exc.strerror or exc}"
+    if isinstance(exc, sqlite3.DatabaseError):
+        return f"the store cannot be read ({exc}); is it a lineage store?"
+    return str(exc)

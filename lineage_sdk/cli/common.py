@@ -8,16 +8,18 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_STORE, SinkTarget, parse_sinks
+from ..config import DEFAULT_STORE, SinkTarget
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
 from ..graph.load import parse_store, store_records
+from ..project_file import sinks_from_env
 from ..records import Record
 from .output import EXIT_USAGE
 
 __all__ = [
     "CommandError",
     "add_command",
+    "check_output",
     "default_store",
     "open_graph",
     "positive_int",
@@ -45,17 +47,19 @@ class CommandError(Exception):
 
 
 def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """The store the CLI reads without ``--store``: the first json/sqlite in LINEAGE_SINK."""
+    """The store the CLI reads without ``--store``: the first json/sqlite sink configured.
+
+    Configured as the SDK is (``LINEAGE_SINK``, else the project file's ``sink``), so the CLI
+    reads what the pipeline writes.
+    """
     env = dict(os.environ) if env is None else env
     cwd = Path.cwd() if cwd is None else cwd
-    raw = env.get("LINEAGE_SINK", "")
-    if raw.strip():
-        try:
-            for target in parse_sinks(raw, cwd):
-                if target.scheme in ("json", "sqlite"):
-                    return str(target)
-        except ConfigError:
-            pass  # reported by `lineage doctor`; fall back to the embedded default
+    try:
+        for target in sinks_from_env(env, cwd):
+            if target.scheme in ("json", "sqlite"):
+                return str(target)
+    except ConfigError:
+        pass  # reported by `lineage doctor`; fall back to the embedded default
     return str(SinkTarget("sqlite", str(cwd / DEFAULT_STORE)))
 
 
@@ -77,7 +81,8 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
         return load_graph(store, include_failed=bool(getattr(args, "include_failed", False)))
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:
+        # LookupError: "--store memory" in a fresh process has no memory sink to read.
         suffixes = ", ".join(STORE_SUFFIXES)
         raise CommandError(
             f"--store {store!r}: {exc}. A bare path is read by its suffix ({suffixes})"
@@ -117,9 +122,22 @@ def open_records(args: argparse.Namespace) -> Iterator[Record]:
             raise FileNotFoundError(f"no lineage store at {target.value}")
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError) as exc:
+    except (ConfigError, ValueError, LookupError) as exc:
+        # LookupError: "--store memory" in a fresh process has no memory sink to read.
         raise CommandError(f"--store {store!r}: {exc}") from exc
     return store_records(target)
+
+
+def check_output(path: str) -> Path:
+    """The ``-o`` path, or CommandError when it cannot be a file we write (before any work)."""
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"-o {path}: is a directory; give a file name")
+    if not target.parent.is_dir():
+        raise CommandError(f"-o {path}: the folder {target.parent} does not exist")
+    if target.exists() and not target.is_file():
+        raise CommandError(f"-o {path}: is not a regular file")
+    return target
 
 
 def refuse_json(args: argparse.Namespace, why: str) -> None:

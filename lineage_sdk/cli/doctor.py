@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from ..config import SinkTarget, parse_sinks, settings_from_env
+from .._version import DISTRIBUTION
+from ..config import SinkTarget, parse_sinks
 from ..errors import ConfigError
 from ..filesystems import network_filesystem
 from ..graph import load_graph
+from ..project_file import load_settings
 from .common import add_command, store_target
 from .output import EXIT_NOT_FOUND, EXIT_OK, Lines, Result, Table
 
@@ -21,18 +23,15 @@ __all__ = ["add_parsers", "doctor"]
 def _settings(report: dict[str, Any]) -> list[SinkTarget]:
     """Record the settings in force in ``report``; return their sinks (none if they are bad)."""
     try:
-        settings = settings_from_env(os.environ, Path.cwd())
+        settings = load_settings({}, os.environ, Path.cwd())
     except ConfigError as exc:
         report["problems"].append(str(exc))
         return []
-    report["settings"] = {
-        "sinks": [str(t) for t in settings.sinks],
-        "enabled": settings.enabled,
-        "async_delivery": settings.async_delivery,
-        "on_error": settings.on_error,
-        "namespace": settings.namespace,
-        "capture_git": settings.capture_git,
-    }
+    report["settings"] = settings.summary()
+    origin = settings.origin_of("sinks")
+    report["store_origin"] = (
+        "default: lineage.db in the working directory" if origin == "default" else origin
+    )
     return list(settings.sinks)
 
 
@@ -88,9 +87,11 @@ def _git_report() -> dict[str, Any] | None:
 
 
 def _human(report: dict[str, Any]) -> list[Table | Lines]:
-    rows: list[list[object]] = [["lineage-sdk", report["version"]]]
+    rows: list[list[object]] = [[DISTRIBUTION, report["version"]]]
     for key, value in report.get("settings", {}).items():
         rows.append([key, ", ".join(value) if isinstance(value, list) else value])
+        if key == "sinks" and "store_origin" in report:
+            rows.append(["sinks from", report["store_origin"]])
     for entry in report["sinks"]:
         details = ", ".join(f"{k}={v}" for k, v in entry.items() if k != "sink")
         rows.append([f"store {entry['sink']}", details])

@@ -17,7 +17,14 @@ from ..render import (
     to_dot,
     vertex_count,
 )
-from .common import CommandError, add_command, open_graph, positive_int, refuse_json
+from .common import (
+    CommandError,
+    add_command,
+    check_output,
+    open_graph,
+    positive_int,
+    refuse_json,
+)
 from .output import Lines, Result
 
 __all__ = ["add_parsers", "graph"]
@@ -48,6 +55,8 @@ def _format(args: argparse.Namespace) -> str:
 
 def graph(args: argparse.Namespace) -> Result:
     """The picture for stdout, or the file written with ``-o``."""
+    if args.output:
+        check_output(args.output)
     lineage = open_graph(args)
     if args.depth is not None and args.focus is None:
         raise CommandError("--depth needs --focus")

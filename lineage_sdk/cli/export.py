@@ -12,8 +12,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..serde import dumps
-from .common import add_command, open_graph, open_records, refuse_json
+from ..serde import dumps, line_safe
+from .common import add_command, check_output, open_graph, open_records, refuse_json
 from .output import Result
 
 __all__ = ["add_parsers", "export"]
@@ -25,7 +25,8 @@ def _chunks(args: argparse.Namespace) -> Iterator[str]:
     if args.format == "registry":
         from ..export.registry import registry_dict
 
-        yield json.dumps(registry_dict(open_graph(args)), ensure_ascii=False, indent=2) + "\n"
+        graph = open_graph(args)
+        yield line_safe(json.dumps(registry_dict(graph), ensure_ascii=False, indent=2)) + "\n"
     elif args.format == "openlineage":
         from ..export.openlineage import dumps_event, stream_events
 
@@ -39,6 +40,8 @@ def _chunks(args: argparse.Namespace) -> Iterator[str]:
 def export(args: argparse.Namespace) -> Result:
     """The export, streamed to ``--output`` (noted on stderr) or to stdout."""
     refuse_json(args, "choose the output with --format (json is one record per line)")
+    if args.output:
+        check_output(args.output)
     chunks = _chunks(args)
     if not args.output:
         return Result(stream=chunks)

@@ -15,6 +15,9 @@ from typing import IO, Any
 
 import attrs
 
+from ..render import BIDI_CONTROLS
+from ..serde import line_safe
+
 __all__ = [
     "EXIT_NOT_FOUND",
     "EXIT_OK",
@@ -80,12 +83,16 @@ class Result:
 
 
 def safe(text: object) -> str:
-    """Printable form of arbitrary text: control characters become escapes, one line always."""
+    """Printable form of arbitrary text: control characters become escapes, one line always.
+
+    Bidirectional overrides, embeddings, isolates and marks are escaped too (Trojan Source): an
+    id ``T\\u202egnp.exe`` must not display as ``Texe.png``.
+    """
     out = []
     for ch in str(text):
         if ch == "\\":
             out.append("\\\\")
-        elif ch < " " or "\x7f" <= ch < "\xa0" or ch in "\u2028\u2029":
+        elif ch < " " or "\x7f" <= ch < "\xa0" or ch in "\u2028\u2029" or ch in BIDI_CONTROLS:
             out.append(ch.encode("unicode_escape").decode("ascii"))
         else:
             out.append(ch)
@@ -129,7 +136,7 @@ def _table(table: Table, out: IO[str], paint: _Painter) -> None:
 
 def json_text(value: Any) -> str:
     """``value`` as indented JSON (non-ASCII kept, unknown types as strings)."""
-    return json.dumps(value, ensure_ascii=False, indent=2, default=str) + "\n"
+    return line_safe(json.dumps(value, ensure_ascii=False, indent=2, default=str)) + "\n"
 
 
 def emit(result: Result, out: IO[str], as_json: bool, color: bool = False) -> int:

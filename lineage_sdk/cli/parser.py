@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 from .. import __version__
+from .._version import DISTRIBUTION
 from . import completion, doctor, draw, export, query, runs, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="`lineage COMMAND --help` describes each command, with examples.",
         parents=[_options(None)],
     )
-    parser.add_argument("--version", action="version", version=f"lineage-sdk {__version__}")
+    parser.add_argument("--version", action="version", version=f"{DISTRIBUTION} {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     common = _options(argparse.SUPPRESS)
     for module in COMMAND_MODULES:

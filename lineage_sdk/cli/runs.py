@@ -8,7 +8,7 @@ from typing import Any
 
 from ..graph import LineageGraph
 from ..links import code_link
-from ..records import Run
+from ..records import GitInfo, Run
 from ..serde import to_dict
 from .common import CommandError, add_command, open_graph, positive_int
 from .output import Lines, Result, Styled, Table
@@ -17,7 +17,7 @@ __all__ = ["add_parsers"]
 
 RUN_HEADER = ("started (UTC)", "transformation", "status", "duration", "commit", "tag", "run id")
 DEFAULT_LIMIT = 20
-_STATUS_STYLE = {"completed": "green", "failed": "red"}
+_STATUS_STYLE = {"completed": "green", "failed": "red", "running": "yellow", "abandoned": "red"}
 
 
 def _commit(run: Run) -> object:
@@ -28,6 +28,13 @@ def _commit(run: Run) -> object:
     return Styled(f"{short}+dirty", "yellow") if run.git.dirty else short
 
 
+def _tag(git: GitInfo | None) -> object:
+    """The tag, marked when the code had uncommitted changes (then it is not the release)."""
+    if git is None or git.tag is None:
+        return None
+    return Styled(f"{git.tag} (dirty)", "yellow") if git.dirty else git.tag
+
+
 def run_row(run: Run) -> list[object]:
     """One run as a row under :data:`RUN_HEADER`."""
     return [
@@ -36,7 +43,7 @@ def run_row(run: Run) -> list[object]:
         Styled(run.status, _STATUS_STYLE.get(run.status, "")),
         f"{run.duration_s:.3f}s",
         _commit(run),
-        run.git.tag if run.git else None,
+        _tag(run.git),
         run.run_id,
     ]
 
@@ -136,7 +143,7 @@ def _run_fields(run: Run) -> list[list[object]]:
         ["code reference", run.code_reference],
         ["commit", _commit(run)],
         ["branch", git.branch if git else None],
-        ["tag", git.tag if git else None],
+        ["tag", _tag(git)],
         ["describe", git.describe if git else None],
         [
             "uncommitted changes",

@@ -24,8 +24,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from .._version import __version__
+from .._version import HOMEPAGE, __version__
+from ..capture.git import code_anchor
 from ..records import DataSource, Feature, Record, Run, Transformation
+from ..serde import line_safe
 
 __all__ = [
     "PRODUCER",
@@ -35,10 +37,10 @@ __all__ = [
     "stream_events",
 ]
 
-PRODUCER = f"https://github.com/lineage-sdk/lineage-sdk/tree/v{__version__}"
+PRODUCER = f"{HOMEPAGE}/tree/v{__version__}"
 _SPEC = "https://openlineage.io/spec"
 EVENT_SCHEMA_URL = f"{_SPEC}/2-0-2/OpenLineage.json#/$defs/RunEvent"
-_CUSTOM_SCHEMA = f"https://github.com/lineage-sdk/lineage-sdk/blob/v{__version__}/docs/openlineage"
+_CUSTOM_SCHEMA = f"{HOMEPAGE}/blob/v{__version__}/docs/openlineage"
 
 # facet key -> (spec file version, definition name) of the standard facets we emit
 _STANDARD = {
@@ -79,13 +81,15 @@ def _custom(key: str, **fields: Any) -> dict[str, Any]:
     return _with_schema(f"{_CUSTOM_SCHEMA}/{name}.json#/$defs/{name}", fields)
 
 
-def _code_url(reference: str, tag: str | None, commit: str) -> str:
+def _code_url(reference: str, tag: str | None, commit: str, dirty: bool | None = None) -> str:
     """``code_reference`` as a valid URI: path and anchor percent-encoded apart, since a file
     name or a tag may itself hold ``#`` or spaces."""
-    anchor = f"tag={tag}" if tag else f"commit={commit}"
+    anchor = code_anchor(tag, commit, dirty)
     base = reference[: -len(anchor) - 1] if reference.endswith("#" + anchor) else reference
-    key, _, value = anchor.partition("=")
     safe_path = ":/@+-._~!$&'()*,;="
+    if dirty:  # a commit id needs no quoting, and "&dirty=true" must stay as it is
+        return f"{quote(base, safe=safe_path)}#{anchor}"
+    key, _, value = anchor.partition("=")
     return f"{quote(base, safe=safe_path)}#{key}={quote(value, safe='+-._~')}"
 
 
@@ -237,11 +241,12 @@ def _job_facets(
         facets["sourceCodeLocation"] = _facet(
             "sourceCodeLocation",
             type="git",
-            url=_code_url(run.code_reference, run.git.tag, run.git.commit),
+            url=_code_url(run.code_reference, run.git.tag, run.git.commit, run.git.dirty),
             repoUrl=run.git.remote_url,
             path=path,
-            version=run.git.commit,
-            tag=run.git.tag,
+            # Uncommitted changes are no release: the version says so and no tag is claimed.
+            version=f"{run.git.commit}-dirty" if run.git.dirty else run.git.commit,
+            tag=None if run.git.dirty else run.git.tag,
             branch=run.git.branch,
         )
     if transformation is not None and transformation.description:
@@ -304,7 +309,10 @@ def run_events(
     *,
     include_source_code: bool = False,
 ) -> list[dict[str, Any]]:
-    """The START and COMPLETE/FAIL RunEvents (plain JSON dicts) for one run."""
+    """The START and COMPLETE/FAIL/ABORT RunEvents (plain JSON dicts) for one run.
+
+    A ``running`` run has its START only.
+    """
     nodes = nodes or {}
     ns = run.namespace
     job_facets = _job_facets(run, transformation, include_source_code)
@@ -325,16 +333,23 @@ def run_events(
         "eventTime": _time(run.started_at),
         "run": {"runId": _uuid(run.run_id), "facets": run_facets},
     }
+    if run.status == "running":  # still going: its START only (the end record brings the rest)
+        return [start]
     end_facets = dict(run_facets)
     if run.status == "failed":
         end_facets["errorMessage"] = _error_facet(run)
     end = {
         **base,
-        "eventType": "FAIL" if run.status == "failed" else "COMPLETE",
+        "eventType": _END_EVENT[run.status],
         "eventTime": _time(run.ended_at),
         "run": {"runId": _uuid(run.run_id), "facets": end_facets},
     }
     return [start, end]
+
+
+#: The event that ends a run of each final status (abandoned: its process died; last heard of
+#: at ended_at).
+_END_EVENT = {"completed": "COMPLETE", "failed": "FAIL", "abandoned": "ABORT"}
 
 
 def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[dict[str, Any]]:
@@ -373,5 +388,5 @@ def stream_events(records: Iterable[Record], **options: Any) -> Iterator[dict[st
 
 
 def dumps_event(event: dict[str, Any]) -> str:
-    """One event as one line of JSON (NDJSON)."""
-    return json.dumps(event, ensure_ascii=False, separators=(",", ":"))
+    """One event as one line of JSON (NDJSON), one line for every splitter (see line_safe)."""
+    return line_safe(json.dumps(event, ensure_ascii=False, separators=(",", ":")))

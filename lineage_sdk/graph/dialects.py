@@ -62,9 +62,11 @@ class SQLiteDialect:
     name = "sqlite"
 
     def connect(self, location: str | os.PathLike[str]) -> Connection:
-        from ..sinks.sqlite import connect
+        # Read-only: never creates, migrates or converts the file (an older store is upgraded
+        # in a copy in memory).
+        from ..sinks.sqlite import open_reader
 
-        return connect(Path(location), create=False)
+        return open_reader(Path(location))
 
     def statement(self, text: str) -> str:
         return _IDS.sub(r"IN (SELECT value FROM json_each(:\1))", text)

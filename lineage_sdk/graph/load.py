@@ -15,6 +15,7 @@ from ..records import Record, Run
 from ..sinks.base import ReadableSink, Sink
 from .dialects import SQLDialect, SQLiteDialect
 from .facade import LineageGraph
+from .liveness import as_seen
 from .sql import SQLBackend
 
 __all__ = ["load_graph", "open_store", "parse_store", "store_records"]
@@ -57,13 +58,12 @@ def open_store(store: SinkTarget, *, include_failed: bool = False) -> LineageGra
     dialect = _dialect_for(store.scheme)
     if dialect is None and store.scheme != "json":
         raise ValueError(f"cannot read lineage back from {str(store)!r}; {_ACCEPTED}")
-    if not Path(store.value or "").exists():
-        raise FileNotFoundError(f"no lineage store at {store.value}")
     if dialect is not None:
         backend = SQLBackend(dialect, store.value or "", include_failed=include_failed)
         return LineageGraph(backend=backend)
-    from ..sinks.jsonfile import read_json_lines
+    from ..sinks.jsonfile import check_json_store, read_json_lines
 
+    check_json_store(Path(store.value or ""))
     return LineageGraph(read_json_lines(store.value or ""), include_failed=include_failed)
 
 
@@ -87,10 +87,29 @@ def store_records(store: SinkTarget) -> Iterator[Record]:
         finally:
             backend.close()
         return
+    from ..sinks.jsonfile import check_json_store, read_json_lines
+
+    check_json_store(Path(location))
+    yield from (r for r in read_json_lines(location) if not isinstance(r, Run))
+    yield from _json_runs(location)
+
+
+def _json_runs(location: str) -> Iterator[Run]:
+    """A JSON store's runs, one per run id: a long run's end replaces its running records.
+
+    Only the ids of long runs are kept in memory (the store is read three times instead).
+    """
     from ..sinks.jsonfile import read_json_lines
 
-    yield from (r for r in read_json_lines(location) if not isinstance(r, Run))
-    yield from (r for r in read_json_lines(location) if isinstance(r, Run))
+    def runs() -> Iterator[tuple[int, Run]]:
+        return ((i, r) for i, r in enumerate(read_json_lines(location)) if isinstance(r, Run))
+
+    last_running = {r.run_id: i for i, r in runs() if r.status == "running"}
+    ended = {r.run_id for _, r in runs() if r.status != "running" and r.run_id in last_running}
+    for i, run in runs():
+        if run.status == "running" and (run.run_id in ended or last_running[run.run_id] != i):
+            continue
+        yield as_seen(run)
 
 
 def load_graph(target: Sink | str | None = None, *, include_failed: bool = False) -> LineageGraph:

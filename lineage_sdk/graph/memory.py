@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .liveness import as_seen, latest_per_run
 from .model import NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
@@ -39,7 +40,7 @@ class MemoryBackend:
         self._pred: dict[str, set[str]] = {}
         self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
         self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
-        for record in records:
+        for record in latest_per_run(records):
             self._add(record)
         self._runs.sort(key=_run_sort_key, reverse=True)
 
@@ -52,7 +53,7 @@ class MemoryBackend:
             self._add_run(record)
 
     def _add_run(self, run: Run) -> None:
-        self._runs.append(run)
+        self._runs.append(as_seen(run))
         self._ran.add(run.transformation)
         if run.status == "completed" or self.include_failed:
             self._add_structure(run)

@@ -18,6 +18,7 @@ from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import from_dict
 from .backend import Direction, RunQuery
 from .dialects import Connection, SQLDialect, rows
+from .liveness import as_seen
 from .model import NodeKind, VersionInfo
 
 __all__ = ["SQLBackend"]
@@ -111,7 +112,8 @@ class SQLBackend:
         return [row[0] for row in self._rows(text, **params)]
 
     def _record(self, value: object) -> Record:
-        return from_dict(self.dialect.record(value))
+        record = from_dict(self.dialect.record(value))
+        return as_seen(record) if isinstance(record, Run) else record
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:

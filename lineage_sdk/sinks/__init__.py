@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..config import FACTORY_RE, SINK_FORMS, SinkTarget
+from ..config import FACTORY_RE, SINK_FORMS, Settings, SinkTarget, shown
 from ..errors import ConfigError
 from .base import BaseSink, ReadableSink, Sink, SinkClosedError
 from .memory import MemorySink
@@ -43,32 +43,32 @@ __all__ = [
 ENTRY_POINT_GROUP = "lineage_sdk.sinks"
 
 
-def _check_sink(obj: Any, origin: str) -> Sink:
+def _check_sink(obj: Any, value: str, origin: str) -> Sink:
     if not isinstance(obj, Sink):
         raise ConfigError(
-            f"LINEAGE_SINK={origin!r}: the factory returned {type(obj).__name__}, which lacks "
+            f"{shown(origin, value)}: the factory returned {type(obj).__name__}, which lacks "
             "the sink methods (name, emit, flush, close)"
         )
     return obj
 
 
-def _plugin(value: str) -> Sink:
+def _plugin(value: str, origin: str) -> Sink:
     from importlib.metadata import entry_points
 
     name, _, arg = value.partition(":")
     found = [ep for ep in entry_points(group=ENTRY_POINT_GROUP) if ep.name == name]
     if not found and FACTORY_RE.match(value):
-        return _factory(value)  # a module without dots: "mysinks:make_sink"
+        return _factory(value, origin)  # a module without dots: "mysinks:make_sink"
     if not found:
         raise ConfigError(
-            f"LINEAGE_SINK={value!r}: no sink named {name!r} is installed (entry point group "
+            f"{shown(origin, value)}: no sink named {name!r} is installed (entry point group "
             f"{ENTRY_POINT_GROUP!r}); accepted: {SINK_FORMS}"
         )
     factory = found[0].load()
-    return _check_sink(factory(arg), value)
+    return _check_sink(factory(arg), value, origin)
 
 
-def _factory(value: str) -> Sink:
+def _factory(value: str, origin: str) -> Sink:
     module_name, _, attr = value.partition(":")
     try:
         obj: Any = importlib.import_module(module_name)
@@ -76,16 +76,22 @@ def _factory(value: str) -> Sink:
             obj = getattr(obj, part)
     except (ImportError, AttributeError) as exc:
         raise ConfigError(
-            f"LINEAGE_SINK={value!r}: cannot import the sink factory ({exc}); "
+            f"{shown(origin, value)}: cannot import the sink factory ({exc}); "
             f"accepted: {SINK_FORMS}"
         ) from exc
     if not callable(obj):
-        raise ConfigError(f"LINEAGE_SINK={value!r}: {attr} is not callable")
-    return _check_sink(obj(value), value)
+        raise ConfigError(f"{shown(origin, value)}: {attr} is not callable")
+    return _check_sink(obj(value), value, origin)
 
 
-def build_sink(target: SinkTarget) -> Sink:
-    """Turn one parsed ``LINEAGE_SINK`` entry into a sink; ConfigError when it cannot be."""
+def build_sink(
+    target: SinkTarget, settings: Settings | None = None, origin: str = "LINEAGE_SINK"
+) -> Sink:
+    """Turn one parsed ``LINEAGE_SINK`` entry into a sink; ConfigError when it cannot be.
+
+    ``settings`` supplies the options a sink takes (default: the defaults); ``origin`` is where
+    the entry was written, for error messages (see :func:`lineage_sdk.config.shown`).
+    """
     scheme, value = target.scheme, target.value or ""
     if scheme == "memory":
         return MemorySink()
@@ -100,9 +106,10 @@ def build_sink(target: SinkTarget) -> Sink:
     if scheme == "openlineage":
         from .openlineage import OpenLineageSink  # the client is imported only when asked for
 
-        return OpenLineageSink()
+        source_code = settings.openlineage_source_code if settings is not None else False
+        return OpenLineageSink(include_source_code=source_code)
     if scheme == "plugin":
-        return _plugin(value)
+        return _plugin(value, origin)
     if scheme == "factory":
-        return _factory(value)
-    raise ConfigError(f"LINEAGE_SINK={str(target)!r}: unknown scheme; accepted: {SINK_FORMS}")
+        return _factory(value, origin)
+    raise ConfigError(f"{shown(origin, str(target))}: unknown scheme; accepted: {SINK_FORMS}")

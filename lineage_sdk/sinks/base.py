@@ -18,34 +18,116 @@ factory taking the text after ``NAME:`` (or ``""``), or name the factory as ``mo
 from __future__ import annotations
 
 import os
+import stat
 import threading
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..records import Record
 
-__all__ = ["BaseSink", "ReadableSink", "Sink", "SinkClosedError", "check_file_path"]
+__all__ = [
+    "BaseSink",
+    "NotALineageStoreError",
+    "ReadableSink",
+    "Sink",
+    "SinkClosedError",
+    "check_file_path",
+    "open_regular",
+]
 
 # Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit.
 _fork_generation = [0]
+_live_sinks: weakref.WeakSet[BaseSink] = weakref.WeakSet()
 
 
 def _forked() -> None:
     _fork_generation[0] += 1
+    # A thread of the parent may have been inside emit() when another one forked: the child
+    # inherits that lock held by a thread that does not exist there, and would wait for ever.
+    for sink in list(_live_sinks):
+        sink._lock = threading.RLock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forked)
 
 
-def check_file_path(path: Path, scheme: str) -> None:
-    """ConfigError, naming LINEAGE_SINK, where a file store cannot be: an empty path, a folder."""
+_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def _kind_of(mode: int) -> str | None:
+    """What a non-regular file is ("a FIFO (named pipe)"...), or None for a regular file."""
+    if stat.S_ISREG(mode):
+        return None
+    return next((text for test, text in _KINDS if test(mode)), "not a regular file")
+
+
+def check_file_path(
+    path: Path,
+    scheme: str,
+    is_store: Callable[[Path], bool] | None = None,
+    variable: str = "LINEAGE_SINK",
+) -> None:
+    """ConfigError, naming ``variable``, where a file store cannot be.
+
+    Refused: an empty path; anything but a regular file or a path still to be created (a
+    directory, a FIFO that would block every write once full, a device, a socket); a symbolic
+    link, unless it leads to a regular file that ``is_store`` recognises as a lineage store (a
+    writer must not append to whatever file a link happens to point at).
+    """
     if str(path).strip() in ("", "."):
-        raise ConfigError(f"LINEAGE_SINK: the {scheme} path is empty; accepted: {scheme}:PATH")
-    if path.is_dir():
-        raise ConfigError(f"LINEAGE_SINK={scheme}:{path} is a directory; a file is needed")
+        raise ConfigError(f"{variable}: the {scheme} path is empty; accepted: {scheme}:PATH")
+    shown = f"{variable}={scheme}:{path}"
+    try:
+        link = os.lstat(path)
+    except OSError:
+        return  # absent, or not reachable yet (a folder to be mounted): writes fail and count
+    try:
+        info = os.stat(path)
+    except OSError as exc:
+        raise ConfigError(
+            f"{shown} is a symbolic link to a missing or unreadable file; give the store's own path"
+        ) from exc
+    kind = _kind_of(info.st_mode)
+    if kind is not None:
+        raise ConfigError(
+            f"{shown} is {kind}; a file is needed (a regular file, or a path to create)"
+        )
+    if stat.S_ISLNK(link.st_mode) and not (is_store is not None and is_store(path)):
+        raise NotALineageStoreError(
+            f"{shown} is a symbolic link to {os.path.realpath(path)}, which is not a lineage "
+            "store; give the store's own path"
+        )
+
+
+def open_regular(path: Path, flags: int, mode: int, follow: bool) -> int:
+    """``os.open`` that refuses anything but a regular file (checked on the open descriptor)."""
+    if not follow:
+        flags |= getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(path, flags | getattr(os, "O_NONBLOCK", 0), mode)
+    try:
+        kind = _kind_of(os.fstat(fd).st_mode)
+        if kind is not None:
+            raise OSError(f"{path} is {kind}; a lineage store must be a regular file")
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+class NotALineageStoreError(ConfigError):
+    """The file exists but belongs to something else (another application's database...)."""
 
 
 class SinkClosedError(RuntimeError):
@@ -96,6 +178,7 @@ class BaseSink:
         self._lock = threading.RLock()
         self._closed = False
         self._generation = _fork_generation[0]
+        _live_sinks.add(self)
 
     @property
     def name(self) -> str:

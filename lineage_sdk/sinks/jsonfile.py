@@ -8,6 +8,7 @@ a warning that names its line number.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import Iterator, Sequence
@@ -15,14 +16,14 @@ from pathlib import Path
 
 from ..records import Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
-from .base import BaseSink, check_file_path
+from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
 
 try:
     import fcntl
 except ImportError:  # pragma: no cover - Windows: appends are still atomic per write
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["JsonFileSink", "read_json_lines"]
+__all__ = ["JsonFileSink", "check_json_store", "is_json_store", "read_json_lines"]
 
 _log = logging.getLogger("lineage_sdk")
 # rw for owner and group, never for others; the umask can only take more away.
@@ -38,7 +39,9 @@ class JsonFileSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.path = Path(path)
-        check_file_path(self.path, "json")
+        check_file_path(self.path, "json", is_json_store)
+        # A link accepted above (to a store) may be followed; any other path must not become one.
+        self._follow = self.path.is_symlink()
         super().__init__(f"json:{self.path}")
         self._fsync = fsync
         self._fd: int | None = None
@@ -48,7 +51,8 @@ class JsonFileSink(BaseSink):
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, _FILE_MODE)
+            flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
+            self._fd = open_regular(self.path, flags, _FILE_MODE, self._follow)
         return self._fd
 
     def _emit(self, records: Sequence[Record]) -> None:
@@ -101,6 +105,34 @@ class JsonFileSink(BaseSink):
         return read_json_lines(self.path)
 
 
+def is_json_store(path: Path) -> bool:
+    """Whether ``path`` is empty or starts with a lineage record (a JSON object with a type)."""
+    try:
+        with path.open("rb") as handle:
+            first = handle.readline(1 << 20)
+    except OSError:
+        return False
+    if not first.strip():
+        return True
+    try:
+        data = json.loads(first)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and isinstance(data.get("record_type"), str)
+
+
+def check_json_store(path: Path) -> None:
+    """For readers: FileNotFoundError, or NotALineageStoreError unless ``path`` is a store."""
+    if not path.exists() and not path.is_symlink():
+        raise FileNotFoundError(f"no lineage store at {path}")
+    check_file_path(path, "json", lambda p: True, variable="store")  # follows links to read
+    if not is_json_store(path):
+        raise NotALineageStoreError(
+            f"{path} is not a lineage store (its first line is no lineage record); "
+            "lineage-sdk neither reads nor changes it"
+        )
+
+
 def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines."""
     path = Path(path)
@@ -114,6 +146,7 @@ def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
                 continue
             try:
                 yield loads(raw.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as exc:
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                # RecursionError: a pathologically nested line ([[[[...) is one bad line too.
                 kind = "unsupported" if isinstance(exc, UnsupportedRecord) else "torn or corrupt"
                 _log.warning("%s:%d: skipped a %s line: %s", path, lineno, kind, exc)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from ..records import Record
+from ..records import Record, Run
 from .base import BaseSink
 
 __all__ = ["MemorySink"]
@@ -24,9 +24,23 @@ class MemorySink(BaseSink):
     def __init__(self, name: str = "memory") -> None:
         super().__init__(name)
         self._records: list[Record] = []
+        self._running: dict[str, int] = {}  # run id -> index of its running record
 
     def _emit(self, records: Sequence[Record]) -> None:
-        self._records.extend(records)
+        if not self._running and not any(_is_running(r) for r in records):
+            self._records.extend(records)
+            return
+        # Like a store: a long run's running record (and its heartbeats) is replaced by the
+        # next record of that run, so each run appears once.
+        for record in records:
+            if isinstance(record, Run) and record.run_id in self._running:
+                self._records[self._running[record.run_id]] = record
+                if record.status != "running":
+                    del self._running[record.run_id]
+                continue
+            if _is_running(record):
+                self._running[record.run_id] = len(self._records)  # type: ignore[union-attr]
+            self._records.append(record)
 
     @property
     def records(self) -> tuple[Record, ...]:
@@ -42,3 +56,8 @@ class MemorySink(BaseSink):
         """Forget every record."""
         with self._lock:
             self._records.clear()
+            self._running.clear()
+
+
+def _is_running(record: Record) -> bool:
+    return isinstance(record, Run) and record.status == "running"

@@ -11,11 +11,11 @@ then tries again. Only the first failure waits for the transport's own timeout a
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from .._version import DISTRIBUTION
 from ..errors import ConfigError
 from ..export.openlineage import run_events
 from ..records import DataSource, Feature, Record, Run, Transformation
@@ -24,8 +24,8 @@ from .base import BaseSink
 __all__ = ["BackendUnavailableError", "OpenLineageSink"]
 
 INSTALL_HINT = (
-    "LINEAGE_SINK=openlineage needs the OpenLineage client: pip install 'lineage-sdk[openlineage]' "
-    "(or pip install openlineage-python)"
+    "LINEAGE_SINK=openlineage needs the OpenLineage client: "
+    f"pip install '{DISTRIBUTION}[openlineage]' (or pip install openlineage-python)"
 )
 
 
@@ -37,14 +37,15 @@ class OpenLineageSink(BaseSink):
     """Maps runs to RunEvents and emits them with an ``OpenLineageClient``.
 
     ``client`` defaults to ``OpenLineageClient()``, configured from the environment or
-    ``openlineage.yml``. ``include_source_code`` adds the ``sourceCode`` job facet.
+    ``openlineage.yml``. ``include_source_code`` adds the ``sourceCode`` job facet (for the
+    ``openlineage`` entry of ``LINEAGE_SINK``: ``LINEAGE_OPENLINEAGE_SOURCE_CODE=1``).
     """
 
     def __init__(
         self,
         client: Any = None,
         *,
-        include_source_code: bool | None = None,
+        include_source_code: bool = False,
         cooldown_s: float = 30.0,
     ) -> None:
         super().__init__("openlineage")
@@ -55,13 +56,12 @@ class OpenLineageSink(BaseSink):
                 raise ConfigError(INSTALL_HINT) from exc
             client = OpenLineageClient()
         self.client = client
-        if include_source_code is None:
-            include_source_code = os.environ.get("LINEAGE_OPENLINEAGE_SOURCE_CODE", "0") == "1"
         self._include_source_code = include_source_code
         self._cooldown_s = cooldown_s
         self._down_until = 0.0
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
+        self._started: set[str] = set()  # runs whose START went out with a running record
 
     def _emit(self, records: Sequence[Record]) -> None:
         events: list[dict[str, Any]] = []
@@ -71,14 +71,7 @@ class OpenLineageSink(BaseSink):
             elif isinstance(record, Transformation):
                 self._transformations[record.id] = record
             elif isinstance(record, Run):
-                events.extend(
-                    run_events(
-                        record,
-                        self._nodes,
-                        self._transformations.get(record.transformation),
-                        include_source_code=self._include_source_code,
-                    )
-                )
+                events.extend(self._events(record))
         if not events:
             return
         if time.monotonic() < self._down_until:
@@ -91,6 +84,25 @@ class OpenLineageSink(BaseSink):
         except Exception:
             self._down_until = time.monotonic() + self._cooldown_s
             raise
+
+    def _events(self, run: Run) -> list[dict[str, Any]]:
+        # A long run's START goes out at its real start, with its first running record; its
+        # heartbeats send nothing more, and its end sends only COMPLETE or FAIL.
+        started = run.run_id in self._started
+        if run.status == "running" and started:
+            return []
+        events = run_events(
+            run,
+            self._nodes,
+            self._transformations.get(run.transformation),
+            include_source_code=self._include_source_code,
+        )
+        if run.status == "running":
+            self._started.add(run.run_id)
+        elif started:
+            self._started.discard(run.run_id)
+            events = [e for e in events if e["eventType"] != "START"]
+        return events
 
     def _flush(self) -> None:
         transport = getattr(self.client, "transport", None)

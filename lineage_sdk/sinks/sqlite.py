@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import operator
 import os
 import random
 import sqlite3
@@ -26,22 +27,35 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .._version import DISTRIBUTION
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..revisions import Process, Revision, split_run
-from ..serde import _encode, converter, dumps, from_dict
+from ..serde import _encode, converter, dumps, from_dict, line_safe
 from .base import BaseSink, check_file_path
+from .sqlite_files import (
+    BUSY_TIMEOUT_MS,
+    STORE_VERSION,
+    StoreVersionError,
+    check_sqlite_file,
+    foreign_reason,
+    is_sqlite_store,
+    not_a_store_error,
+    open_read_only,
+)
+from .sqlite_files import open_reader as _open_file_reader
 
-__all__ = ["STORE_VERSION", "SQLiteSink", "StoreVersionError", "connect", "read_records"]
+__all__ = [
+    "STORE_VERSION",
+    "SQLiteSink",
+    "StoreVersionError",
+    "check_sqlite_file",
+    "connect",
+    "open_read_only",
+    "open_reader",
+    "read_records",
+]
 
-#: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 3
-_BUSY_TIMEOUT_MS = 30_000
 _RETRY_FOR_S = 60.0
-
-
-class StoreVersionError(RuntimeError):
-    """The store was written by a newer lineage-sdk than this one."""
-
 
 _SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS nodes (
@@ -240,12 +254,15 @@ def _column_exists(conn: sqlite3.Connection, statement: str) -> bool:
 
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
+    reason = foreign_reason(conn)
+    if reason is not None:
+        raise not_a_store_error(path, reason)
     if version == STORE_VERSION:
         return
     if version > STORE_VERSION:
         raise StoreVersionError(
             f"{path} has store version {version}; this lineage-sdk reads up to {STORE_VERSION}: "
-            "upgrade lineage-sdk"
+            f"pip install --upgrade {DISTRIBUTION}"
         )
 
     def upgrade() -> None:
@@ -273,11 +290,14 @@ def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Con
         raise FileNotFoundError(f"no lineage store at {path}")
     if create:
         path.parent.mkdir(parents=True, exist_ok=True)
+    # Before SQLite opens it: reading a FIFO's header would block for ever.
+    check_file_path(path, "sqlite", is_sqlite_store)
+    check_sqlite_file(path)
     conn = sqlite3.connect(
-        path, timeout=_BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )
     try:
-        conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+        conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
 
         def set_wal() -> None:
             conn.execute("PRAGMA journal_mode = WAL")
@@ -301,7 +321,8 @@ class SQLiteSink(BaseSink):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        check_file_path(self.path, "sqlite")
+        check_file_path(self.path, "sqlite", is_sqlite_store)
+        check_sqlite_file(self.path)
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
@@ -422,6 +443,7 @@ class _RunParts:
         self.pending_processes: set[str] = set()
         # A run's shared fields -> its revision and process: split once, not per run.
         self._cache: dict[tuple[Any, ...], tuple[Revision, Process]] = {}
+        self._last: tuple[tuple[Any, ...], tuple[Revision, Process] | None] = ((), None)
 
     def parts(self, run: Run) -> tuple[Revision, Process]:
         declaration = self.declarations.get(run.transformation)
@@ -430,13 +452,19 @@ class _RunParts:
             run.git, run.code_reference, run.host, run.pid, run.python_version, run.sdk_version,
             run.namespace, declaration,
         )  # fmt: skip
-        found = self._cache.get(key)
-        if found is None:
+        last_key, found = self._last
+        # The decorator passes the same objects from one call to the next: compare identities
+        # first, and hash the key only when they differ.
+        if found is not None and all(map(operator.is_, key, last_key)):
+            return found
+        cached = self._cache.get(key)
+        if cached is None:
             if len(self._cache) >= self._CACHE_LIMIT:
                 self._cache.clear()
             revision, process, _ = split_run(run, declaration)
-            found = self._cache[key] = (revision, process)
-        return found
+            cached = self._cache[key] = (revision, process)
+        self._last = (key, cached)
+        return cached
 
     def committed(self) -> None:
         self.known_revisions |= self.pending_revisions
@@ -447,7 +475,7 @@ class _RunParts:
 
 def _json_without_nulls(record: Revision | Process) -> str:
     data = converter().unstructure(record)
-    return _encode({k: v for k, v in data.items() if v is not None})
+    return line_safe(_encode({k: v for k, v in data.items() if v is not None}))
 
 
 def _narrow_record(r: Run) -> str:
@@ -467,7 +495,7 @@ def _narrow_record(r: Run) -> str:
         data["error_stack"] = r.error_stack
     data["schema_version"] = r.schema_version
     data["record_type"] = "run"
-    return _encode(data)
+    return line_safe(_encode(data))
 
 
 def _insert_runs(conn: sqlite3.Connection, runs: list[Run], parts: _RunParts) -> None:
@@ -512,7 +540,13 @@ def _insert_runs(conn: sqlite3.Connection, runs: list[Run], parts: _RunParts) ->
     conn.executemany(
         "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
         "ended_us, version, source_sha256, git_commit, git_tag, record, revision_id, process_id) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        # A long run is written as 'running' first (and again as a heartbeat); its end record
+        # replaces that row. A stored end is never replaced, whatever arrives late.
+        "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+        "ended_us = excluded.ended_us, record = excluded.record, "
+        "revision_id = excluded.revision_id, process_id = excluded.process_id "
+        "WHERE runs.status = 'running'",
         rows,
     )
 
@@ -583,12 +617,34 @@ def _write_runs(
     return io_rows, edge_rows
 
 
+def open_reader(path: str | os.PathLike[str]) -> sqlite3.Connection:
+    """A read-only connection to a lineage store of this or any earlier version.
+
+    The file is never changed: a store of an earlier version is copied into memory and the copy
+    upgraded (a writer upgrades the file itself). Errors as in
+    :func:`~lineage_sdk.sinks.sqlite_files.open_reader`.
+    """
+    conn = _open_file_reader(path)
+    if conn.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION:
+        return conn
+    copy = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    try:
+        conn.backup(copy)
+        _migrate(copy, Path(path))
+    except BaseException:
+        copy.close()
+        raise
+    finally:
+        conn.close()
+    return copy
+
+
 def read_records(path: str | os.PathLike[str]) -> Iterator[Record]:
     """Every record of a store: nodes, transformations, then runs oldest first."""
     path = Path(path)
     if not path.exists():
         return
-    conn = connect(path, create=False)
+    conn = open_reader(path)
     try:
         for table, order in (
             ("nodes", "id"),

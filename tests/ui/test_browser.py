@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from lineage_sdk import configure, log_lineage
+from lineage_sdk import DataSource, configure, log_lineage
 from lineage_sdk.graph import LineageGraph, load_graph
-from lineage_sdk.sinks import SQLiteSink
+from lineage_sdk.sinks import JsonFileSink, SQLiteSink
 from tests.conftest import ROOT, child_env
 from tests.ui.conftest import (
     HOSTILE,
@@ -369,4 +369,29 @@ def test_the_notebook_view_runs_the_explorer_inside_its_sandboxed_frame(
         assert len(browser.driver.find_elements("css selector", "[data-node-id]")) == len(SEED_IDS)
     finally:
         browser.driver.switch_to.default_content()
+    offline_ok(browser)
+
+
+def test_bidi_controls_in_ids_are_shown_as_escapes_not_applied(
+    browser: Browser, tmp_path: Path
+) -> None:
+    spoof = "T\u202egnp.exe"
+    configure([JsonFileSink(tmp_path / "l.jsonl")], on_error="raise")
+
+    @log_lineage(inputs=[DataSource(spoof, type="file")], outputs=["out\u2066x\u2069"])
+    def job() -> None:
+        return None
+
+    job()
+    graph = load_graph(f"json:{tmp_path / 'l.jsonl'}")
+    browser.open(write_page(graph, tmp_path / "bidi.html"))
+    node(browser, spoof).click()
+    assert details(browser).splitlines()[0] == "T\\u202egnp.exe"
+    labels = browser.js(
+        "return [...document.querySelectorAll('[data-node-id] text, [data-node-id] title')]"
+        ".map(e => e.textContent).join(' ')"
+    )
+    assert "T\\u202egnp.exe" in labels and "out\\u2066x\\u2069" in labels
+    shown_text = browser.js("return document.body.innerText")
+    assert not any(ch in shown_text for ch in "\u202e\u2066\u2069")
     offline_ok(browser)

@@ -28,9 +28,17 @@
     if (parent) parent.appendChild(e);
     return e;
   }
+  // Bidirectional overrides, embeddings, isolates and marks would reorder what is shown
+  // ("T\u202egnp.exe" reading as "Texe.png"): they are displayed as visible escapes instead.
+  var BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g;
+  function shown(text) {
+    return String(text).replace(BIDI, function (c) {
+      return "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0");
+    });
+  }
   function html(tag, text, parent, cls) {
     var e = document.createElement(tag);
-    if (text !== null && text !== undefined) e.textContent = String(text);
+    if (text !== null && text !== undefined) e.textContent = shown(text);
     if (cls) e.className = cls;
     if (parent) parent.appendChild(e);
     return e;
@@ -119,12 +127,12 @@
       var g = svg("g", { "class": "node " + n.kind + (n.failed ? " failed" : ""),
         "data-node-id": n.id, "data-kind": n.kind, tabindex: 0 }, nodeLayer);
       var title = document.createElementNS(SVG, "title");
-      title.textContent = n.id + (n.failed ? " (last run failed)" : "");
+      title.textContent = shown(n.id) + (n.failed ? " (last run failed)" : "");
       g.appendChild(title);
       shape(n, g);
       var cy = n.xywh[1];
-      svg("text", { "class": "title", x: n.xywh[0], y: n.sub ? cy - 2 : cy + 4 }, g).textContent = n.label;
-      if (n.sub) svg("text", { "class": "sub", x: n.xywh[0], y: cy + 11 }, g).textContent = n.sub;
+      svg("text", { "class": "title", x: n.xywh[0], y: n.sub ? cy - 2 : cy + 4 }, g).textContent = shown(n.label);
+      if (n.sub) svg("text", { "class": "sub", x: n.xywh[0], y: cy + 11 }, g).textContent = shown(n.sub);
       nodeEls.push(g);
       g.addEventListener("keydown", function (ev) { if (ev.key === "Enter") select(i, true); });
     });
@@ -239,7 +247,7 @@
     list.forEach(function (i) {
       var b = html("button", N[i].id, box);
       b.type = "button";
-      b.setAttribute("title", N[i].kind + ": " + N[i].id);
+      b.setAttribute("title", N[i].kind + ": " + shown(N[i].id));
       b.addEventListener("click", function () { select(i, true); });
     });
   }
