@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-dev
 DEMO_STAMP := $(VENV)/.installed-demo
 
-.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz java chromium screenshot bench bench-report clean
+.PHONY: demo demo-dask demo-spark test lint typecheck pytest graphviz postgresql java chromium screenshot bench bench-report clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,15 @@ graphviz:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq graphviz >/dev/null) \
 	      || echo "warning: could not install graphviz; rendering is skipped"; \
 	  else echo "note: the graphviz system package (dot) is missing; install it to render graphs"; fi; }
+
+# The PostgreSQL server binaries (initdb, pg_ctl) let the tests start a throwaway cluster.
+PG_CTL_FOUND = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null 2>&1
+postgresql:
+	@$(PG_CTL_FOUND) || { \
+	  if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null) \
+	      || echo "warning: could not install postgresql; the PostgreSQL tests are skipped"; \
+	  else echo "note: PostgreSQL (initdb, pg_ctl) is missing; install it to run the PostgreSQL tests"; fi; }
 
 # Spark needs Java 17+: install Debian's headless JRE where we may (root with apt-get), else say so.
 # (Slim images lack the man directory that the JRE's post-install step writes to.)
@@ -72,7 +81,7 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict lineage_sdk
 
-pytest: $(STAMP) graphviz java chromium
+pytest: $(STAMP) graphviz java chromium postgresql
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

@@ -18,7 +18,7 @@ from .overhead import lineage_work
 from .report import Report
 
 
-def _lineage_runs(target: str, runs: int, async_delivery: bool) -> float:
+def lineage_runs(target: str, runs: int, async_delivery: bool) -> float:
     lineage_sdk.configure(
         target, async_delivery=async_delivery, queue_size=runs + 10, on_error="warn"
     )
@@ -29,13 +29,14 @@ def _lineage_runs(target: str, runs: int, async_delivery: bool) -> float:
         lineage_work(i)
     lineage_sdk.flush()
     elapsed = time.perf_counter() - start
-    dropped = lineage_sdk.stats()["dropped"]
+    stats = lineage_sdk.stats()
     lineage_sdk.configure("none")
-    assert dropped == 0, f"{dropped} runs dropped: the benchmark would overstate throughput"
+    lost = stats["dropped"] + stats["failed"]
+    assert lost == 0, f"{lost} records lost: the benchmark would overstate throughput"
     return runs / elapsed
 
 
-def _sample_record() -> dict[str, object]:
+def sample_record() -> dict[str, object]:
     sink = lineage_sdk.MemorySink()
     lineage_sdk.configure([sink])
     lineage_work(0)
@@ -162,7 +163,7 @@ def run_processes(report: Report, *, quick: bool) -> None:
 def run(report: Report, *, quick: bool) -> None:
     runs, repeats = (2_000, 2) if quick else (100_000, 5)
     tmp = Path(tempfile.mkdtemp(prefix="lineage-bench-"))
-    record = _sample_record()
+    record = sample_record()
     # Warm-up, untimed: the first file of a run and the first SQLite database are slower to write
     # (page cache, allocation), which would otherwise land on whichever variant goes first.
     _raw_json_lines(tmp / "warm.jsonl", runs // 10, dict(record))
@@ -174,7 +175,7 @@ def run(report: Report, *, quick: bool) -> None:
                 suffix = "jsonl" if kind == "json" else "db"
                 target = f"{kind}:{tmp / f'{kind}-{async_delivery}-{r}.{suffix}'}"
                 name = f"log_lineage {kind}, {'async' if async_delivery else 'sync'}"
-                results.setdefault(name, []).append(_lineage_runs(target, runs, async_delivery))
+                results.setdefault(name, []).append(lineage_runs(target, runs, async_delivery))
         results.setdefault("raw JSON lines loop", []).append(
             _raw_json_lines(tmp / f"raw-{r}.jsonl", runs, dict(record))
         )

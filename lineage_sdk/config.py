@@ -10,9 +10,10 @@ Everything here is a pure function of its inputs (the given values, the environm
 the working directory), so every accepted and rejected form is tested without touching the process.
 This is the only module that reads ``LINEAGE_*`` variables (:data:`ENV_VARS` lists them all):
 
-- ``LINEAGE_SINK``: comma-separated ``memory``, ``json:PATH``, ``sqlite:PATH``, ``openlineage``,
-  ``none``, an entry-point name or ``module:attr``; default ``sqlite:lineage.db`` in the working
-  directory.
+- ``LINEAGE_SINK``: comma-separated ``memory``, ``json:PATH``, ``sqlite:PATH``,
+  ``postgresql://USER@HOST:PORT/DB`` (also ``postgres://``, ``postgresql:KEY=VALUE ...``),
+  ``openlineage``, ``none``, an entry-point name or ``module:attr``; default
+  ``sqlite:lineage.db`` in the working directory.
 - ``LINEAGE_ENABLED`` (``1``/``0``, default ``1``), ``LINEAGE_ASYNC`` (default ``0``),
   ``LINEAGE_CAPTURE_GIT`` (default ``1``).
 - ``LINEAGE_ON_ERROR``: ``warn`` (default), ``ignore`` or ``raise``.
@@ -23,6 +24,9 @@ This is the only module that reads ``LINEAGE_*`` variables (:data:`ENV_VARS` lis
   function's source code as a job facet.
 - ``LINEAGE_GIT_BINARY`` (``1``/``0``, default ``1``): ``0`` reads git state from the repository's
   files only, never running ``git``.
+- ``LINEAGE_PG_SCHEMA``: the PostgreSQL schema of the tables when the DSN has no ``?schema=``
+  (default: the server's search path, usually ``public``).
+- ``LINEAGE_PG_CONNECT_TIMEOUT``: seconds a PostgreSQL connection attempt may take (default 5).
 
 Adding an option is one field in :class:`Settings`::
 
@@ -50,6 +54,7 @@ __all__ = [
     "BUILTIN_SCHEMES",
     "ENV_VARS",
     "NON_NEGATIVE_SECONDS",
+    "PG_SCHEMES",
     "POSITIVE_INT",
     "POSITIVE_SECONDS",
     "TEXT",
@@ -64,7 +69,9 @@ __all__ = [
     "option",
     "options",
     "parse_bool",
+    "parse_pg_schema",
     "parse_sinks",
+    "redact_secrets",
     "resolve_settings",
     "settings_from_env",
     "shown",
@@ -73,11 +80,15 @@ __all__ = [
 
 OnError = Literal["warn", "ignore", "raise"]
 ON_ERROR_VALUES: tuple[OnError, ...] = ("warn", "ignore", "raise")
-BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage")
+BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage", "postgresql")
+#: ``postgresql://URL``, ``postgres://URL`` and ``postgresql:KEY=VALUE ...``: a PostgreSQL store.
+PG_SCHEMES = ("postgresql", "postgres")
+DEFAULT_PG_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_STORE = "lineage.db"
 
 SINK_FORMS = (
-    "comma-separated list of: memory, json:PATH, sqlite:PATH, openlineage, none, "
+    "comma-separated list of: memory, json:PATH, sqlite:PATH, postgresql://USER@HOST:PORT/DB "
+    "(also postgres://..., or postgresql: followed by libpq KEY=VALUE pairs), openlineage, none, "
     "an installed plug-in name (entry point group 'lineage_sdk.sinks', optionally NAME:ARG), "
     "or module:attr naming a sink factory"
 )
@@ -86,6 +97,29 @@ _FALSE = ("0", "false", "no", "off")
 _DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
 FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
 _PLUGIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+_KV_PASSWORD_RE = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)""", re.IGNORECASE)
+_URL_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
+
+
+def redact_secrets(text: str) -> str:
+    """``text`` with the password of a DSN (URL user-info, ``password=``) replaced by ``***``.
+
+    >>> redact_secrets("postgresql://ann:hunter2@db/lineage")
+    'postgresql://ann:***@db/lineage'
+    >>> redact_secrets("host=db password='a b' user=ann")
+    'host=db password=*** user=ann'
+    """
+    # The last "@" ends the user-info: an unencoded "@" in a password must not leak its tail.
+    head, at, tail = text.rpartition("@")
+    url = _URL_USERINFO_RE.match(head) if at else None
+    if url is not None:
+        user, colon, _ = url.group(2).partition(":")
+        text = f"{url.group(1)}{user}{':***' if colon else ''}@{tail}"
+    return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + "***", text)
+
+
+def _redacted_repr(value: str | None) -> str:
+    return repr(value if value is None else redact_secrets(value))
 
 
 class _Invalid(ValueError):
@@ -223,15 +257,19 @@ class SinkTarget:
     ``scheme`` is a built-in scheme, ``plugin`` (an entry-point name, ``value`` = ``NAME[:ARG]``),
     ``factory`` (``value`` = ``module:attr``) or ``object`` (a sink object given to
     ``configure()``, ``value`` = its name). For ``json`` and ``sqlite``, ``value`` is an absolute
-    path.
+    path; for ``postgresql`` the DSN (a URL, or libpq ``KEY=VALUE`` pairs). ``str()`` and
+    ``repr()`` never show a password; ``value`` keeps it for connecting.
     """
 
     scheme: str
-    value: str | None = None
+    value: str | None = attrs.field(default=None, repr=_redacted_repr)
 
     def __str__(self) -> str:
         if self.scheme in ("plugin", "factory", "object"):
             return self.value or ""
+        if self.scheme == "postgresql":
+            dsn = redact_secrets(self.value or "")
+            return dsn if "://" in dsn else f"postgresql:{dsn}"
         return self.scheme if self.value is None else f"{self.scheme}:{self.value}"
 
 
@@ -242,6 +280,8 @@ def shown(origin: str, value: object) -> str:
     argument spelled with parentheses (``configure(sinks)`` -> ``configure(sinks='x')``), or
     another label such as a CLI option (``--store`` -> ``--store='x'``).
     """
+    if isinstance(value, str):
+        value = redact_secrets(value)  # a DSN's password never reaches an error message
     if origin.endswith(")"):
         return f"{origin[:-1]}={value!r})"
     return f"{origin}={value!r}"
@@ -275,8 +315,14 @@ def _sinks_text(value: str, cwd: Path) -> tuple[SinkTarget, ...]:
             targets.append(SinkTarget(low))
         elif low in ("json", "sqlite") and colon:
             targets.append(SinkTarget(low, _parse_path(rest, cwd, entry)))
+        elif low in PG_SCHEMES and colon:
+            # A URL stays whole (libpq parses it); after "postgresql:" come KEY=VALUE pairs, or
+            # nothing at all: then libpq's PGHOST, PGSERVICE... decide.
+            targets.append(SinkTarget("postgresql", entry if rest.startswith("//") else rest))
         elif low in BUILTIN_SCHEMES:
-            expected = f"{low}:PATH" if low in ("json", "sqlite") else low
+            expected = {"json": "json:PATH", "sqlite": "sqlite:PATH"}.get(low, low)
+            if low == "postgresql":
+                expected = "postgresql://USER@HOST:PORT/DB or postgresql:KEY=VALUE ..."
             raise _Invalid(f"write it as {expected}", entry)
         elif FACTORY_RE.match(entry) and "." in scheme:
             targets.append(SinkTarget("factory", entry))
@@ -309,6 +355,35 @@ def _sinks_value(value: object, cwd: Path) -> tuple[SinkTarget, ...]:
 
 
 SINKS = Kind(SINK_FORMS, _sinks_text, _sinks_value, empty_is_default=True)
+
+_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def _schema_value(value: object, cwd: Path) -> str:
+    if not isinstance(value, str):
+        raise _Invalid(f"got {type(value).__name__}")
+    if not _SCHEMA_RE.match(value.strip()):
+        raise _Invalid("not a schema name")
+    return value.strip()
+
+
+#: A PostgreSQL schema name (never quoted into SQL by hand: it is checked, then an identifier).
+PG_SCHEMA = Kind(
+    "a schema name of letters, digits and _ (at most 63), not starting with a digit",
+    _schema_value,
+    lambda value, cwd: None if value is None else _schema_value(value, cwd),
+    empty_is_default=True,
+)
+
+
+def parse_pg_schema(value: str | None, origin: str) -> str | None:
+    """A PostgreSQL schema name, or None for none; ConfigError naming ``origin`` otherwise."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return _schema_value(value, Path())
+    except _Invalid as exc:
+        raise _bad(origin, value, PG_SCHEMA.accepted, exc.why) from None
 
 
 def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[SinkTarget, ...]:
@@ -401,6 +476,15 @@ class Settings:
         1.0,
         POSITIVE_SECONDS,
         "a call still running after this many seconds is recorded as running (and heartbeats)",
+    )
+    pg_schema: str | None = option(
+        "LINEAGE_PG_SCHEMA", None, PG_SCHEMA, "PostgreSQL schema when the DSN names none"
+    )
+    pg_connect_timeout_s: float = option(
+        "LINEAGE_PG_CONNECT_TIMEOUT",
+        DEFAULT_PG_CONNECT_TIMEOUT_S,
+        POSITIVE_SECONDS,
+        "seconds a PostgreSQL connection attempt may take",
     )
 
     #: Where each option's value came from: ``(name, origin)`` pairs, origin being

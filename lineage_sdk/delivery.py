@@ -9,7 +9,9 @@ Batched delivery (``LINEAGE_ASYNC=1``) uses a bounded queue: when it is full a r
 then is dropped and counted, so memory stays bounded and the host never blocks for long. The
 worker flushes at least every ``flush_interval_s``, on :meth:`Delivery.flush`, at interpreter
 exit and on SIGTERM (where the SDK may own that handler), and is re-created lazily in a forked
-child.
+child. A sink that raises :class:`~lineage_sdk.sinks.base.SinkUnavailableError` (a server down)
+wrote nothing: the worker holds its batches, up to ``queue_size`` runs per sink (beyond that they
+are dropped and counted), and offers them again, in order, once the sink's retry delay has passed.
 
 A declaration (node, transformation) counts as delivered once a sink stored it, per sink
 (:attr:`Delivery.confirmed`): until every sink has it, it travels with the next runs again.
@@ -32,7 +34,7 @@ from typing import Any
 from .config import OnError
 from .errors import LineageSinkError
 from .records import Record, Run
-from .sinks.base import Sink
+from .sinks.base import Sink, SinkUnavailableError
 
 __all__ = ["Delivery", "SinkStats", "lost_after_close"]
 
@@ -51,6 +53,21 @@ class SinkStats:
         self.emitted = 0
         self.failed = 0
         self.errors: dict[str, int] = {}
+
+
+class _Held:
+    """Batches a sink could not take yet (it raised SinkUnavailableError), oldest first."""
+
+    __slots__ = ("batches", "retry_at", "runs")
+
+    def __init__(self) -> None:
+        self.batches: collections.deque[tuple[list[Record], int]] = collections.deque()
+        self.runs = 0
+        self.retry_at = 0.0
+
+
+def _runs_in(records: Sequence[Record]) -> int:
+    return max(1, sum(1 for r in records if isinstance(r, Run)))
 
 
 class _Flush:
@@ -159,7 +176,10 @@ class Delivery:
             time.sleep(0.001)
         return True
 
-    def _write(self, records: Sequence[Record]) -> list[tuple[str, BaseException]]:
+    def _write(
+        self, records: Sequence[Record], hold: bool = False
+    ) -> list[tuple[str, BaseException]]:
+        """Emit ``records`` to every sink; ``hold`` (the worker) keeps what a sink cannot take."""
         failures: list[tuple[str, BaseException]] = []
         if not records:
             return failures
@@ -174,8 +194,19 @@ class Delivery:
             batch: Sequence[Record] = (
                 self._unstored(sink.name, records) if declarations else records
             )
+            if hold and sink.name in self._held:  # older batches wait: keep the order
+                self._hold(sink.name, list(batch))
+                continue
             try:
                 sink.emit(batch)
+            except SinkUnavailableError as exc:
+                if not hold:
+                    failures.append((sink.name, exc))
+                    self._record_failure(sink.name, stats, exc, len(batch))
+                    continue
+                self._record_failure(sink.name, stats, exc, 0)
+                held = self._hold(sink.name, list(batch))
+                held.retry_at = time.monotonic() + exc.retry_in_s
             except Exception as exc:
                 failures.append((sink.name, exc))
                 self._record_failure(sink.name, stats, exc, len(batch))
@@ -185,6 +216,42 @@ class Delivery:
                 if declarations:
                     self._mark_stored(sink.name, declarations)
         return failures
+
+    def _hold(self, name: str, records: list[Record]) -> _Held:
+        held = self._held.setdefault(name, _Held())
+        runs = _runs_in(records)
+        if held.runs + runs > self._queue_size:  # bounded like the queue: drop and count
+            with self._stats_lock:
+                self._dropped += runs
+                self._stats[name].failed += len(records)
+            return held
+        held.batches.append((records, runs))
+        held.runs += runs
+        return held
+
+    def _retry_held(self) -> None:
+        """Offer held batches again, oldest first, to each sink whose retry delay has passed."""
+        for name, held in list(self._held.items()):
+            sink = next(s for s in self.sinks if s.name == name)
+            stats = self._stats[name]
+            while held.batches and time.monotonic() >= held.retry_at:
+                records, runs = held.batches[0]
+                try:
+                    sink.emit(records)
+                except SinkUnavailableError as exc:
+                    self._record_failure(name, stats, exc, 0)
+                    held.retry_at = time.monotonic() + exc.retry_in_s
+                    break
+                except Exception as exc:
+                    self._record_failure(name, stats, exc, len(records))
+                else:
+                    with self._stats_lock:
+                        stats.emitted += len(records)
+                    self._mark_stored(name, [r for r in records if not isinstance(r, Run)])
+                held.batches.popleft()
+                held.runs -= runs
+            if not held.batches:
+                del self._held[name]
 
     def _unstored(self, sink: str, records: Sequence[Record]) -> list[Record]:
         """``records`` without the declarations ``sink`` has stored already (or repeats)."""
@@ -210,7 +277,7 @@ class Delivery:
                 self.confirmed[key] = record
 
     def _record_failure(self, name: str, stats: SinkStats, exc: Exception, count: int) -> None:
-        kind = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        kind = _kind(exc)
         with self._stats_lock:
             stats.failed += count
             stats.errors[kind] = stats.errors.get(kind, 0) + 1
@@ -218,13 +285,14 @@ class Delivery:
             self._warned.add((name, kind))
         if self.on_error == "warn" and first:
             _log.warning(
-                "lineage sink %s failed (%s: %s); %d record(s) lost. The pipeline goes on; "
+                "lineage sink %s failed (%s: %s); %d record(s) %s. The pipeline goes on; "
                 "further %s failures of this sink are counted quietly (lineage_sdk.stats()).",
                 name,
                 kind,
                 exc,
                 count,
-                type(exc).__name__,
+                "held for a retry" if count == 0 else "lost",
+                kind,
             )
 
     @property
@@ -243,6 +311,7 @@ class Delivery:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._writing = 0  # runs in the batch the worker is writing now
+        self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
         if self._worker is None:
@@ -259,6 +328,11 @@ class Delivery:
         while True:
             self._wake.wait(self._flush_interval_s)
             self._wake.clear()
+            if self._held:
+                try:
+                    self._retry_held()
+                except Exception:  # never let the worker die
+                    _log.exception("lineage delivery worker failed")
             stop = False
             while buffer and not stop:
                 batch: list[Record] = []
@@ -275,7 +349,7 @@ class Delivery:
                 if batch:
                     self._writing = sum(isinstance(r, Run) for r in batch)
                     try:
-                        failures = self._write(batch)
+                        failures = self._write(batch, hold=True)
                     except Exception:  # never let the worker die: it would strand every flush()
                         _log.exception("lineage delivery worker failed")
                         failures = []
@@ -305,7 +379,7 @@ class Delivery:
             errors, self._pending_errors = self._pending_errors, []
         if errors and self.on_error == "raise":
             raise _sink_error(errors)
-        return done
+        return done and not self._held  # held: a sink is down and has not taken them yet
 
     def shutdown(self, timeout: float = _EXIT_FLUSH_S) -> None:
         """Flush (within ``timeout``), stop the worker and close every sink."""
@@ -313,6 +387,10 @@ class Delivery:
             return
         with contextlib.suppress(LineageSinkError):  # logged and counted; exit must not raise
             self.flush(timeout)
+        deadline = time.monotonic() + timeout
+        while self._held and time.monotonic() < deadline:  # a server may be back any moment
+            self._wake.set()
+            time.sleep(0.05)
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
@@ -330,6 +408,16 @@ class Delivery:
                     ", ".join(s.name for s in self.sinks),
                 )
                 return
+        for name, held in list(self._held.items()):
+            lost = sum(len(records) for records, _ in held.batches)
+            with self._stats_lock:
+                self._stats[name].failed += lost
+            _log.warning(
+                "lineage sink %s was still unavailable at exit: %d held record(s) not written",
+                name,
+                lost,
+            )
+        self._held.clear()
         for sink in self.sinks:
             try:
                 sink.close()
@@ -353,6 +441,7 @@ class Delivery:
                 "failed": sum(s.failed for s in self._stats.values()),
                 "dropped": self._dropped,
                 "queued": len(self._buffer),
+                "held": sum(h.runs for h in list(self._held.values())),
                 "sinks": per_sink,
             }
 
@@ -385,6 +474,12 @@ def _count_lost_after_close(records: Sequence[Record]) -> None:
 def lost_after_close() -> int:
     """Runs of this process that ended after their configuration was closed, not written."""
     return _lost[0]
+
+
+def _kind(exc: BaseException) -> str:
+    if isinstance(exc, SinkUnavailableError):
+        return exc.kind
+    return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
 def _key(record: Record) -> tuple[str, str]:

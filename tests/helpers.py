@@ -97,7 +97,7 @@ def cli(
     )
 
 
-STORES = ["memory", "json", "sqlite"]
+STORES = ["memory", "json", "sqlite", "postgresql"]
 UTC = dt.timezone.utc
 
 
@@ -127,12 +127,30 @@ def make_run(
 _n = itertools.count()
 
 
+def pg_store(request: Any) -> str:
+    """A fresh PostgreSQL store (its own schema) on the session's server (``pg_cluster``)."""
+    cluster = request.getfixturevalue("pg_cluster")
+    return str(cluster.dsn(schema=cluster.new_schema()))
+
+
 def store_graph(
-    kind: str, runs: list[Record], where: Path, include_failed: bool = False
+    kind: str,
+    runs: list[Record],
+    where: Path,
+    include_failed: bool = False,
+    request: Any = None,
 ) -> LineageGraph:
-    """``runs`` written to a fresh store of ``kind`` (memory, json, sqlite) and read back."""
+    """``runs`` written to a fresh store of ``kind`` (memory, json, sqlite, postgresql) and read
+    back; ``request`` (pytest's) is needed for postgresql, whose server is a session fixture."""
+    if kind == "postgresql":
+        from lineage_sdk.sinks.postgres import PostgresSink
+
+        sink: Any = PostgresSink(pg_store(request))
+        sink.emit(runs)
+        sink.close()
+        return lineage_sdk.load_graph(sink.dsn, include_failed=include_failed)
     if kind == "memory":
-        sink: Any = MemorySink()
+        sink = MemorySink()
     elif kind == "json":
         sink = JsonFileSink(where / f"g{next(_n)}.jsonl")
     else:

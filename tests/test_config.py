@@ -139,6 +139,8 @@ def test_every_variable_is_read() -> None:
             "LINEAGE_GIT_BINARY": "0",
             "LINEAGE_CAPTURE_ERRORS": "type",
             "LINEAGE_RUNNING_AFTER": "2.5",
+            "LINEAGE_PG_SCHEMA": "team_lineage",
+            "LINEAGE_PG_CONNECT_TIMEOUT": "2.5",
         },
         CWD,
     )
@@ -155,6 +157,8 @@ def test_every_variable_is_read() -> None:
         git_binary=False,
         capture_errors="type",
         running_after_s=2.5,
+        pg_schema="team_lineage",
+        pg_connect_timeout_s=2.5,
     )
     assert set(ENV_VARS) == {
         "LINEAGE_SINK",
@@ -169,6 +173,8 @@ def test_every_variable_is_read() -> None:
         "LINEAGE_GIT_BINARY",
         "LINEAGE_CAPTURE_ERRORS",
         "LINEAGE_RUNNING_AFTER",
+        "LINEAGE_PG_SCHEMA",
+        "LINEAGE_PG_CONNECT_TIMEOUT",
     }
 
 

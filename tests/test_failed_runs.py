@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,8 @@ RUNS = [
 
 
 @pytest.mark.parametrize("kind", STORES)
-def test_a_failed_runs_inputs_are_not_lineage(kind: str, tmp_path: Path) -> None:
-    graph = store_graph(kind, list(RUNS), tmp_path)
+def test_a_failed_runs_inputs_are_not_lineage(kind: str, tmp_path: Path, request: Any) -> None:
+    graph = store_graph(kind, list(RUNS), tmp_path, request=request)
     assert graph.upstream("report") == ["clean.csv", "daily"]
     assert graph.edges() == [("clean.csv", "daily", "report")]
     assert "ghost.csv" not in graph
@@ -39,8 +40,8 @@ def test_a_failed_runs_inputs_are_not_lineage(kind: str, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("kind", STORES)
-def test_failed_runs_stay_visible_as_runs(kind: str, tmp_path: Path) -> None:
-    graph = store_graph(kind, list(RUNS), tmp_path)
+def test_failed_runs_stay_visible_as_runs(kind: str, tmp_path: Path, request: Any) -> None:
+    graph = store_graph(kind, list(RUNS), tmp_path, request=request)
     assert [r.run_id for r in graph.runs(status="failed")] == ["run-3", "run-2"]
     assert graph.last_status("daily") == "failed"
     assert graph.kind("broken") == "Transformation"  # it ran, so it exists
@@ -48,16 +49,18 @@ def test_failed_runs_stay_visible_as_runs(kind: str, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", STORES)
-def test_include_failed_shows_the_failed_edges(kind: str, tmp_path: Path) -> None:
-    graph = store_graph(kind, list(RUNS), tmp_path, include_failed=True)
+def test_include_failed_shows_the_failed_edges(kind: str, tmp_path: Path, request: Any) -> None:
+    graph = store_graph(kind, list(RUNS), tmp_path, include_failed=True, request=request)
     assert graph.upstream("report") == ["clean.csv", "daily", "ghost.csv"]
     assert graph.downstream("clean.csv") == ["broken", "daily", "never", "report"]
     assert graph.kind("ghost.csv") == "External"
 
 
 @pytest.mark.parametrize("kind", STORES)
-def test_registry_generated_by_names_the_newest_completed_run(kind: str, tmp_path: Path) -> None:
-    registry = registry_dict(store_graph(kind, list(RUNS), tmp_path))
+def test_registry_generated_by_names_the_newest_completed_run(
+    kind: str, tmp_path: Path, request: Any
+) -> None:
+    registry = registry_dict(store_graph(kind, list(RUNS), tmp_path, request=request))
     assert registry["report"]["generated_by"] == {
         "transformation_id": "daily",
         "inputs": ["clean.csv"],

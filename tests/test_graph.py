@@ -22,6 +22,7 @@ from .helpers import (
     clicks,
     make_run,
     n_clk,
+    pg_store,
     profiles,
     run_seed,
     store_graph,
@@ -30,11 +31,12 @@ from .helpers import (
 
 @pytest.fixture(params=STORES)
 def seed_graph(request: Any, tmp_path: Path) -> LineageGraph:
-    target = (
-        "memory"
-        if request.param == "memory"
-        else (f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}")
-    )
+    if request.param == "postgresql":
+        target = pg_store(request)
+    elif request.param == "memory":
+        target = "memory"
+    else:
+        target = f"{request.param}:{tmp_path / ('s.jsonl' if request.param == 'json' else 's.db')}"
     lineage_sdk.configure(target, on_error="raise")
     run_seed()
     return lineage_sdk.load_graph(target)
@@ -213,9 +215,9 @@ def oracle(runs: list[Run], start: str, forward: bool) -> dict[str, int]:
 )
 @given(runs=random_dags(), data=st.data())
 def test_traversals_match_the_oracle_on_random_dags(
-    kind: str, runs: list[Run], data: Any, tmp_path: Path
+    kind: str, runs: list[Run], data: Any, tmp_path: Path, request: Any
 ) -> None:
-    graph = store_graph(kind, list(runs), tmp_path)
+    graph = store_graph(kind, list(runs), tmp_path, request=request)
     vertices = graph.node_ids() + graph.transformation_ids()
     start = data.draw(st.sampled_from(vertices))
     depth = data.draw(st.none() | st.integers(1, 6))
@@ -248,13 +250,13 @@ def test_traversals_match_the_oracle_on_random_dags(
             assert (steps[i], steps[i + 1], steps[i + 2]) in triples
 
 
-@pytest.mark.parametrize("kind", ["json", "sqlite"])
-def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["json", "sqlite", "postgresql"])
+def test_stores_agree_with_memory_on_the_seed(kind: str, tmp_path: Path, request: Any) -> None:
     memory = MemorySink()
     lineage_sdk.configure([memory], on_error="raise")
     run_seed()
     reference = lineage_sdk.load_graph(memory)
-    other = store_graph(kind, list(memory.records), tmp_path)
+    other = store_graph(kind, list(memory.records), tmp_path, request=request)
     for node in reference.node_ids() + reference.transformation_ids():
         assert other.upstream(node) == reference.upstream(node)
         assert other.downstream(node, 2) == reference.downstream(node, 2)

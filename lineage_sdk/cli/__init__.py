@@ -41,7 +41,7 @@ def main(argv: Sequence[str] | None = None, out: IO[str] | None = None) -> int:
     except CommandError as exc:
         error(exc)
         return exc.code
-    except ConfigError as exc:
+    except (ConfigError, ConnectionError) as exc:  # a server store that went away mid-command
         error(exc)
         return EXIT_USAGE
     except BrokenPipeError:  # `lineage runs | head`

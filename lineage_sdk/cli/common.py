@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..config import DEFAULT_STORE, SinkTarget
+from ..config import DEFAULT_STORE, SinkTarget, redact_secrets
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
 from ..graph.load import parse_store, store_records
@@ -24,6 +24,7 @@ __all__ = [
     "open_graph",
     "positive_int",
     "refuse_json",
+    "store_spec",
     "store_target",
 ]
 
@@ -46,8 +47,17 @@ class CommandError(Exception):
         self.code = code
 
 
+def store_spec(target: SinkTarget) -> str:
+    """``target`` as a store string again, password included (to open it; never to show it)."""
+    if target.scheme == "postgresql":
+        value = target.value or ""
+        return value if "://" in value else f"postgresql:{value}"
+    return str(target)
+
+
 def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) -> str:
-    """The store the CLI reads without ``--store``: the first json/sqlite sink configured.
+    """The store the CLI reads without ``--store``: the first json/sqlite/postgresql sink
+    configured.
 
     Configured as the SDK is (``LINEAGE_SINK``, else the project file's ``sink``), so the CLI
     reads what the pipeline writes.
@@ -56,8 +66,8 @@ def default_store(env: dict[str, str] | None = None, cwd: Path | None = None) ->
     cwd = Path.cwd() if cwd is None else cwd
     try:
         for target in sinks_from_env(env, cwd):
-            if target.scheme in ("json", "sqlite"):
-                return str(target)
+            if target.scheme in ("json", "sqlite", "postgresql"):
+                return store_spec(target)
     except ConfigError:
         pass  # reported by `lineage doctor`; fall back to the embedded default
     return str(SinkTarget("sqlite", str(cwd / DEFAULT_STORE)))
@@ -81,11 +91,12 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
         return load_graph(store, include_failed=bool(getattr(args, "include_failed", False)))
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError, LookupError) as exc:
+    except (ConfigError, ValueError, LookupError, ConnectionError) as exc:
         # LookupError: "--store memory" in a fresh process has no memory sink to read.
         suffixes = ", ".join(STORE_SUFFIXES)
         raise CommandError(
-            f"--store {store!r}: {exc}. A bare path is read by its suffix ({suffixes})"
+            f"--store {redact_secrets(store)!r}: {exc}. A bare path is read by its suffix "
+            f"({suffixes})"
         ) from exc
 
 
@@ -118,13 +129,13 @@ def open_records(args: argparse.Namespace) -> Iterator[Record]:
     store = store_target(args.store) if args.store else default_store()
     try:
         target = parse_store(store)
-        if not Path(target.value or "").exists():
+        if target.scheme != "postgresql" and not Path(target.value or "").exists():
             raise FileNotFoundError(f"no lineage store at {target.value}")
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
-    except (ConfigError, ValueError, LookupError) as exc:
+    except (ConfigError, ValueError, LookupError, ConnectionError) as exc:
         # LookupError: "--store memory" in a fresh process has no memory sink to read.
-        raise CommandError(f"--store {store!r}: {exc}") from exc
+        raise CommandError(f"--store {redact_secrets(store)!r}: {exc}") from exc
     return store_records(target)
 
 

@@ -72,6 +72,23 @@ def _check_store(target: SinkTarget, problems: list[str]) -> dict[str, Any]:
     return entry
 
 
+def _check_postgres(target: SinkTarget, problems: list[str]) -> dict[str, Any]:
+    """Server version, store version, can-write and round trip of a PostgreSQL store."""
+    entry: dict[str, Any] = {"sink": str(target)}  # str(): the password is never shown
+    try:
+        from ..sinks.postgres import parse_dsn, probe
+
+        settings = load_settings({}, os.environ, Path.cwd())
+        entry.update(probe(parse_dsn(target.value or "", settings.pg_schema)))
+    except (ConfigError, ConnectionError) as exc:
+        entry["error"] = str(exc)
+        problems.append(f"{target}: cannot be reached: {exc}")
+        return entry
+    if not entry["can_write"]:
+        problems.append(f"{target}: this login cannot write lineage there")
+    return entry
+
+
 def _git_report() -> dict[str, Any] | None:
     from ..capture.git import repository_for
 
@@ -107,9 +124,14 @@ def doctor(args: argparse.Namespace) -> Result:
     report: dict[str, Any] = {"version": __version__, "problems": []}
     targets = _settings(report)
     if args.store:
-        targets = list(parse_sinks(store_target(args.store), Path.cwd(), "--store"))
+        try:
+            targets = list(parse_sinks(store_target(args.store), Path.cwd(), "--store"))
+        except ConfigError as exc:
+            report["problems"].append(str(exc))
+            targets = []
+    checks = {"json": _check_store, "sqlite": _check_store, "postgresql": _check_postgres}
     report["sinks"] = [
-        _check_store(t, report["problems"]) if t.scheme in ("json", "sqlite") else {"sink": str(t)}
+        checks[t.scheme](t, report["problems"]) if t.scheme in checks else {"sink": str(t)}
         for t in targets
     ]
     report["git"] = _git_report()

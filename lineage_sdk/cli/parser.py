@@ -12,12 +12,21 @@ from typing import Any
 
 from .. import __version__
 from .._version import DISTRIBUTION
-from . import completion, doctor, draw, export, query, runs, ui
+from . import completion, doctor, draw, export, query, runs, stores, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
-COMMAND_MODULES: tuple[ModuleType, ...] = (draw, query, runs, export, ui, doctor, completion)
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    draw,
+    query,
+    runs,
+    export,
+    stores,
+    ui,
+    doctor,
+    completion,
+)
 
 
 def _options(default: Any) -> argparse.ArgumentParser:
@@ -28,9 +37,9 @@ def _options(default: Any) -> argparse.ArgumentParser:
         "--store",
         metavar="TARGET",
         default=default,
-        help="store to read: sqlite:PATH, json:PATH, or a path ending .db/.sqlite (SQLite) or "
-        ".jsonl/.json/.ndjson (JSON) (default: LINEAGE_SINK, else sqlite:lineage.db in the "
-        "working directory)",
+        help="store to read: sqlite:PATH, json:PATH, postgresql://USER@HOST/DB, or a path "
+        "ending .db/.sqlite (SQLite) or .jsonl/.json/.ndjson (JSON) (default: LINEAGE_SINK, "
+        "else sqlite:lineage.db in the working directory)",
     )
     common.add_argument(
         "--json", action="store_true", default=default, help="machine-readable output"

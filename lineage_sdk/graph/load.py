@@ -13,20 +13,23 @@ from .. import _runtime
 from ..config import SinkTarget, parse_sinks
 from ..records import Record, Run
 from ..sinks.base import ReadableSink, Sink
-from .dialects import SQLDialect, SQLiteDialect
+from .dialects import PostgresDialect, SQLDialect, SQLiteDialect
 from .facade import LineageGraph
 from .liveness import as_seen
 from .sql import SQLBackend
 
 __all__ = ["load_graph", "open_store", "parse_store", "store_records"]
 
-_ACCEPTED = "use sqlite:PATH, json:PATH or memory"
+_ACCEPTED = "use sqlite:PATH, json:PATH, postgresql://USER@HOST/DB or memory"
 
 
 def _dialect_for(scheme: str) -> SQLDialect | None:
     """The SQL dialect of a store scheme, or None when the store is read into memory."""
     if scheme == "sqlite":
         return SQLiteDialect()
+    if scheme == "postgresql":
+        settings = _runtime.current().settings
+        return PostgresDialect(settings.pg_schema, settings.pg_connect_timeout_s)
     return None
 
 
@@ -36,6 +39,10 @@ def _queryable(sink: Sink) -> SinkTarget | None:
 
     if isinstance(sink, SQLiteSink):
         return SinkTarget("sqlite", str(sink.path))
+    from ..sinks.postgres import PostgresSink  # psycopg itself is imported on connecting
+
+    if isinstance(sink, PostgresSink):
+        return SinkTarget("postgresql", sink.dsn)
     return None
 
 
@@ -78,7 +85,7 @@ def store_records(store: SinkTarget) -> Iterator[Record]:
     if dialect is None and store.scheme != "json":
         raise ValueError(f"cannot read lineage back from {str(store)!r}; {_ACCEPTED}")
     location = store.value or ""
-    if not Path(location).exists():
+    if store.scheme != "postgresql" and not Path(location).exists():
         raise FileNotFoundError(f"no lineage store at {location}")
     if dialect is not None:
         backend = SQLBackend(dialect, location)

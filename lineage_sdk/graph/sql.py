@@ -175,7 +175,8 @@ class SQLBackend:
             )
             seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1")
         else:
-            seed_ids, seed = "SELECT :start", "SELECT :start, 0"
+            # {id:start}: a parameter with the id columns' collation (the recursive CTE's seed).
+            seed_ids, seed = "SELECT {id:start}", "SELECT {id:start}, 0"
         if depth is None:
             # Rows of just the id: UNION de-duplicates them, so cycles end the recursion.
             sql = _REACH.format(seed=seed_ids, near=near, far=far)

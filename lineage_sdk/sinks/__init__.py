@@ -7,15 +7,20 @@ from typing import TYPE_CHECKING, Any
 
 from ..config import FACTORY_RE, SINK_FORMS, Settings, SinkTarget, shown
 from ..errors import ConfigError
-from .base import BaseSink, ReadableSink, Sink, SinkClosedError
+from .base import BaseSink, ReadableSink, Sink, SinkClosedError, SinkUnavailableError
 from .memory import MemorySink
 
 if TYPE_CHECKING:  # imported on first use: `import lineage_sdk` stays cheap
     from .jsonfile import JsonFileSink
+    from .postgres import PostgresSink
     from .sqlite import SQLiteSink
 
 
 def __getattr__(name: str) -> Any:
+    if name == "PostgresSink":  # psycopg is imported only when this sink is asked for
+        from .postgres import PostgresSink
+
+        return PostgresSink
     if name == "JsonFileSink":
         from .jsonfile import JsonFileSink
 
@@ -32,10 +37,12 @@ __all__ = [
     "BaseSink",
     "JsonFileSink",
     "MemorySink",
+    "PostgresSink",
     "ReadableSink",
     "SQLiteSink",
     "Sink",
     "SinkClosedError",
+    "SinkUnavailableError",
     "build_sink",
 ]
 
@@ -103,6 +110,14 @@ def build_sink(
         from .sqlite import SQLiteSink
 
         return SQLiteSink(value)
+    if scheme == "postgresql":
+        from .postgres import PostgresSink
+
+        if settings is None:
+            return PostgresSink(value)
+        return PostgresSink(
+            value, schema=settings.pg_schema, connect_timeout_s=settings.pg_connect_timeout_s
+        )
     if scheme == "openlineage":
         from .openlineage import OpenLineageSink  # the client is imported only when asked for
 

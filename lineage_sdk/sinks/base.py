@@ -34,6 +34,7 @@ __all__ = [
     "ReadableSink",
     "Sink",
     "SinkClosedError",
+    "SinkUnavailableError",
     "check_file_path",
     "open_regular",
 ]
@@ -132,6 +133,20 @@ class NotALineageStoreError(ConfigError):
 
 class SinkClosedError(RuntimeError):
     """A record was emitted to a sink after :meth:`Sink.close`."""
+
+
+class SinkUnavailableError(RuntimeError):
+    """The sink wrote nothing of this batch and may take it later (a server down or refusing).
+
+    Batched delivery keeps such a batch (within the queue's limit) and offers it again once
+    ``retry_in_s`` has passed; synchronous delivery counts it as lost like any failure. ``kind``
+    names the failure for logs and :func:`lineage_sdk.stats` (logged once per sink and kind).
+    """
+
+    def __init__(self, message: str, *, kind: str, retry_in_s: float) -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.retry_in_s = retry_in_s
 
 
 @runtime_checkable

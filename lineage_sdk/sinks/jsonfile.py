@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from ..records import Record, Run
@@ -133,8 +133,13 @@ def check_json_store(path: Path) -> None:
         )
 
 
-def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
-    """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines."""
+def read_json_lines(
+    path: str | os.PathLike[str], on_skip: Callable[[], None] | None = None
+) -> Iterator[Record]:
+    """Yield the records of a JSON Lines store, skipping (and logging) torn or corrupt lines.
+
+    ``on_skip`` is called once per skipped line (``lineage copy`` counts them).
+    """
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -150,3 +155,5 @@ def read_json_lines(path: str | os.PathLike[str]) -> Iterator[Record]:
                 # RecursionError: a pathologically nested line ([[[[...) is one bad line too.
                 kind = "unsupported" if isinstance(exc, UnsupportedRecord) else "torn or corrupt"
                 _log.warning("%s:%d: skipped a %s line: %s", path, lineno, kind, exc)
+                if on_skip is not None:
+                    on_skip()

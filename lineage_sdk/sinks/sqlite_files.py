@@ -12,6 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from .base import NotALineageStoreError, check_file_path
+from .sqlmodel import STORE_VERSION, StoreVersionError  # one definition for both SQL stores
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -25,13 +26,7 @@ __all__ = [
     "open_reader",
 ]
 
-#: Version of the table layout; ``PRAGMA user_version`` of every store this release writes.
-STORE_VERSION = 3
 BUSY_TIMEOUT_MS = 30_000
-
-
-class StoreVersionError(RuntimeError):
-    """The store was written by a newer lineage-sdk than this one."""
 
 
 _HEADER = b"SQLite format 3\x00"

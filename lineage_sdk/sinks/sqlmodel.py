@@ -1,0 +1,698 @@
+"""The one relational model of a lineage store, written once for SQLite and PostgreSQL.
+
+Both SQL stores keep the same normalised tables (nodes, transformations, runs, run inputs and
+outputs, the transformation's merged inputs and outputs, and the derivation edges
+``input -> transformation -> output``) and write them with the same statements. Where the two
+databases differ, the difference is a field of :class:`Dialect` and nowhere else:
+
+* placeholders (``?`` or ``%s``),
+* the integer type for microsecond timestamps (``INTEGER`` or ``BIGINT``),
+* SQLite's ``WITHOUT ROWID`` clustering (PostgreSQL has no equivalent: plain tables),
+* how a view is (re)created,
+* how a list of ids is passed as one parameter (``json_each(?)`` or ``= ANY(%s)``).
+
+Upserts are ``INSERT ... ON CONFLICT`` in both (SQLite >= 3.24). Every row also keeps its
+record's JSON as text, so reading back is exact in both stores.
+
+A batch is planned once (:func:`plan_batch`: statements with many rows each) and each store runs
+the plan in one transaction. Shared rows (nodes, transformations, graph rows) are taken in one
+fixed order, sorted by key: two PostgreSQL transactions upserting the same rows in different
+orders would deadlock.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import operator
+import time
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Any
+
+import attrs
+
+from ..records import DataSource, Feature, Record, Run, Transformation
+from ..revisions import Process, Revision, split_run
+from ..serde import _encode, converter, dumps, from_dict, line_safe
+
+__all__ = [
+    "POSTGRES",
+    "SQLITE",
+    "STORE_VERSION",
+    "Dialect",
+    "GraphRow",
+    "GraphRows",
+    "Plan",
+    "Pruned",
+    "RunParts",
+    "Statement",
+    "StoreVersionError",
+    "iter_records",
+    "migration",
+    "plan_batch",
+    "prune",
+    "split_records",
+    "stored_runs_query",
+]
+
+#: Version of the table layout this release writes (and reads up to).
+STORE_VERSION = 3
+
+
+class StoreVersionError(RuntimeError):
+    """The store was written by a newer lineage-sdk than this one."""
+
+
+@attrs.frozen(slots=True)
+class Dialect:
+    """Everything that differs between the SQL stores, named in one place."""
+
+    name: str
+    placeholder: str
+    text: str  # PostgreSQL: the "C" collation, so ids sort and compare byte-wise as in SQLite
+    text_value: str  # a text parameter under that collation (where no column lends it one)
+    bigint: str
+    clustered: str  # suffix of a table whose primary key is its storage order
+    create_view: str
+    any_id: str  # ``<column> <any_id>`` is true when the column is in the list parameter
+    id_list: Callable[[Sequence[str]], Any]
+    # Joins statements into one (atomic on its own: no BEGIN/COMMIT round trips), or None.
+    one_statement: Callable[[Sequence[str]], str] | None = None
+    # Rows travel as one array per column (``unnest``): the statement text stays the same for
+    # any number of rows, so the driver parses and the server plans it once.
+    array_rows: bool = False
+
+    def sql(self, statement: str) -> str:
+        """``statement`` (written with ``?`` placeholders) in this dialect."""
+        return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
+
+
+SQLITE = Dialect(
+    name="sqlite",
+    placeholder="?",
+    text="TEXT",
+    text_value="?",
+    bigint="INTEGER",
+    clustered=" WITHOUT ROWID",
+    create_view="CREATE VIEW IF NOT EXISTS",
+    any_id="IN (SELECT value FROM json_each(?))",
+    id_list=lambda ids: json.dumps(list(ids)),
+)
+
+
+def _data_modifying_ctes(sqls: Sequence[str]) -> str:
+    """``WITH s0 AS (first), s1 AS (second) last``: PostgreSQL runs them as one statement."""
+    head = ", ".join(f"s{i} AS ({sql})" for i, sql in enumerate(sqls[:-1]))
+    return f"WITH {head} {sqls[-1]}" if head else sqls[-1]
+
+
+POSTGRES = Dialect(
+    name="postgresql",
+    placeholder="%b",  # binary parameters: no text escaping of JSON-heavy values
+    text='TEXT COLLATE "C"',
+    text_value='(CAST(? AS TEXT) COLLATE "C")',
+    bigint="BIGINT",
+    clustered="",
+    create_view="CREATE OR REPLACE VIEW",
+    any_id="= ANY(?)",
+    id_list=list,
+    one_statement=_data_modifying_ctes,
+    array_rows=True,
+)
+
+_SCHEMA_V1 = """
+CREATE TABLE IF NOT EXISTS nodes (
+    id          {text} PRIMARY KEY,
+    kind        {text} NOT NULL,             -- DataSource | Feature
+    record      {text} NOT NULL,             -- JSON of the latest declaration
+    updated_us  {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS transformations (
+    id                 {text} PRIMARY KEY,
+    version            {text},
+    description        {text},
+    compute_framework  {text},
+    code_reference     {text},
+    record             {text} NOT NULL,
+    updated_us         {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id             {text} PRIMARY KEY,
+    transformation_id  {text} NOT NULL,
+    parent_run_id      {text},
+    status             {text} NOT NULL,
+    started_us         {bigint} NOT NULL,
+    ended_us           {bigint} NOT NULL,
+    version            {text},
+    source_sha256      {text},
+    git_commit         {text},
+    git_tag            {text},
+    record             {text} NOT NULL
+);
+CREATE INDEX IF NOT EXISTS runs_by_transformation ON runs (transformation_id, started_us);
+CREATE INDEX IF NOT EXISTS runs_by_start ON runs (started_us);
+-- A transformation's versions are derived from its runs (through runs_by_transformation) rather
+-- than kept in a table of their own, which would cost every run's commit another page write.
+{create_view} transformation_versions AS
+    SELECT transformation_id, version, source_sha256, git_commit, git_tag,
+           min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs
+    FROM runs
+    GROUP BY transformation_id, version, source_sha256, git_commit, git_tag;
+-- Which runs read and wrote a node is answered through transformation_io and runs, and these two
+-- keep each run's own lists, keyed by run (more indexes would cost every commit page writes).
+CREATE TABLE IF NOT EXISTS run_inputs (
+    run_id   {text} NOT NULL,
+    node_id  {text} NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+){clustered};
+CREATE TABLE IF NOT EXISTS run_outputs (
+    run_id   {text} NOT NULL,
+    node_id  {text} NOT NULL,
+    PRIMARY KEY (run_id, node_id)
+){clustered};
+-- Which nodes a transformation reads and writes (every run's, merged).
+CREATE TABLE IF NOT EXISTS transformation_io (
+    transformation_id  {text} NOT NULL,
+    direction          {text} NOT NULL,      -- 'in' | 'out'
+    node_id            {text} NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+){clustered};
+CREATE INDEX IF NOT EXISTS transformation_io_by_node ON transformation_io (node_id, direction);
+-- Per-output derivation: src was read to produce dst by transformation_id.
+CREATE TABLE IF NOT EXISTS edges (
+    src                {text} NOT NULL,
+    transformation_id  {text} NOT NULL,
+    dst                {text} NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+){clustered};
+CREATE INDEX IF NOT EXISTS edges_by_dst ON edges (dst, transformation_id, src);
+CREATE INDEX IF NOT EXISTS edges_by_transformation ON edges (transformation_id);
+"""
+
+# Version 2: what only failed runs read, wrote or derived is not lineage by default. Rows of a
+# version-1 store that no completed run supports move to the failed tables; for edges "supports"
+# means a completed run of the transformation read src and wrote dst (a version-1 store does not
+# keep each run's per-output derivation in its own rows).
+_SCHEMA_V2 = """
+CREATE TABLE IF NOT EXISTS failed_io (
+    transformation_id  {text} NOT NULL,
+    direction          {text} NOT NULL,
+    node_id            {text} NOT NULL,
+    PRIMARY KEY (transformation_id, direction, node_id)
+){clustered};
+CREATE INDEX IF NOT EXISTS failed_io_by_node ON failed_io (node_id, direction);
+CREATE TABLE IF NOT EXISTS failed_edges (
+    src                {text} NOT NULL,
+    transformation_id  {text} NOT NULL,
+    dst                {text} NOT NULL,
+    PRIMARY KEY (src, transformation_id, dst)
+){clustered};
+CREATE INDEX IF NOT EXISTS failed_edges_by_dst ON failed_edges (dst, transformation_id, src);
+{create_view} io_with_failed AS
+    SELECT transformation_id, direction, node_id FROM transformation_io
+    UNION SELECT transformation_id, direction, node_id FROM failed_io;
+{create_view} edges_with_failed AS
+    SELECT src, transformation_id, dst FROM edges
+    UNION SELECT src, transformation_id, dst FROM failed_edges;
+INSERT INTO failed_io
+    SELECT io.transformation_id, io.direction, io.node_id FROM transformation_io io
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND io.direction = 'in'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ri.node_id = io.node_id
+    ) AND NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND io.direction = 'out'
+        WHERE r.transformation_id = io.transformation_id AND r.status = 'completed'
+          AND ro.node_id = io.node_id
+    )
+    ON CONFLICT DO NOTHING;
+DELETE FROM transformation_io WHERE EXISTS (
+    SELECT 1 FROM failed_io f WHERE f.transformation_id = transformation_io.transformation_id
+      AND f.direction = transformation_io.direction AND f.node_id = transformation_io.node_id
+);
+INSERT INTO failed_edges
+    SELECT e.src, e.transformation_id, e.dst FROM edges e
+    WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs ri ON ri.run_id = r.run_id AND ri.node_id = e.src
+        JOIN run_outputs ro ON ro.run_id = r.run_id AND ro.node_id = e.dst
+        WHERE r.transformation_id = e.transformation_id AND r.status = 'completed'
+    )
+    ON CONFLICT DO NOTHING;
+DELETE FROM edges WHERE EXISTS (
+    SELECT 1 FROM failed_edges f WHERE f.src = edges.src
+      AND f.transformation_id = edges.transformation_id AND f.dst = edges.dst
+)
+"""
+
+# Version 3: the narrow layout. What does not change from run to run is stored once, as a
+# revision (declaration, code, git state, lineage; see lineage_sdk.revisions) and a process; a new
+# run row points to both and its `record` keeps only the run's own fields. Rows written before
+# (revision_id NULL) keep their whole record. Readers take whole records from the run_records
+# view, which splices the three JSON objects into one as text (no JSON functions, the same in
+# both databases): no object repeats a key of another, and none is empty.
+_SCHEMA_V3 = """
+CREATE TABLE IF NOT EXISTS revisions (
+    id                 {text} PRIMARY KEY,   -- hash of the content: the same in every store
+    transformation_id  {text} NOT NULL,
+    record             {text} NOT NULL
+){clustered};
+CREATE INDEX IF NOT EXISTS revisions_by_transformation ON revisions (transformation_id);
+CREATE TABLE IF NOT EXISTS processes (
+    id      {text} PRIMARY KEY,
+    record  {text} NOT NULL
+){clustered};
+ALTER TABLE runs ADD COLUMN revision_id {text};
+ALTER TABLE runs ADD COLUMN process_id {text};
+{create_view} run_records AS
+    SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
+           r.revision_id,
+           CASE WHEN r.revision_id IS NULL THEN r.record
+                ELSE substr(v.record, 1, length(v.record) - 1) || ','
+                     || substr(p.record, 2, length(p.record) - 2) || ','
+                     || substr(r.record, 2) END AS record
+    FROM runs r
+    LEFT JOIN revisions v ON v.id = r.revision_id
+    LEFT JOIN processes p ON p.id = r.process_id
+"""
+
+#: Store version N -> the script that brings a store from N to N + 1.
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
+
+
+def migration(dialect: Dialect, version: int) -> list[str]:
+    """The statements that bring a store of ``version`` to ``version + 1``, in ``dialect``."""
+    script = _MIGRATIONS[version].format(
+        text=dialect.text,
+        bigint=dialect.bigint,
+        clustered=dialect.clustered,
+        create_view=dialect.create_view,
+    )
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+#: Tables of records and the order they are read back in: nodes, transformations, then runs.
+RECORD_TABLES = (
+    ("nodes", "id"),
+    ("transformations", "id"),
+    ("run_records", "started_us, run_id"),
+)
+
+#: A graph row with its table first: ``(table, transformation, direction, node)`` or
+#: ``(table, src, transformation, dst)``.
+GraphRow = tuple[str, str, str, str]
+#: A batch's graph rows: the io rows and the edge rows.
+GraphRows = tuple[set[GraphRow], set[GraphRow]]
+#: run completed? -> (io table, edge table); table names come from here only.
+_GRAPH_TABLES = {True: ("transformation_io", "edges"), False: ("failed_io", "failed_edges")}
+
+
+def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
+    """Records from ``record`` column rows."""
+    for (text,) in rows:
+        yield from_dict(json.loads(text))
+
+
+def split_records(
+    records: Sequence[Record],
+) -> tuple[list[DataSource | Feature], list[Transformation], list[Run]]:
+    """A batch split by table, each part in key order (the fixed lock order)."""
+    nodes = sorted({r.id: r for r in records if isinstance(r, (DataSource, Feature))}.items())
+    items = sorted({r.id: r for r in records if isinstance(r, Transformation)}.items())
+    return (
+        [n for _, n in nodes],
+        [t for _, t in items],
+        [r for r in records if isinstance(r, Run)],
+    )
+
+
+_IGNORE = "ON CONFLICT DO NOTHING"
+_ROWS_PER_STATEMENT = 500  # x 11 columns stays far below SQLite's 32766 parameters
+
+
+@attrs.frozen(slots=True)
+class Statement:
+    """One statement of a batch, in its dialect; ``shared`` when other writers touch its rows."""
+
+    sql: str
+    params: list[Any]
+    shared: bool
+
+
+@attrs.frozen(slots=True)
+class Plan:
+    """The statements that write a batch, in lock order, and the graph rows they write."""
+
+    statements: list[Statement]
+    graph_rows: GraphRows
+
+    @property
+    def private(self) -> bool:
+        """True when no statement touches rows another writer may hold (only this run's)."""
+        return not any(s.shared for s in self.statements)
+
+
+def _insert(
+    plan: list[Statement],
+    dialect: Dialect,
+    head: str,
+    rows: Sequence[Sequence[Any]],
+    *,
+    tail: str = "",
+    shared: bool = True,
+) -> None:
+    """``head VALUES (...), (...) tail``: many rows per statement, one statement per table.
+
+    A database pays per statement (a round trip, parsing), not per row. With ``array_rows`` the
+    rows go as one array per column instead of one placeholder per value.
+    """
+    if dialect.array_rows:
+        columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
+        arrays = ", ".join(
+            f"?::{'BIGINT' if c.strip().endswith('_us') else 'TEXT'}[]" for c in columns
+        )
+        sql = dialect.sql(f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip())
+        plan.append(Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared))
+        return
+    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
+        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+        group = "(" + ", ".join("?" * len(chunk[0])) + ")"
+        values = ", ".join([group] * len(chunk))
+        sql = dialect.sql(f"{head} VALUES {values} {tail}".rstrip())
+        plan.append(Statement(sql, [value for row in chunk for value in row], shared))
+
+
+def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
+    return (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
+
+
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+def _us(record_time: datetime.datetime) -> int:
+    # Exact integer arithmetic: a float timestamp can be one microsecond off.
+    return (record_time - _EPOCH) // _MICROSECOND
+
+
+class RunParts:
+    """Splits runs into narrow rows plus their revisions and processes, written once per store.
+
+    One per sink. ``known_*`` hold ids this process committed to the store; ``pending_*`` those
+    the batch being planned writes, promoted by :meth:`committed` once its transaction commits.
+    """
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.declarations: dict[str, Transformation] = {}
+        self.known_revisions: set[str] = set()
+        self.known_processes: set[str] = set()
+        self.pending_revisions: set[str] = set()
+        self.pending_processes: set[str] = set()
+        # A run's shared fields -> its revision and process: split once, not per run.
+        self._cache: dict[tuple[Any, ...], tuple[Revision, Process]] = {}
+        self._last: tuple[tuple[Any, ...], tuple[Revision, Process] | None] = ((), None)
+
+    def parts(self, run: Run) -> tuple[Revision, Process]:
+        """The revision and process of ``run`` (with its declaration's descriptive fields)."""
+        declaration = self.declarations.get(run.transformation)
+        key = (
+            run.transformation, run.version, run.inputs, run.outputs, run.derivation, run.code,
+            run.git, run.code_reference, run.host, run.pid, run.python_version, run.sdk_version,
+            run.namespace, declaration,
+        )  # fmt: skip
+        last_key, found = self._last
+        # The decorator passes the same objects from one call to the next: compare identities
+        # first, and hash the key only when they differ.
+        if found is not None and all(map(operator.is_, key, last_key)):
+            return found
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            revision, process, _ = split_run(run, declaration)
+            cached = self._cache[key] = (revision, process)
+        self._last = (key, cached)
+        return cached
+
+    def committed(self) -> None:
+        """The planned batch committed: its revisions and processes need no writing again."""
+        self.known_revisions |= self.pending_revisions
+        self.known_processes |= self.pending_processes
+        self.pending_revisions.clear()
+        self.pending_processes.clear()
+
+
+def _record_without_id(record: Revision | Process) -> str:
+    # The id is the row's key; null fields are left out (readers default them).
+    data = converter().unstructure(record)
+    return line_safe(_encode({k: v for k, v in data.items() if v is not None and k != "id"}))
+
+
+def _narrow_record(r: Run) -> str:
+    """The run's own fields as JSON, null fields left out (the run_records view adds the rest)."""
+    data: dict[str, Any] = {
+        "run_id": r.run_id,
+        "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "ended_at": r.ended_at.isoformat(),
+        "duration_s": r.duration_s,
+    }
+    for name in _OPTIONAL_OWN_FIELDS:
+        value = getattr(r, name)
+        if value is not None:
+            data[name] = value
+    data["schema_version"] = r.schema_version
+    data["record_type"] = "run"
+    return line_safe(_encode(data))
+
+
+_OPTIONAL_OWN_FIELDS = (
+    "parent_run_id",
+    "parent_transformation",
+    "error_type",
+    "error_message",
+    "error_stack",
+)
+
+
+def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
+    """The query of which of the batch's run ids a store holds already."""
+    ids = [r.run_id for r in records if isinstance(r, Run)]
+    sql = dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}")
+    return Statement(sql, [dialect.id_list(ids)], shared=False)
+
+
+def plan_batch(
+    dialect: Dialect,
+    records: Sequence[Record],
+    known: GraphRows,
+    skip: Collection[str] = (),
+    parts: RunParts | None = None,
+) -> Plan:
+    """The statements that write one batch (to run in one transaction, in this order).
+
+    ``known`` holds graph rows this process committed before (a run repeating its lineage, the
+    common case, then writes only its own rows). A run stored already makes the insert raise the
+    driver's IntegrityError; the caller rolls back, asks :func:`stored_runs_query`, and plans
+    again with those ids in ``skip``: the stored run is kept, the repeat skipped.
+    """
+    nodes, transformations, runs = split_records(records)
+    now = time.time_ns() // 1000
+    plan: list[Statement] = []
+    parts = parts if parts is not None else RunParts()
+    parts.pending_revisions.clear()
+    parts.pending_processes.clear()
+    for declared in transformations:  # a revision carries its description and metadata
+        parts.declarations[declared.id] = declared
+    if nodes:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO nodes (id, kind, record, updated_us)",
+            [(n.id, n.kind, dumps(n), now) for n in nodes],
+            tail="ON CONFLICT (id) DO UPDATE SET kind = excluded.kind, "
+            "record = excluded.record, updated_us = excluded.updated_us",
+        )
+    if transformations:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO transformations (id, version, description, compute_framework, "
+            "code_reference, record, updated_us)",
+            [_transformation_row(t, now) for t in transformations],
+            tail="ON CONFLICT (id) DO UPDATE SET version = excluded.version, "
+            "description = excluded.description, compute_framework = excluded.compute_framework, "
+            "code_reference = excluded.code_reference, record = excluded.record, "
+            "updated_us = excluded.updated_us",
+        )
+    # New runs take no shared locks (their keys are new), so they keep the batch's order.
+    fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
+    if not fresh:
+        return Plan(plan, (set(), set()))
+    run_rows = []
+    revisions: dict[str, Revision] = {}
+    processes: dict[str, Process] = {}
+    for r in fresh:
+        revision, process = parts.parts(r)
+        if revision.id not in parts.known_revisions:
+            revisions[revision.id] = revision
+        if process.id not in parts.known_processes:
+            processes[process.id] = process
+        run_rows.append(_run_row(r, revision.id, process.id))
+    # Revisions and processes are shared rows (other writers insert the same ids): key order.
+    if revisions:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO revisions (id, transformation_id, record)",
+            sorted((v.id, v.transformation, _record_without_id(v)) for v in revisions.values()),
+            tail=_IGNORE,
+        )
+        parts.pending_revisions.update(revisions)
+    if processes:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO processes (id, record)",
+            sorted((p.id, _record_without_id(p)) for p in processes.values()),
+            tail=_IGNORE,
+        )
+        parts.pending_processes.update(processes)
+    _insert(
+        plan,
+        dialect,
+        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
+        "ended_us, version, source_sha256, git_commit, git_tag, record, revision_id, process_id)",
+        run_rows,
+        # A long run is written as 'running' first (and again as a heartbeat); its end record
+        # replaces that row. A stored end is never replaced, whatever arrives late.
+        tail="ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+        "ended_us = excluded.ended_us, record = excluded.record, "
+        "revision_id = excluded.revision_id, process_id = excluded.process_id "
+        "WHERE runs.status = 'running'",
+        shared=False,
+    )
+    for table, attr in (("run_inputs", "inputs"), ("run_outputs", "outputs")):
+        rows = sorted({(r.run_id, n) for r in fresh for n in getattr(r, attr)})
+        if rows:
+            head = f"INSERT INTO {table} (run_id, node_id)"
+            _insert(plan, dialect, head, rows, tail=_IGNORE, shared=False)
+    # Graph rows of completed runs are lineage; a failed run's go to the failed tables. The
+    # caches key each row by its table, so a row seen failed is still written once completed.
+    io: set[GraphRow] = set()
+    edges: set[GraphRow] = set()
+    for r in fresh:
+        io_table, edge_table = _GRAPH_TABLES[r.status == "completed"]
+        t = r.transformation
+        io.update((io_table, t, "in", n) for n in r.inputs)
+        io.update((io_table, t, "out", n) for n in r.outputs)
+        edges.update((edge_table, src, t, dst) for src, dst in r.edges())
+    io -= known[0]
+    edges -= known[1]
+    for table in sorted({row[0] for row in io}):
+        head = f"INSERT INTO {table} (transformation_id, direction, node_id)"
+        io_rows = sorted(row[1:] for row in io if row[0] == table)
+        _insert(plan, dialect, head, io_rows, tail=_IGNORE)
+    for table in sorted({row[0] for row in edges}):
+        head = f"INSERT INTO {table} (src, transformation_id, dst)"
+        edge_rows = sorted(row[1:] for row in edges if row[0] == table)
+        _insert(plan, dialect, head, edge_rows, tail=_IGNORE)
+    return Plan(plan, (io, edges))
+
+
+def _run_row(r: Run, revision_id: str, process_id: str) -> tuple[Any, ...]:
+    return (
+        r.run_id,
+        r.transformation,
+        r.parent_run_id,
+        r.status,
+        _us(r.started_at),
+        _us(r.ended_at),
+        r.version,
+        r.code.source_sha256 if r.code else None,
+        r.git.commit if r.git else None,
+        r.git.tag if r.git else None,
+        _narrow_record(r),
+        revision_id,
+        process_id,
+    )
+
+
+# --- retention ---------------------------------------------------------------------------------
+
+# Runs older than the cut-off, except the newest run of each transformation.
+_OLD_RUNS = """
+    SELECT run_id, transformation_id FROM runs r
+    WHERE started_us < ? AND started_us < (
+        SELECT max(started_us) FROM runs n WHERE n.transformation_id = r.transformation_id
+    )
+    ORDER BY transformation_id, started_us, run_id
+"""
+# Nodes those runs read or wrote that no other (kept) run references.
+_ORPHANED_NODES = """
+    SELECT DISTINCT io.node_id FROM (
+        SELECT node_id FROM run_inputs WHERE run_id {any_id}
+        UNION SELECT node_id FROM run_outputs WHERE run_id {any_id}
+    ) io
+    WHERE NOT EXISTS (SELECT 1 FROM run_inputs k WHERE k.node_id = io.node_id
+                      AND NOT (k.run_id {any_id}))
+      AND NOT EXISTS (SELECT 1 FROM run_outputs k WHERE k.node_id = io.node_id
+                      AND NOT (k.run_id {any_id}))
+    ORDER BY io.node_id
+"""
+# Graph rows no kept run supports any more (a transformation's merged inputs and outputs, and
+# the derivation edges between a kept run's inputs and outputs).
+_STALE_IO = """DELETE FROM {table} WHERE NOT EXISTS (
+        SELECT 1 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
+        WHERE {table}.direction = 'in' AND r.status {status}
+          AND r.transformation_id = {table}.transformation_id AND i.node_id = {table}.node_id)
+      AND NOT EXISTS (
+        SELECT 1 FROM runs r JOIN run_outputs o ON o.run_id = r.run_id
+        WHERE {table}.direction = 'out' AND r.status {status}
+          AND r.transformation_id = {table}.transformation_id AND o.node_id = {table}.node_id)"""
+_STALE_EDGES = """DELETE FROM {table} WHERE NOT EXISTS (
+        SELECT 1 FROM runs r
+        JOIN run_inputs i ON i.run_id = r.run_id AND i.node_id = {table}.src
+        JOIN run_outputs o ON o.run_id = r.run_id AND o.node_id = {table}.dst
+        WHERE r.transformation_id = {table}.transformation_id AND r.status {status})"""
+# The graph tables of completed runs, then those of failed runs (see _GRAPH_TABLES).
+_STALE_GRAPH_ROWS = [
+    template.format(table=table, status=status)
+    for completed, status in ((True, "= 'completed'"), (False, "<> 'completed'"))
+    for template, table in zip((_STALE_IO, _STALE_EDGES), _GRAPH_TABLES[completed], strict=True)
+]
+
+
+@attrs.frozen(slots=True)
+class Pruned:
+    """What a prune removed (or, in a dry run, would remove)."""
+
+    runs: list[tuple[str, str]]  # (run id, transformation id)
+    nodes: list[str]
+
+
+def prune(conn: Any, dialect: Dialect, cutoff_us: int, *, dry_run: bool) -> Pruned:
+    """Remove runs started before ``cutoff_us`` inside the caller's transaction.
+
+    The newest run of each transformation always stays, and so does every node a kept run
+    references; graph rows only removed runs supported go with them.
+    """
+    old = [tuple(row) for row in conn.execute(dialect.sql(_OLD_RUNS), [cutoff_us]).fetchall()]
+    if not old:
+        return Pruned([], [])
+    ids = dialect.id_list([run_id for run_id, _ in old])
+    orphaned = dialect.sql(_ORPHANED_NODES.format(any_id=dialect.any_id))
+    nodes = [row[0] for row in conn.execute(orphaned, [ids] * 4).fetchall()]
+    if not dry_run:
+        for table in ("run_inputs", "run_outputs", "runs"):
+            conn.execute(dialect.sql(f"DELETE FROM {table} WHERE run_id {dialect.any_id}"), [ids])
+        if nodes:
+            node_ids = dialect.id_list(nodes)
+            conn.execute(dialect.sql(f"DELETE FROM nodes WHERE id {dialect.any_id}"), [node_ids])
+        for statement in _STALE_GRAPH_ROWS:
+            conn.execute(statement)
+    return Pruned([(str(a), str(b)) for a, b in old], nodes)
