@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import explorer, overhead, postgres, queries, startup, throughput
+from . import changes, explorer, overhead, postgres, queries, startup, throughput
 from .report import Report, write_markdown
 
 # What limits a target when it is missed, from profiling (cProfile and per-step timings): written
@@ -67,6 +67,11 @@ LIMITS = {
         "the in-memory graph keeps the run records and builds string-keyed adjacency sets and "
         "per-output derivation maps from them."
     ),
+    "changes: SQL": (
+        "an as-of snapshot builds its edge table from each run's stored JSON derivation (runs "
+        "have no revision column yet), and a moment named by a tag scans the runs table (no "
+        "index on git_tag)."
+    ),
     "postgresql sync per call": (
         "a run is one round trip and one statement (its row, inputs and outputs as data-modifying"
         " CTEs, autocommit), but the server inserts three rows and four index entries against the "
@@ -95,6 +100,7 @@ SECTIONS = {
     "throughput": throughput.run,
     "ingest": throughput.run_processes,
     "queries": queries.run,
+    "changes": changes.run,
     "postgres": postgres.run,
     "import": startup.run_imports,
     "git": startup.run_git,

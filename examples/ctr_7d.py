@@ -76,7 +76,18 @@ user_ctr_7d = Feature(
 # --- the transformations ------------------------------------------------------------------------
 @log_lineage(
     inputs=[raw_impressions, raw_clicks],
-    outputs={user_impressions_7d: [raw_impressions], user_clicks_7d: [raw_clicks]},
+    # Column level: counts are grouped by user_id and filtered to the window by timestamp;
+    # ad_id is never read, so changing it impacts no feature.
+    outputs={
+        user_impressions_7d: [
+            raw_impressions.column("user_id", kind="groupby"),
+            raw_impressions.column("timestamp", kind="filter"),
+        ],
+        user_clicks_7d: [
+            raw_clicks.column("user_id", kind="groupby"),
+            raw_clicks.column("timestamp", kind="filter"),
+        ],
+    },
     name="calculate_user_counts_7d_job_v1.2",
     version="1.2",
     description="Counts impressions and clicks per user over a 7-day window",
@@ -160,6 +171,7 @@ def main(argv: list[str] | None = None) -> None:
     graph = lineage_sdk.load_graph()
     print("upstream(user_ctr_7d):", graph.upstream("user_ctr_7d"))
     print("impact(raw_clicks_kafka_topic):", graph.impact("raw_clicks_kafka_topic"))
+    print("impact(raw_clicks_kafka_topic.ad_id):", graph.impact("raw_clicks_kafka_topic.ad_id"))
     draw(graph, args.svg)
 
 

@@ -38,10 +38,14 @@ from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
     CodeRef,
+    ColumnEdge,
+    ColumnRef,
     DataSource,
     Feature,
     GitInfo,
     Node,
+    Partition,
+    PartitionRead,
     Record,
     Run,
     RunStatus,
@@ -95,15 +99,22 @@ if hasattr(os, "register_at_fork"):
 
 
 # --- declarations ----------------------------------------------------------------------------
-def _node_or_id(value: object, argument: str) -> NodeLike:
-    if isinstance(value, (DataSource, Feature)):
+#: What may stand in inputs, outputs and derivation: a node, its id, one of a source's columns
+#: (derivation values and inputs only) or one partition of a partitioned file dataset.
+_Item = NodeLike | ColumnRef | Partition
+_ITEM_TYPES = (DataSource, Feature, ColumnRef, Partition)
+
+
+def _node_or_id(value: object, argument: str) -> _Item:
+    if isinstance(value, _ITEM_TYPES):
         return value
     if isinstance(value, str):
         if not value.isascii() and has_surrogates(value):
             value = _escaped_id(value)
         return _check_id(value, f"an id in {argument}")
     raise TypeError(
-        f"{argument} takes DataSource / Feature objects or string ids, "
+        f"{argument} takes DataSource / Feature objects, string ids, source columns "
+        f"(source['column']) or partitions (source.partition(...)), "
         f"got {type(value).__name__}: {value!r}"
     )
 
@@ -125,8 +136,8 @@ def _escaped_id(value: str) -> str:
     return escaped
 
 
-def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:
-    if isinstance(value, (DataSource, Feature, str)):
+def _node_list(value: object, argument: str) -> tuple[_Item, ...]:
+    if isinstance(value, (*_ITEM_TYPES, str)):
         return (_node_or_id(value, argument),)
     if not isinstance(value, Iterable):
         raise TypeError(f"{argument} must be a node, an id or a sequence of them, got {value!r}")
@@ -134,42 +145,89 @@ def _node_list(value: object, argument: str) -> tuple[NodeLike, ...]:
     return tuple(dict.fromkeys(items))  # keep order, drop repeats
 
 
-def _id(node: NodeLike) -> str:
-    return node if isinstance(node, str) else node.id
+def _output(value: object, argument: str) -> _Item:
+    item = _node_or_id(value, argument)
+    if isinstance(item, ColumnRef):
+        raise TypeError(
+            f"{argument} takes nodes, not columns ({item.id!r}): columns stand for a source in "
+            "inputs or in the derivation mapping's values"
+        )
+    return item
+
+
+def _id(item: _Item) -> str:
+    if isinstance(item, str):
+        return item
+    if isinstance(item, (ColumnRef, Partition)):
+        return item.source.id
+    return item.id
+
+
+def _node(item: _Item) -> Node | None:
+    if isinstance(item, str):
+        return None
+    if isinstance(item, (ColumnRef, Partition)):
+        return item.source
+    return item
+
+
+def _column_edges(output: str, items: Iterable[_Item]) -> list[ColumnEdge]:
+    """Column edges of one output; a source also named whole depends with all its columns."""
+    whole = {_id(i) for i in items if not isinstance(i, ColumnRef)}
+    return [
+        ColumnEdge(output, i.source.id, i.name, i.kind)
+        for i in items
+        if isinstance(i, ColumnRef) and i.source.id not in whole
+    ]
 
 
 class _IOSpec:
-    """Inputs, outputs and per-output derivation resolved to ids, plus the node objects seen."""
+    """Inputs, outputs, per-output (and per-column) derivation resolved to ids, the node objects
+    seen and the partitions named."""
 
-    __slots__ = ("derivation", "inputs", "nodes", "outputs")
+    __slots__ = ("columns", "derivation", "inputs", "nodes", "outputs", "partitions")
 
     def __init__(self, inputs: object, outputs: object, static_inputs: bool = True) -> None:
         ins = _node_list(inputs, "inputs")
-        input_ids = tuple(_id(n) for n in ins)
-        nodes = [n for n in ins if not isinstance(n, str)]
+        input_ids = tuple(dict.fromkeys(_id(n) for n in ins))
+        seen: list[_Item] = list(ins)
         derivation: list[tuple[str, tuple[str, ...]]] = []
+        columns: list[ColumnEdge] = []
         if isinstance(outputs, Mapping):
-            out_nodes: list[NodeLike] = []
+            out_items: list[_Item] = []
             for key, sources in outputs.items():
-                out = _node_or_id(key, "outputs")
-                src = _node_list(sources, f"outputs[{_id(out)!r}]")
+                out = _output(key, "outputs")
+                out_id = _id(out)
+                src = _node_list(sources, f"outputs[{out_id!r}]")
                 missing = [_id(s) for s in src if _id(s) not in input_ids]
                 if missing and static_inputs:
                     raise ValueError(
-                        f"outputs maps {_id(out)!r} to {missing}, which are not among inputs "
+                        f"outputs maps {out_id!r} to {missing}, which are not among inputs "
                         f"{list(input_ids)}"
                     )
-                out_nodes.append(out)
-                nodes.extend(s for s in src if not isinstance(s, str))
-                derivation.append((_id(out), tuple(_id(s) for s in src)))
+                out_items.append(out)
+                seen.extend(src)
+                derivation.append((out_id, tuple(dict.fromkeys(_id(s) for s in src))))
+                columns.extend(_column_edges(out_id, src))
         else:
-            out_nodes = list(_node_list(outputs, "outputs"))
-            derivation = [(_id(o), input_ids) for o in out_nodes]
-        nodes.extend(o for o in out_nodes if not isinstance(o, str))
+            out_items = [_output(o, "outputs") for o in _node_list(outputs, "outputs")]
+            derivation = [(_id(o), input_ids) for o in out_items]
+            for out in out_items:
+                columns.extend(_column_edges(_id(out), ins))
+        seen.extend(out_items)
         self.inputs = input_ids
-        self.outputs = tuple(dict.fromkeys(_id(o) for o in out_nodes))
+        self.outputs = tuple(dict.fromkeys(_id(o) for o in out_items))
         self.derivation = tuple(derivation)
-        self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(nodes))
+        self.columns = tuple(dict.fromkeys(columns))
+        self.partitions = tuple(
+            dict.fromkeys(
+                PartitionRead(p.source.id, p.path, p.values)
+                for p in seen
+                if isinstance(p, Partition)
+            )
+        )
+        nodes = (_node(i) for i in seen)
+        self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(n for n in nodes if n is not None))
 
 
 class _Binder:
@@ -386,6 +444,8 @@ class _Instrumented:
             inputs=io.inputs,
             outputs=io.outputs,
             derivation=io.derivation,
+            column_derivation=io.columns,
+            partitions=io.partitions,
             parent_run_id=parent.run_id if parent is not None else None,
             parent_transformation=parent.transformation if parent is not None else None,
             version=self.version,
@@ -517,7 +577,10 @@ def log_lineage(
     :param inputs: nodes (``DataSource``/``Feature``) or string ids of nodes defined elsewhere; or
         a callable that receives the call's arguments (a dict by parameter name) and returns them.
     :param outputs: likewise; or a mapping from each output to the inputs it derives from
-        (without it every output derives from every input).
+        (without it every output derives from every input). A source's column
+        (``clicks["user_id"]``, ``clicks.column("ad_id", kind="filter")``) may stand for the
+        source, in the mapping's values or in ``inputs``: the output then derives from those
+        columns only. A partition (``files.partition(date=d)``) may stand for its dataset.
     :param name: the transformation's id (default ``module.qualname``).
     :param version: free text, e.g. ``"1.2"``.
     :param description: default: the function's docstring.

@@ -494,6 +494,26 @@ def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
 def _after_fork_in_child() -> None:
     for delivery in list(_live):
         delivery._after_fork_in_child()
+    _forget_sigterm_handler()
+
+
+def _forget_sigterm_handler() -> None:
+    """In a forked child, hand SIGTERM back to its default until the child's own delivery starts.
+
+    The child may become a multiprocessing worker (known only later, in its bootstrap), which
+    delivers synchronously and is ended by SIGTERM; a child that queues installs the handler
+    again when its delivery thread starts.
+    """
+    import signal
+
+    if not _sigterm:
+        return
+    try:
+        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    except ValueError:  # forked from a thread other than the main one: signals are not ours
+        return
+    _sigterm.clear()
 
 
 def _at_exit() -> None:
@@ -520,6 +540,9 @@ def _flush_on_sigterm() -> None:
 
     if _sigterm or threading.current_thread() is not threading.main_thread():
         return
+    mp = sys.modules.get("multiprocessing")
+    if mp is not None and mp.parent_process() is not None:
+        return  # a worker process delivers synchronously (see _check_process): nothing to flush
     try:
         if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
             return
@@ -529,14 +552,26 @@ def _flush_on_sigterm() -> None:
     _sigterm.append(_on_sigterm)
 
 
-def _on_sigterm(signum: int, frame: Any) -> None:
-    import signal
-
+def _shutdown_queued() -> None:
     for delivery in list(_live):
+        if not (delivery.async_delivery and delivery._unwritten_runs()):
+            continue
         try:
             delivery.shutdown(_SIGNAL_FLUSH_S)
         except Exception:  # pragma: no cover - the process is ending; never block that
             _log.exception("lineage delivery shutdown on SIGTERM failed")
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    import signal
+
+    # The handler runs on the main thread between two bytecodes of whatever it was doing, maybe
+    # inside a sink's write holding that sink's lock: flushing here could wait on that lock for
+    # ever. A helper thread flushes instead, and the signal's default action follows after a
+    # bounded wait whatever it achieved.
+    helper = threading.Thread(target=_shutdown_queued, name="lineage-sigterm", daemon=True)
+    helper.start()
+    helper.join(_SIGNAL_FLUSH_S + 1.0)
     # Then what SIGTERM would have done without us: end the process, killed by the signal.
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -18,12 +18,16 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import os
+import re
+import string
 from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 import attrs
 
 __all__ = [
+    "COLUMN_KINDS",
     "HEARTBEAT_S",
     "MAX_ID_LENGTH",
     "MAX_METADATA_BYTES",
@@ -31,10 +35,14 @@ __all__ = [
     "RUN_STATUSES",
     "SCHEMA_VERSION",
     "CodeRef",
+    "ColumnEdge",
+    "ColumnRef",
     "DataSource",
     "Feature",
     "GitInfo",
     "Node",
+    "Partition",
+    "PartitionRead",
     "Record",
     "Run",
     "RunStatus",
@@ -44,7 +52,9 @@ __all__ = [
 ]
 
 #: Version of the record schema written by this release. Readers accept this and every older one.
-SCHEMA_VERSION = 1
+#: 2: runs carry column-level derivation (``column_derivation``) and file partitions read or
+#: written (``partitions``); version 1 records are read as having neither.
+SCHEMA_VERSION = 2
 #: Ids longer than this are refused: they are keys in every store and label every drawing.
 MAX_ID_LENGTH = 1024
 #: Metadata larger than this (as JSON) is refused rather than bloating every stored record.
@@ -58,6 +68,20 @@ RUN_STATUSES: tuple[RunStatus, ...] = ("completed", "failed", "running", "abando
 HEARTBEAT_S = 30.0
 #: A running run not heard of for this long is shown as abandoned (its host may be elsewhere).
 RUNNING_STALE_S = 4 * HEARTBEAT_S
+
+#: How an output column depends on an input column, as OpenLineage names it: kind -> type.
+#: DIRECT: the value is computed from the column; INDIRECT: the column decides which rows count.
+COLUMN_KINDS: dict[str, str] = {
+    "identity": "DIRECT",
+    "transformation": "DIRECT",
+    "aggregation": "DIRECT",
+    "join": "INDIRECT",
+    "groupby": "INDIRECT",
+    "filter": "INDIRECT",
+    "sort": "INDIRECT",
+    "window": "INDIRECT",
+    "conditional": "INDIRECT",
+}
 
 
 def _check_id(value: object, what: str) -> str:
@@ -196,6 +220,172 @@ class DataSource:
     tags: tuple[str, ...] = attrs.field(default=(), converter=_str_tuple)
     schema_version: int = attrs.field(default=SCHEMA_VERSION, validator=_validate_schema_version)
 
+    @classmethod
+    def file(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        type: str = "file",
+        schema: Iterable[str] = (),
+        description: str | None = None,
+        owner: str | None = None,
+        tags: Iterable[str] = (),
+    ) -> DataSource:
+        """A file (or a dataset of partition files) whose id is its absolute, normalised path.
+
+        The same file gets the same id from any working directory, and OpenLineage names it the
+        way its file naming convention says (namespace ``file``, name = the absolute path).
+        ``{name}`` fields make a partitioned dataset: one node for every file of the pattern; the
+        partition a call reads is given with :meth:`partition` or :meth:`partition_of` and
+        recorded on the run (``{{`` and ``}}`` are literal braces).
+
+        Example::
+
+            >>> clicks = DataSource.file("/data/raw_clicks/{date}.parquet")
+            >>> clicks.id, clicks.partition_keys
+            ('/data/raw_clicks/{date}.parquet', ('date',))
+            >>> clicks.partition_of("/data/raw_clicks/2026-11-24.parquet").values
+            (('date', '2026-11-24'),)
+        """
+        text = os.fspath(path)
+        _check_id(text, "DataSource.file() path")
+        absolute = os.path.abspath(os.path.expanduser(text))
+        source = cls(
+            absolute, type=type, schema=schema, description=description, owner=owner, tags=tags
+        )
+        source.partition_keys  # noqa: B018 - a malformed pattern fails here, naming it
+        return source
+
+    @property
+    def partition_keys(self) -> tuple[str, ...]:
+        """The ``{name}`` fields of a partitioned file dataset's id, in order (else empty)."""
+        if self.type != "file":
+            return ()
+        return _pattern_keys(self.id)
+
+    def partition(self, **values: object) -> Partition:
+        """One partition of a partitioned file dataset: ``clicks.partition(date="2026-11-24")``.
+
+        Stands for this dataset in ``inputs`` / ``outputs``; the run records the values and path.
+        """
+        keys = self.partition_keys
+        if not keys:
+            raise ValueError(
+                f"DataSource {self.id!r} has no partition fields; create it with "
+                "DataSource.file('.../{field}...')"
+            )
+        given = {k: str(v) for k, v in values.items()}
+        if set(given) != set(keys):
+            raise ValueError(
+                f"partition of {self.id!r} takes exactly the fields {list(keys)}, "
+                f"got {sorted(given)}"
+            )
+        for key, value in given.items():
+            if not value or "/" in value or value in (".", "..") or "\x00" in value:
+                raise ValueError(
+                    f"partition value {key}={value!r} of {self.id!r} must be a non-empty path "
+                    "segment (no '/', not '.' or '..')"
+                )
+        return Partition(self, tuple((k, given[k]) for k in keys))
+
+    def partition_of(self, path: str | os.PathLike[str]) -> Partition:
+        """The partition that ``path`` (relative paths from the working directory) is."""
+        absolute = os.path.abspath(os.path.expanduser(os.fspath(path)))
+        match = _pattern_regex(self.id).fullmatch(absolute) if self.partition_keys else None
+        if match is None:
+            raise ValueError(f"{absolute!r} is not a partition of {self.id!r}")
+        return self.partition(**match.groupdict())
+
+    def column(self, name: str, kind: str | None = None) -> ColumnRef:
+        """A column of this source, to stand for it in a derivation mapping.
+
+        ``kind`` says how the output depends on it, as OpenLineage names it: DIRECT
+        (``identity``, ``transformation``, ``aggregation``) or INDIRECT (``join``, ``groupby``,
+        ``filter``, ``sort``, ``window``, ``conditional``). With a declared ``schema`` the column
+        must be one of it; without one any name is accepted.
+
+        Example::
+
+            >>> clicks = DataSource("clicks", type="kafka_topic", schema=["user_id", "ad_id"])
+            >>> clicks.column("user_id", kind="groupby").name
+            'user_id'
+        """
+        _check_id(name, f"a column name of DataSource {self.id!r}")
+        if self.schema and name not in self.schema:
+            raise ValueError(
+                f"column {name!r} is not in the declared schema of DataSource {self.id!r}: "
+                f"{list(self.schema)}"
+            )
+        return ColumnRef(self, name, kind)
+
+    def __getitem__(self, name: str) -> ColumnRef:
+        """``source["col"]`` is ``source.column("col")``."""
+        return self.column(name)
+
+
+def _pattern_keys(pattern: str) -> tuple[str, ...]:
+    try:
+        parsed = list(string.Formatter().parse(pattern))
+    except ValueError as exc:
+        raise ValueError(f"file pattern {pattern!r} is malformed: {exc}") from None
+    keys: list[str] = []
+    for _literal, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if not field.isidentifier() or spec or conversion:
+            raise ValueError(
+                f"file pattern {pattern!r}: fields are plain names such as {{date}}, "
+                f"got {{{field}}}"
+            )
+        if field in keys:
+            raise ValueError(f"file pattern {pattern!r} names the field {field!r} twice")
+        keys.append(field)
+    return tuple(keys)
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    parts = []
+    for literal, field, _spec, _conversion in string.Formatter().parse(pattern):
+        parts.append(re.escape(literal))
+        if field is not None:
+            parts.append(f"(?P<{field}>[^/]+)")
+    return re.compile("".join(parts))
+
+
+def _validate_kind(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None and value not in COLUMN_KINDS:
+        raise ValueError(f"column kind {value!r} is not one of {', '.join(COLUMN_KINDS)} (or None)")
+
+
+@attrs.frozen(slots=True)
+class ColumnRef:
+    """A column of a DataSource (``clicks["ad_id"]``): stands for the source in a derivation.
+
+    Build it with :meth:`DataSource.column`, which checks the name against the declared schema.
+    """
+
+    source: DataSource = attrs.field(validator=attrs.validators.instance_of(DataSource))
+    name: str = attrs.field(validator=_validate_id)
+    kind: str | None = attrs.field(default=None, validator=_validate_kind)
+
+    @property
+    def id(self) -> str:
+        """``source.column``, the form graph queries and the command line take."""
+        return f"{self.source.id}.{self.name}"
+
+
+@attrs.frozen(slots=True)
+class Partition:
+    """One partition of a partitioned file dataset; stands for the dataset in inputs / outputs."""
+
+    source: DataSource
+    values: tuple[tuple[str, str], ...]
+
+    @property
+    def path(self) -> str:
+        """The partition's file path."""
+        return self.source.id.format(**dict(self.values))
+
 
 @attrs.frozen(slots=True)
 class Feature:
@@ -270,11 +460,59 @@ def _derivation(
 
 
 @attrs.frozen(slots=True)
+class ColumnEdge:
+    """On a run: ``output`` was derived from column ``column`` of ``source`` (``kind`` if known).
+
+    An output whose derivation names a source without any of its columns depends on all of them.
+    """
+
+    output: str = attrs.field(validator=_validate_id)
+    source: str = attrs.field(validator=_validate_id)
+    column: str = attrs.field(validator=_validate_id)
+    kind: str | None = attrs.field(default=None, validator=_validate_kind)
+
+
+def _str_pairs(value: Iterable[Iterable[str]]) -> tuple[tuple[str, str], ...]:
+    pairs = tuple(tuple(pair) for pair in value)
+    for pair in pairs:
+        if len(pair) != 2 or not all(isinstance(x, str) for x in pair):
+            raise TypeError(f"expected (name, value) pairs of strings, got {pair!r}")
+    return pairs  # type: ignore[return-value]  # length checked above
+
+
+@attrs.frozen(slots=True)
+class PartitionRead:
+    """On a run: the partition of a partitioned file dataset (``node``) it read or wrote."""
+
+    node: str = attrs.field(validator=_validate_id)
+    path: str = attrs.field(validator=_validate_id)
+    values: tuple[tuple[str, str], ...] = attrs.field(default=(), converter=_str_pairs)
+
+
+def _column_edge_tuple(value: Iterable[ColumnEdge]) -> tuple[ColumnEdge, ...]:
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, ColumnEdge):
+            raise TypeError(f"expected ColumnEdge items, got {type(item).__name__}")
+    return items
+
+
+def _partition_tuple(value: Iterable[PartitionRead]) -> tuple[PartitionRead, ...]:
+    items = tuple(value)
+    for item in items:
+        if not isinstance(item, PartitionRead):
+            raise TypeError(f"expected PartitionRead items, got {type(item).__name__}")
+    return items
+
+
+@attrs.frozen(slots=True)
 class Run:
     """One execution of a decorated function.
 
     ``derivation`` pairs each output with the inputs it was derived from, so that the graph can
     tell ``user_clicks_7d`` comes from clicks only even though both leave the same transformation.
+    ``column_derivation`` narrows a pair to the source's columns it names; ``partitions`` holds
+    the partitions of file datasets the run read or wrote.
     """
 
     kind: ClassVar[str] = "Run"
@@ -290,6 +528,10 @@ class Run:
     derivation: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
         default=(), converter=_derivation
     )
+    column_derivation: tuple[ColumnEdge, ...] = attrs.field(
+        default=(), converter=_column_edge_tuple
+    )
+    partitions: tuple[PartitionRead, ...] = attrs.field(default=(), converter=_partition_tuple)
     parent_run_id: str | None = attrs.field(default=None, validator=_validate_optional_text)
     parent_transformation: str | None = attrs.field(default=None, validator=_validate_optional_text)
     version: str | None = attrs.field(default=None, validator=_validate_optional_text)

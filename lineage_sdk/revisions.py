@@ -32,9 +32,11 @@ import attrs
 
 from .records import (
     CodeRef,
+    ColumnEdge,
     GitInfo,
     Run,
     Transformation,
+    _column_edge_tuple,
     _derivation,
     _str_tuple,
     _validate_id,
@@ -65,6 +67,7 @@ NARROW_RUN_FIELDS = (
     "error_type",
     "error_message",
     "error_stack",
+    "partitions",
     "schema_version",
 )
 #: Fields of a Run that its revision holds (a Revision has fields of the same names).
@@ -74,6 +77,7 @@ REVISION_RUN_FIELDS = (
     "inputs",
     "outputs",
     "derivation",
+    "column_derivation",
     "code",
     "git",
     "code_reference",
@@ -122,6 +126,9 @@ class Revision:
     derivation: tuple[tuple[str, tuple[str, ...]], ...] = attrs.field(
         default=(), converter=_derivation
     )
+    column_derivation: tuple[ColumnEdge, ...] = attrs.field(
+        default=(), converter=_column_edge_tuple
+    )
 
     @classmethod
     def of(cls, run: Run, declaration: Transformation | None = None) -> Revision:
@@ -136,7 +143,8 @@ class Revision:
     @staticmethod
     def content_id(values: dict[str, Any]) -> str:
         """The id of a revision with these field values (every field but ``id``)."""
-        content = {k: _plain(v) for k, v in values.items() if v is not None and v != {}}
+        # Empty values are left out, so a field a later release adds keeps earlier ids.
+        content = {k: _plain(v) for k, v in values.items() if v not in (None, {}, ())}
         return _content_id("revision", content)
 
 

@@ -74,6 +74,19 @@ _TAGS: dict[type[Any], str] = {cls: tag for tag, cls in RECORD_TYPES.items()}
 _UPGRADES: dict[tuple[str, int], Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
 
+def _run_v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    # Version 1 runs knew no columns and no partitions: every derivation is whole-source.
+    return {**data, "column_derivation": [], "partitions": []}
+
+
+def _unchanged(data: dict[str, Any]) -> dict[str, Any]:
+    return data
+
+
+for _tag in RECORD_TYPES:
+    _UPGRADES[(_tag, 1)] = _run_v1_to_v2 if _tag == "run" else _unchanged
+
+
 def to_dict(record: Record) -> dict[str, Any]:
     """Return ``record`` as a dict of plain JSON values, tagged with its ``record_type``."""
     data: dict[str, Any] = converter().unstructure(record)
@@ -157,8 +170,9 @@ _SHARED_RUN_FIELDS = tuple(
     for a in attrs.fields(Run)
     if a.name
     in {
-        "transformation", "version", "inputs", "outputs", "derivation", "code", "git",
-        "code_reference", "host", "pid", "python_version", "sdk_version", "namespace",
+        "transformation", "version", "inputs", "outputs", "derivation", "column_derivation",
+        "code", "git", "code_reference", "host", "pid", "python_version", "sdk_version",
+        "namespace",
     }
 )  # fmt: skip
 _CACHE_LIMIT = 1024

@@ -365,3 +365,37 @@ def seed_db(tmp_path: Path) -> str:
     run_seed()
     lineage_sdk.flush()
     return str(tmp_path / "seed.db")
+
+
+#: The store kinds the history's answers are pinned on: adding one is one entry here (and, for a
+#: database, its DSN in ``pipeline_history``).
+HISTORY_STORE_KINDS = ["json", "sqlite", "postgres"]
+
+
+@pytest.fixture(scope="session")
+def pipeline_history(
+    tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Any:
+    """The seed pipeline's history in a real git repository, built once per session (see
+    ``tests.helpers.build_history``) into every store kind; tests that edit its working tree
+    restore it."""
+    from .helpers import build_history
+
+    extra = {}
+    try:
+        cluster = request.getfixturevalue("pg_cluster")
+    except pytest.skip.Exception:  # no PostgreSQL here: history_store says so per test
+        cluster = None
+    if cluster is not None:
+        extra["postgres"] = cluster.dsn(schema=cluster.new_schema())
+    return build_history(tmp_path_factory.mktemp("history"), extra)
+
+
+@pytest.fixture(params=HISTORY_STORE_KINDS)
+def history_store(request: pytest.FixtureRequest, pipeline_history: Any) -> str:
+    """The history's store of each kind; one that could not be built here skips (fails under
+    CI)."""
+    require_component(
+        request.param in pipeline_history.stores, f"no {request.param} store could be built here"
+    )
+    return str(pipeline_history.stores[request.param])

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 import lineage_sdk
@@ -21,7 +22,7 @@ from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLi
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.records import Record
 
-from .conftest import child_env
+from .conftest import GIT_ENV, Repo, child_env, git
 
 COUNTS = "calculate_user_counts_7d_job_v1.2"
 CTR = "calculate_user_ctr_job_v1.0"
@@ -207,3 +208,80 @@ def run_on_terminal(
     code = proc.wait(timeout=120)
     decode = lambda fd: b"".join(chunks[fd]).decode("utf-8", "replace")  # noqa: E731
     return code, decode(out_master), decode(err_master)
+
+
+# --- a real git history of the seed pipeline (lineage over time) ---------------------------------
+CHANGES_PIPELINE = Path(__file__).resolve().parent / "data" / "changes_pipeline.py"
+PIPELINE_JOB = "jobs/pipeline.py"
+
+
+@attrs.frozen
+class PipelineHistory:
+    """The history built by :func:`build_history`: the repository, its stores, tag -> commit."""
+
+    repo: Repo
+    stores: dict[str, str]
+    tags: dict[str, str]
+
+
+def _run_pipeline(repo: Repo, env: dict[str, str], *stages: str) -> None:
+    result = subprocess.run(
+        [sys.executable, PIPELINE_JOB, *stages],
+        cwd=repo.root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+def edit_counts(text: str) -> str:
+    """Version 1.1 of the counts job: a different body and version."""
+    return text.replace(
+        '    name="calculate_user_counts_7d",\n    version="1.0",',
+        '    name="calculate_user_counts_7d",\n    version="1.1",',
+    ).replace(
+        "        clicked[user] = clicked.get(user, 0) + 1\n",
+        "        if user >= 0:  # v1.1: ignore anonymous users\n"
+        "            clicked[user] = clicked.get(user, 0) + 1\n",
+    )
+
+
+def build_history(base: Path, extra_stores: dict[str, str] | None = None) -> PipelineHistory:
+    """Run the pipeline as real processes in a new git repository under ``base``, writing to
+    every store kind at once:
+
+    1. the seed pipeline (clicks landed, counts, CTR) at tag v1.0;
+    2. the counts job edited (code and version), tagged v1.1 and run again; the CTR job is not;
+    3. after an unrelated commit, the raw clicks (the counts job's clicks input) landed again;
+    4. one more commit, at which nothing runs.
+
+    ``extra_stores``: more store kinds to write to (kind -> store string, e.g. a database DSN).
+    """
+    home = base / "home"
+    home.mkdir()
+    root = base / "feature-jobs"
+    root.mkdir()
+    git(root, "init", "-q", "-b", "main")
+    repo = Repo(root)
+    (root / "jobs").mkdir()
+    shutil.copy(CHANGES_PIPELINE, root / PIPELINE_JOB)
+    repo.commit("seed pipeline")
+    repo.git("tag", "-a", "v1.0", "-m", "v1.0")
+    stores = {"json": f"json:{base / 'lineage.jsonl'}", "sqlite": f"sqlite:{base / 'lineage.db'}"}
+    stores |= extra_stores or {}
+    env = child_env(LINEAGE_SINK=",".join(stores.values()), HOME=str(home), **GIT_ENV)
+    _run_pipeline(repo, env, "clicks", "counts", "ctr")
+    job = root / PIPELINE_JOB
+    job.write_text(edit_counts(job.read_text()))
+    repo.commit("counts: ignore anonymous users")
+    repo.git("tag", "-a", "v1.1", "-m", "v1.1")
+    _run_pipeline(repo, env, "counts")
+    (root / "README.md").write_text("feature jobs\n")
+    repo.commit("readme")
+    _run_pipeline(repo, env, "clicks")
+    (root / "NOTES.md").write_text("nothing ran here\n")
+    repo.commit("notes")  # HEAD: a commit at which nothing ran
+    tags = {t: repo.git("rev-parse", f"{t}^{{commit}}") for t in ("v1.0", "v1.1")}
+    return PipelineHistory(repo, stores, tags)

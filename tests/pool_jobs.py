@@ -34,3 +34,11 @@ class Scaler:
     @staticmethod
     def negate(n: int) -> int:
         return -n
+
+
+def sigterm_action_after_a_run(n: int) -> str:
+    """Runs the decorated job in a worker, then names the worker's SIGTERM disposition."""
+    import signal
+
+    double(n)
+    return "default" if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL else "handler"

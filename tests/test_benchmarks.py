@@ -32,6 +32,7 @@ def test_quick_benchmarks_write_every_section_and_target(tmp_path: Path) -> None
         "## throughput",
         "## ingest",
         "## queries",
+        "## changes",
         "## postgres",
         "## import",
         "## git",

@@ -72,6 +72,10 @@ def test_ctr_example_writes_the_seed_registry_to_the_default_store(
     graph = lineage_sdk.load_graph(f"sqlite:{repo.root / 'lineage.db'}")
     assert isinstance(graph.backend, SQLBackend)  # queries run in SQL, not in memory
     assert {r.git.commit for r in graph.runs() if r.git} == {sha}
+    # Column level: the counts read user_id and timestamp, never ad_id.
+    assert graph.impact("raw_clicks_kafka_topic.ad_id") == []
+    assert graph.impact("raw_clicks_kafka_topic.timestamp") == ["user_clicks_7d", "user_ctr_7d"]
+    assert "impact(raw_clicks_kafka_topic.ad_id): []" in text
     if shutil.which("dot"):
         assert (repo.root / "lineage.svg").read_bytes().startswith(b"<?xml")
         assert f"graph drawn to {repo.root / 'lineage.svg'}" in text

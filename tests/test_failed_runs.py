@@ -87,9 +87,10 @@ def test_a_version_1_store_is_migrated_so_failed_runs_stop_being_lineage(tmp_pat
     conn = sqlite3.connect(path)
     conn.executescript(
         "INSERT OR IGNORE INTO transformation_io SELECT * FROM failed_io;"
-        "INSERT OR IGNORE INTO edges SELECT * FROM failed_edges;"
+        "INSERT OR IGNORE INTO edges (src, transformation_id, dst) SELECT * FROM failed_edges;"
         "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
-        "DROP TABLE failed_io; DROP TABLE failed_edges; PRAGMA user_version = 1;"
+        "DROP TABLE failed_io; DROP TABLE failed_edges;"
+        "DROP TABLE column_edges; ALTER TABLE edges DROP COLUMN whole; PRAGMA user_version = 1;"
     )
     conn.close()
     graph = lineage_sdk.load_graph(f"sqlite:{path}")

@@ -385,7 +385,8 @@ def test_a_store_of_an_older_version_is_read_through_a_copy_and_left_unchanged(
     conn = sqlite3.connect(store)
     conn.executescript(  # what version 1 of the layout looked like
         "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
-        "DROP TABLE failed_io; DROP TABLE failed_edges; PRAGMA user_version = 1;"
+        "DROP TABLE failed_io; DROP TABLE failed_edges;"
+        "DROP TABLE column_edges; ALTER TABLE edges DROP COLUMN whole; PRAGMA user_version = 1;"
     )
     conn.close()
     before = store.read_bytes()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ from lineage_sdk.sinks import build_sink
 from lineage_sdk.sinks.base import NotALineageStoreError
 from lineage_sdk.testing import capture_records
 
+from . import pool_jobs
 from .conftest import child_env
 from .helpers import cli
 
@@ -475,6 +477,91 @@ def test_sigterm_in_async_mode_writes_the_queued_runs(
         assert proc.returncode == -signal.SIGTERM, err
     runs = [r for r in build_sink(SinkTarget(scheme, str(store))).read() if isinstance(r, Run)]
     assert len(runs) == 200
+
+
+_SIGTERM_HOLDING_A_LOCK = """
+import sys, time
+import lineage_sdk
+from lineage_sdk import _runtime, log_lineage
+
+lineage_sdk.configure(sys.argv[1], async_delivery=True, flush_interval_s=3600)
+
+@log_lineage(inputs=["raw"], outputs=["clean"], name="term_job")
+def job(i):
+    return i
+
+for i in range(50):
+    job(i)
+delivery = _runtime.current().delivery
+with delivery._stats_lock:  # the signal lands while the main thread holds an SDK lock
+    print("ready", flush=True)
+    time.sleep(60)
+"""
+
+
+def test_sigterm_while_the_main_thread_holds_an_sdk_lock_still_ends_the_process(
+    tmp_path: Path,
+) -> None:
+    # A handler that flushed on the interrupted thread itself would wait on that lock for ever.
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _SIGTERM_HOLDING_A_LOCK, f"json:{tmp_path / 'l.jsonl'}"],
+        env=child_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "ready"
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == -signal.SIGTERM, err
+
+
+@pytest.mark.parametrize("start_method", ["fork", "spawn"])
+def test_worker_processes_leave_sigterm_to_multiprocessing(
+    start_method: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Pool.terminate() ends workers with SIGTERM; a worker delivers synchronously, so there is no
+    # queue to save and no reason to stand between the signal and the end of the process.
+    monkeypatch.setenv("LINEAGE_SINK", f"sqlite:{tmp_path / 'w.db'}")
+    monkeypatch.setenv("LINEAGE_ASYNC", "1")
+    context = multiprocessing.get_context(start_method)
+    with context.Pool(2) as pool:
+        actions = pool.map(pool_jobs.sigterm_action_after_a_run, range(4))
+    assert actions == ["default"] * 4
+
+
+_FORK_POOL_AFTER_THE_HANDLER = """
+import multiprocessing, signal, sys
+import lineage_sdk
+from tests import pool_jobs
+
+lineage_sdk.configure(sys.argv[1], async_delivery=True)
+pool_jobs.double(1)  # the main process queues: the SDK owns SIGTERM here
+lineage_sdk.flush()
+print("parent", "handler" if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL else "default")
+with multiprocessing.get_context("fork").Pool(2) as pool:
+    print("workers", *sorted(set(pool.map(pool_jobs.sigterm_action_after_a_run, range(4)))))
+"""
+
+
+def test_forked_workers_do_not_inherit_the_sigterm_handler(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", _FORK_POOL_AFTER_THE_HANDLER, f"sqlite:{tmp_path / 'f.db'}"],
+        env=child_env(),
+        cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["parent handler", "workers default"]
 
 
 # --- long and killed runs are visible ----------------------------------------------------------

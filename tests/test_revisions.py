@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, MemorySink, log_lineage
-from lineage_sdk.records import CodeRef, GitInfo, Run
+from lineage_sdk.records import CodeRef, ColumnEdge, GitInfo, PartitionRead, Run
 from lineage_sdk.revisions import (
     NARROW_RUN_FIELDS,
     PROCESS_FIELDS,
@@ -56,6 +56,12 @@ def run_fields(draw: st.DrawFn) -> dict[str, Any]:
         "inputs": inputs,
         "outputs": outputs,
         "derivation": [(o, inputs) for o in outputs],
+        "column_derivation": [
+            ColumnEdge(o, i, draw(hostile_text)) for o in outputs[:1] for i in inputs[:2]
+        ],
+        "partitions": draw(
+            st.lists(st.builds(PartitionRead, node=hostile_text, path=hostile_text), max_size=2)
+        ),
         "parent_run_id": draw(_maybe),
         "parent_transformation": draw(_maybe),
         "version": draw(_maybe),

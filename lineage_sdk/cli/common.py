@@ -11,6 +11,7 @@ from typing import Any
 from ..config import DEFAULT_STORE, SinkTarget, redact_secrets
 from ..errors import ConfigError
 from ..graph import LineageGraph, load_graph
+from ..graph.changes import MomentError
 from ..graph.load import parse_store, store_records
 from ..project_file import sinks_from_env
 from ..records import Record
@@ -88,7 +89,13 @@ def open_graph(args: argparse.Namespace) -> LineageGraph:
     """The graph of ``--store`` (or the default store); CommandError when it cannot be read."""
     store = store_target(args.store) if args.store else default_store()
     try:
-        return load_graph(store, include_failed=bool(getattr(args, "include_failed", False)))
+        return load_graph(
+            store,
+            include_failed=bool(getattr(args, "include_failed", False)),
+            as_of=getattr(args, "as_of", None),
+        )
+    except MomentError as exc:
+        raise CommandError(f"--as-of: {exc}") from exc
     except FileNotFoundError as exc:
         raise CommandError(f"{exc} (choose one with --store or LINEAGE_SINK)") from exc
     except (ConfigError, ValueError, LookupError, ConnectionError) as exc:

@@ -12,6 +12,8 @@ from ..render import (
     FORMATS,
     LARGE_GRAPH,
     DotNotFoundError,
+    DrawableGraph,
+    Marks,
     layout_engine,
     render_bytes,
     to_dot,
@@ -27,7 +29,7 @@ from .common import (
 )
 from .output import Lines, Result
 
-__all__ = ["add_parsers", "graph"]
+__all__ = ["add_parsers", "graph", "picture"]
 
 _BINARY = ("png", "pdf")
 
@@ -60,10 +62,23 @@ def graph(args: argparse.Namespace) -> Result:
     lineage = open_graph(args)
     if args.depth is not None and args.focus is None:
         raise CommandError("--depth needs --focus")
-    fmt = _format(args)
+    _format(args)
     if args.focus is not None:
         lineage.node(args.focus)  # unknown id: exit 1 with suggestions
-    source = to_dot(lineage, focus=args.focus, depth=args.depth)
+    return picture(args, lineage)
+
+
+def picture(args: argparse.Namespace, lineage: DrawableGraph, marks: Marks | None = None) -> Result:
+    """Draw ``lineage`` as ``args`` say (format, output, focus, depth, columns); ``marks`` as in
+    :func:`~lineage_sdk.render.to_dot`."""
+    fmt = _format(args)
+    source = to_dot(
+        lineage,
+        focus=args.focus,
+        depth=args.depth,
+        marks=marks,
+        columns=args.columns,
+    )
     size = vertex_count(source)
     hint = None
     if size > LARGE_GRAPH:
@@ -109,6 +124,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         examples=[
             "lineage graph -o lineage.svg",
             "lineage graph --focus user_ctr_7d --depth 2 -o ctr.png",
+            "lineage graph --columns -o columns.svg",
             "lineage graph | dot -Tsvg > lineage.svg",
         ],
         handler=graph,
@@ -118,4 +134,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("--focus", metavar="ID", help="only this node and its neighbourhood")
     parser.add_argument(
         "--depth", type=positive_int("--depth"), metavar="N", help="with --focus: how far to go"
+    )
+    parser.add_argument(
+        "--columns",
+        action="store_true",
+        help="draw sources as tables of their columns, edges from the columns each job read",
     )

@@ -12,11 +12,12 @@ from typing import Any
 
 from .. import __version__
 from .._version import DISTRIBUTION
-from . import completion, doctor, draw, export, query, runs, stores, ui
+from . import changes, completion, doctor, draw, export, query, runs, stores, ui
 
 __all__ = ["COMMAND_MODULES", "build_parser"]
 
 #: Their subcommands, in the order ``lineage --help`` lists them.
+# changes goes after draw, query, runs and ui: it adds --as-of (and graph --diff) to them.
 COMMAND_MODULES: tuple[ModuleType, ...] = (
     draw,
     query,
@@ -24,6 +25,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     export,
     stores,
     ui,
+    changes,
     doctor,
     completion,
 )

@@ -14,25 +14,44 @@ from .output import EXIT_NOT_FOUND, Lines, Result, Styled
 __all__ = ["add_parsers"]
 
 
-def _ids(args: argparse.Namespace, graph: LineageGraph, ids: Sequence[str], empty: str) -> Result:
-    """Ids one per line for people, ``[{"id", "kind"}]`` for machines; ``empty`` if none."""
+def _ids(
+    args: argparse.Namespace,
+    graph: LineageGraph,
+    ids: Sequence[str],
+    empty: str,
+    columns: Sequence[str] = (),
+) -> Result:
+    """Ids one per line for people, ``[{"id", "kind"}]`` for machines; ``empty`` if none.
+
+    Ids among ``columns`` are source columns (``SOURCE.COLUMN``, kind ``Column``).
+    """
+    column_ids = set(columns)
     return Result(
-        data=[{"id": i, "kind": str(graph.kind(i))} for i in ids] if args.json else None,
+        data=[{"id": i, "kind": "Column" if i in column_ids else str(graph.kind(i))} for i in ids]
+        if args.json
+        else None,
         human=[Lines(ids if ids else [Styled(empty, "dim")])],
     )
 
 
 def walk(args: argparse.Namespace) -> Result:
-    """``upstream`` / ``downstream``: the ids, one per line."""
+    """``upstream`` / ``downstream``: the ids, one per line.
+
+    ``upstream --columns`` lists after each source the columns used (kind ``Column``).
+    """
     graph = open_graph(args)
-    step = graph.upstream if args.command == "upstream" else graph.downstream
-    ids = step(args.id, args.depth)
     side = "upstream of" if args.command == "upstream" else "downstream of"
-    return _ids(args, graph, ids, f"nothing {side} {args.id}")
+    if args.command == "upstream" and args.columns:
+        ids = graph.upstream(args.id, args.depth, columns=True)
+        nodes = set(graph.upstream(args.id, args.depth))
+        columns = [i for i in ids if i not in nodes]
+        return _ids(args, graph, ids, f"nothing {side} {args.id}", columns)
+    step = graph.upstream if args.command == "upstream" else graph.downstream
+    return _ids(args, graph, step(args.id, args.depth), f"nothing {side} {args.id}")
 
 
 def impact(args: argparse.Namespace) -> Result:
-    """``impact``: the features that change when ID changes."""
+    """``impact``: the features that change when ID (a node, or ``SOURCE.COLUMN``) changes."""
     graph = open_graph(args)
     return _ids(args, graph, graph.impact(args.id), f"no feature depends on {args.id}")
 
@@ -98,6 +117,12 @@ def _add_walks(sub: Any, common: argparse.ArgumentParser) -> None:
         )
         parser.add_argument("id", metavar="ID")
         parser.add_argument("--depth", type=depth, metavar="N", help="1 = direct neighbours")
+        if name == "upstream":
+            parser.add_argument(
+                "--columns",
+                action="store_true",
+                help="also list the source columns (SOURCE.COLUMN) each derivation used",
+            )
 
 
 def _add_whole_graph_questions(sub: Any, common: argparse.ArgumentParser) -> None:
@@ -105,9 +130,13 @@ def _add_whole_graph_questions(sub: Any, common: argparse.ArgumentParser) -> Non
         sub,
         "impact",
         common,
-        summary="the features that change when ID changes",
-        description="The features downstream of ID: what to recompute or warn about.",
-        examples=["lineage impact raw_clicks_kafka_topic"],
+        summary="the features that change when ID (a node or SOURCE.COLUMN) changes",
+        description="The features downstream of ID: what to recompute or warn about. For "
+        "SOURCE.COLUMN, only what derives from that column (or from the whole source).",
+        examples=[
+            "lineage impact raw_clicks_kafka_topic",
+            "lineage impact raw_clicks_kafka_topic.ad_id",
+        ],
         handler=impact,
     )
     parser.add_argument("id", metavar="ID")

@@ -26,7 +26,7 @@ from urllib.parse import quote, urlsplit
 
 from .._version import HOMEPAGE, __version__
 from ..capture.git import code_anchor
-from ..records import DataSource, Feature, Record, Run, Transformation
+from ..records import COLUMN_KINDS, ColumnEdge, DataSource, Feature, Record, Run, Transformation
 from ..serde import line_safe
 
 __all__ = [
@@ -54,7 +54,11 @@ _STANDARD = {
     "schema": ("1-2-0", "SchemaDatasetFacet"),
     "documentation_dataset": ("1-1-0", "DocumentationDatasetFacet"),
     "ownership": ("1-0-1", "OwnershipDatasetFacet"),
+    "columnLineage": ("1-2-0", "ColumnLineageDatasetFacet"),
+    "version": ("1-0-1", "DatasetVersionDatasetFacet"),
 }
+# our column kind -> OpenLineage transformation subtype
+_SUBTYPES = {kind: kind.upper() for kind in COLUMN_KINDS} | {"groupby": "GROUP_BY"}
 #: custom facet key -> definition name of its schema in docs/openlineage/
 CUSTOM_FACETS = {
     "lineageSdk_run": "LineageSdkRunFacet",
@@ -158,6 +162,7 @@ def _dataset(
     nodes: Mapping[str, DataSource | Feature],
     namespace: str,
     derived_from: tuple[str, ...] | None = None,
+    columns: list[tuple[str, str, str | None]] | None = None,
 ) -> dict[str, Any]:
     node = nodes.get(node_id)
     ns, name = _name_of(node_id, nodes, namespace)
@@ -177,6 +182,8 @@ def _dataset(
             entity=node.entity,
             tags=list(node.tags),
         )
+    if columns:
+        facets["columnLineage"] = _column_lineage(node, node_id, columns, nodes, namespace)
     if derived_from is not None:
         facets["lineageSdk_derivation"] = _custom(
             "lineageSdk_derivation",
@@ -186,6 +193,63 @@ def _dataset(
             ],
         )
     return {"namespace": ns, "name": name, "facets": facets}
+
+
+def _output_columns(
+    run: Run, output: str, nodes: Mapping[str, DataSource | Feature]
+) -> list[tuple[str, str, str | None]]:
+    """``(source, column, kind)`` an output derives from: the columns its derivation names, and
+    every declared column of a source it derives from as a whole (a source without a declared
+    schema has no column names to give). Empty when the run names no column for the output:
+    the source-level ``lineageSdk_derivation`` facet still says where it comes from."""
+    edges: list[ColumnEdge] = [c for c in run.column_derivation if c.output == output]
+    if not edges:
+        return []
+    found: list[tuple[str, str, str | None]] = [(c.source, c.column, c.kind) for c in edges]
+    narrowed = {c.source for c in edges}
+    for out, sources in run.derivation:
+        if out != output:
+            continue
+        for source in sources:
+            node = nodes.get(source)
+            if source not in narrowed and isinstance(node, DataSource):
+                found.extend((source, column, None) for column in node.schema)
+    return found
+
+
+def _column_lineage(
+    node: DataSource | Feature | None,
+    node_id: str,
+    columns: list[tuple[str, str, str | None]],
+    nodes: Mapping[str, DataSource | Feature],
+    namespace: str,
+) -> dict[str, Any]:
+    """The ``columnLineage`` facet of one output: a feature is one field, named by its id; an
+    output with a declared schema maps every field to all its inputs; otherwise they apply to
+    the dataset as a whole."""
+    input_fields = []
+    for source, column, kind in columns:
+        ns, name = _name_of(source, nodes, namespace)
+        field: dict[str, Any] = {"namespace": ns, "name": name, "field": column}
+        if kind is not None:
+            field["transformations"] = [{"type": COLUMN_KINDS[kind], "subtype": _SUBTYPES[kind]}]
+        input_fields.append(field)
+    if isinstance(node, DataSource) and node.schema:
+        targets: list[str] = list(node.schema)
+    elif isinstance(node, DataSource):
+        return _facet("columnLineage", fields={}, dataset=input_fields)
+    else:
+        targets = [node_id]
+    return _facet("columnLineage", fields={t: {"inputFields": input_fields} for t in targets})
+
+
+def _add_partition_version(dataset: dict[str, Any], run: Run, node_id: str) -> None:
+    """A partitioned file dataset is one dataset; the partitions the run touched are its
+    version (``date=2026-11-24``; several partitions comma-separated)."""
+    touched = [p for p in run.partitions if p.node == node_id]
+    if touched:
+        version = ", ".join("/".join(f"{k}={v}" for k, v in p.values) for p in touched)
+        dataset["facets"]["version"] = _facet("version", datasetVersion=version)
 
 
 def _name_of(
@@ -319,7 +383,14 @@ def run_events(
     run_facets = _run_facets(run, transformation)
     derivation = dict(run.derivation)
     inputs = [_dataset(i, nodes, ns) for i in run.inputs]
-    outputs = [_dataset(o, nodes, ns, derivation.get(o)) for o in run.outputs]
+    outputs = [
+        _dataset(o, nodes, ns, derivation.get(o), _output_columns(run, o, nodes))
+        for o in run.outputs
+    ]
+    if run.partitions:
+        pairs = [*zip(inputs, run.inputs, strict=True), *zip(outputs, run.outputs, strict=True)]
+        for dataset, node_id in pairs:
+            _add_partition_version(dataset, run, node_id)
     base = {
         "producer": PRODUCER,
         "schemaURL": EVENT_SCHEMA_URL,

@@ -14,7 +14,8 @@ from typing import Literal, Protocol
 import attrs
 
 from ..records import DataSource, Feature, Record, Run, Transformation
-from .model import NodeKind, VersionInfo
+from .changes.source import ChangeSource
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["Direction", "GraphBackend", "RunQuery"]
 
@@ -64,6 +65,21 @@ class GraphBackend(Protocol):
     def io(self, transformation: str, direction: Direction) -> list[str]:
         """The nodes a transformation has read ("in") or written ("out"), sorted."""
 
+    def column_edges(self) -> Iterable[ColumnRow]:
+        """Every source column some run named in a derivation, in any order."""
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        """Derivation triples some run made from the whole input (every column counts)."""
+
+    def columns_of(self, source: str) -> set[str]:
+        """The columns of ``source`` that runs named."""
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        """``(source, column)`` pairs named in the derivation of any of ``targets``."""
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        """Nodes derived directly from ``source.column``: by the column or by the whole source."""
+
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
         """Everything reachable from ``start`` (itself excluded): id -> distance in vertices.
 
@@ -87,6 +103,12 @@ class GraphBackend(Protocol):
 
     def records(self) -> Iterator[Record]:
         """Every record: nodes, transformations, then runs oldest first."""
+
+    def changes(self) -> ChangeSource:
+        """The history questions (revisions, producers, moments) answered by this store."""
+
+    def as_of(self, until: _dt.datetime) -> GraphBackend:
+        """A backend seeing only the runs that had ended by ``until`` (and what they reached)."""
 
     def close(self) -> None:
         """Release what the backend holds open (a database connection)."""

@@ -65,6 +65,136 @@ class SQLDialect(Protocol):
     def record(self, value: object) -> dict[str, Any]:
         """A record's JSON column, as a dict."""
 
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL for the JSON text at ``path`` (constant keys) of a JSON column."""
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        """SQL for the scalar at ``path`` (constant keys) of a JSON column, as text or NULL."""
+
+    def snapshot(self, until_us: int) -> list[str]:
+        """Statements that make this connection see the store as it stood at ``until_us``.
+
+        Temporary objects named like the store's tables shadow them on this connection only:
+        the runs that had ended by then, and the io, edges, versions and declarations those
+        runs reach. Every statement of the backend then answers "as of" unchanged.
+        """
+
+
+def _sqlite_json_path(path: tuple[str, ...]) -> str:
+    # Keys are constants of the caller, never user input; quoted for JSON path syntax.
+    return "'$" + "".join(f'."{key}"' for key in path) + "'"
+
+
+def _sqlite_io(table: str, status: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "SELECT DISTINCT r.transformation_id, 'in' AS direction, i.node_id AS node_id "
+        "FROM main.runs r JOIN main.run_inputs i ON i.run_id = r.run_id "
+        f"WHERE r.status {status} AND r.ended_us <= {{until_us}} "
+        "UNION SELECT DISTINCT r.transformation_id, 'out', o.node_id "
+        "FROM main.runs r JOIN main.run_outputs o ON o.run_id = r.run_id "
+        f"WHERE r.status {status} AND r.ended_us <= {{until_us}}",
+        f"CREATE INDEX temp.{table}_by_node ON {table} (node_id, direction)",
+        f"CREATE INDEX temp.{table}_by_t ON {table} (transformation_id, direction)",
+    )
+
+
+def _sqlite_edges(table: str, status: str) -> tuple[str, ...]:
+    # From each distinct derivation (one per revision), not from every run.
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "WITH d AS (SELECT DISTINCT transformation_id, json_extract(record, '$.derivation') AS der "
+        f"FROM main.run_records WHERE status {status} AND ended_us <= {{until_us}}) "
+        "SELECT DISTINCT s.value AS src, d.transformation_id, json_extract(o.value, '$[0]') AS dst "
+        "FROM d, json_each(d.der) o, json_each(o.value, '$[1]') s",
+        f"CREATE INDEX temp.{table}_by_src ON {table} (src, transformation_id, dst)",
+        f"CREATE INDEX temp.{table}_by_dst ON {table} (dst, transformation_id, src)",
+    )
+
+
+# SQLite looks unqualified names up in temp first, then main: these shadow the stored tables and
+# views on the one connection that creates them.
+_SQLITE_SNAPSHOT = (
+    # A reader's connection is query-only over a file opened read-only (mode=ro): the temporary
+    # objects live in the connection's own temp store, so queries may write there while they are
+    # built; the file stays untouchable all along.
+    "PRAGMA query_only = 0",
+    "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
+    # Whole run records (lineage_sdk.sinks.sqlmodel): a view of main reads main.runs only.
+    "CREATE TEMP VIEW run_records AS SELECT * FROM main.run_records WHERE ended_us <= {until_us}",
+    *_sqlite_io("transformation_io", "= 'completed'"),
+    *_sqlite_io("failed_io", "!= 'completed'"),
+    *_sqlite_edges("edges", "= 'completed'"),
+    *_sqlite_edges("failed_edges", "!= 'completed'"),
+    "CREATE TEMP VIEW io_with_failed AS "
+    "SELECT transformation_id, direction, node_id FROM temp.transformation_io "
+    "UNION SELECT transformation_id, direction, node_id FROM temp.failed_io",
+    "CREATE TEMP VIEW edges_with_failed AS SELECT src, transformation_id, dst FROM temp.edges "
+    "UNION SELECT src, transformation_id, dst FROM temp.failed_edges",
+    "CREATE TEMP VIEW transformation_versions AS "
+    "SELECT transformation_id, version, source_sha256, git_commit, git_tag, "
+    "min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs "
+    "FROM temp.runs GROUP BY transformation_id, version, source_sha256, git_commit, git_tag",
+    # Declarations carry no time: those of what the runs by then reached.
+    "CREATE TEMP VIEW nodes AS SELECT * FROM main.nodes "
+    "WHERE id IN (SELECT node_id FROM temp.io_with_failed)",
+    "CREATE TEMP VIEW transformations AS SELECT * FROM main.transformations "
+    "WHERE id IN (SELECT DISTINCT transformation_id FROM temp.runs)",
+    "PRAGMA query_only = 1",
+)
+
+
+def _postgres_io(table: str, status: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "SELECT DISTINCT r.transformation_id, 'in'::text AS direction, i.node_id "
+        "FROM runs r JOIN run_inputs i ON i.run_id = r.run_id "
+        f"WHERE r.status {status} "
+        "UNION SELECT DISTINCT r.transformation_id, 'out'::text, o.node_id "
+        "FROM runs r JOIN run_outputs o ON o.run_id = r.run_id "
+        f"WHERE r.status {status}",
+        f"CREATE INDEX ON {table} (node_id, direction)",
+        f"CREATE INDEX ON {table} (transformation_id, direction)",
+    )
+
+
+def _postgres_edges(table: str, status: str) -> tuple[str, ...]:
+    return (
+        f"CREATE TEMP TABLE {table} AS "
+        "WITH d AS (SELECT DISTINCT transformation_id, record::jsonb -> 'derivation' AS der "
+        f"FROM run_records WHERE status {status}) "
+        'SELECT DISTINCT s.value COLLATE "C" AS src, d.transformation_id, '
+        '(o.value ->> 0) COLLATE "C" AS dst '
+        "FROM d, jsonb_array_elements(d.der) o, jsonb_array_elements_text(o.value -> 1) s(value)",
+        f"CREATE INDEX ON {table} (src, transformation_id, dst)",
+        f"CREATE INDEX ON {table} (dst, transformation_id, src)",
+    )
+
+
+# PostgreSQL binds a view's names when it is created, and looks pg_temp up first: the temporary
+# runs view reads the stored runs, and everything after it reads that view.
+_POSTGRES_SNAPSHOT = (
+    "CREATE TEMP VIEW run_records AS SELECT * FROM run_records WHERE ended_us <= {until_us}",
+    "CREATE TEMP VIEW runs AS SELECT * FROM runs WHERE ended_us <= {until_us}",
+    *_postgres_io("transformation_io", "= 'completed'"),
+    *_postgres_io("failed_io", "<> 'completed'"),
+    *_postgres_edges("edges", "= 'completed'"),
+    *_postgres_edges("failed_edges", "<> 'completed'"),
+    "CREATE TEMP VIEW io_with_failed AS "
+    "SELECT transformation_id, direction, node_id FROM transformation_io "
+    "UNION SELECT transformation_id, direction, node_id FROM failed_io",
+    "CREATE TEMP VIEW edges_with_failed AS SELECT src, transformation_id, dst FROM edges "
+    "UNION SELECT src, transformation_id, dst FROM failed_edges",
+    "CREATE TEMP VIEW transformation_versions AS "
+    "SELECT transformation_id, version, source_sha256, git_commit, git_tag, "
+    "min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs "
+    "FROM runs GROUP BY transformation_id, version, source_sha256, git_commit, git_tag",
+    "CREATE TEMP VIEW nodes AS SELECT * FROM nodes "
+    "WHERE id IN (SELECT node_id FROM io_with_failed)",
+    "CREATE TEMP VIEW transformations AS SELECT * FROM transformations "
+    "WHERE id IN (SELECT DISTINCT transformation_id FROM runs)",
+)
+
 
 class SQLiteDialect:
     """SQLite (the embedded default store), through the standard library's ``sqlite3``.
@@ -91,6 +221,15 @@ class SQLiteDialect:
     def record(self, value: object) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
         return loaded
+
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({column}, {_sqlite_json_path(path)})"
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        return f"json_extract({column}, {_sqlite_json_path(path)})"
+
+    def snapshot(self, until_us: int) -> list[str]:
+        return [text.format(until_us=int(until_us)) for text in _SQLITE_SNAPSHOT]
 
 
 class PostgresDialect:
@@ -130,6 +269,16 @@ class PostgresDialect:
     def record(self, value: object) -> dict[str, Any]:
         loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
         return loaded
+
+    def json_text(self, column: str, path: tuple[str, ...]) -> str:
+        # jsonb text is normalised (key order, spacing): equal values compare equal.
+        return f"(({column})::jsonb #> '{{{','.join(path)}}}')::text"
+
+    def json_scalar(self, column: str, path: tuple[str, ...]) -> str:
+        return f"(({column})::jsonb #>> '{{{','.join(path)}}}')"
+
+    def snapshot(self, until_us: int) -> list[str]:
+        return [text.format(until_us=int(until_us)) for text in _POSTGRES_SNAPSHOT]
 
 
 def rows(

@@ -27,10 +27,19 @@ from pathlib import Path
 from typing import Any
 
 from ..records import Record, Run, Transformation
-from . import algorithms
+from . import algorithms, changes
 from .backend import GraphBackend, RunQuery
+from .changes.moments import Moment, resolve_moment
 from .memory import MemoryBackend
-from .model import ExternalNode, GraphNode, NodeKind, UnknownNodeError, VersionInfo, aware
+from .model import (
+    ColumnRow,
+    ExternalNode,
+    GraphNode,
+    NodeKind,
+    UnknownNodeError,
+    VersionInfo,
+    aware,
+)
 
 __all__ = ["LineageGraph"]
 
@@ -121,14 +130,28 @@ class LineageGraph:
         return self._backend.io(transformation, "out")
 
     # --- traversal -----------------------------------------------------------------------------
-    def upstream(self, node_id: str, depth: int | None = None) -> list[str]:
+    def upstream(
+        self, node_id: str, depth: int | None = None, *, columns: bool = False
+    ) -> list[str]:
         """Everything ``node_id`` derives from, transformations included.
 
-        Sorted by id; with ``depth``, nearest first (ties by id).
+        Sorted by id; with ``depth``, nearest first (ties by id). With ``columns``, each source
+        is followed by the columns (``source.column``) runs named in the derivation of what is
+        upstream here.
         """
         algorithms.check_depth(depth)
         found = self._backend.walk(node_id, self.kind(node_id), depth, forward=False)
-        return algorithms.ordered(found, depth)
+        ordered = algorithms.ordered(found, depth)
+        if not columns:
+            return ordered
+        by_source: dict[str, set[str]] = {}
+        for src, column in self._backend.columns_into([node_id, *ordered]):
+            by_source.setdefault(src, set()).add(column)
+        out: list[str] = []
+        for ident in ordered:
+            out.append(ident)
+            out.extend(f"{ident}.{c}" for c in sorted(by_source.get(ident, ())))
+        return out
 
     def downstream(self, node_id: str, depth: int | None = None) -> list[str]:
         """Everything derived from ``node_id``, transformations included (ordered as upstream)."""
@@ -137,10 +160,63 @@ class LineageGraph:
         return algorithms.ordered(found, depth)
 
     def impact(self, node_id: str) -> list[str]:
-        """The features that change when ``node_id`` changes."""
+        """The features that change when ``node_id`` changes.
+
+        ``node_id`` may name a column, ``source.column``: then only what derives from that
+        column counts (an output derived from the whole source depends on every column). An id
+        that is itself a node keeps meaning the node.
+        """
         # One query for the features, not one kind lookup per node reached.
         features = self._backend.declared_node_ids("Feature")
-        return sorted(n for n in self.downstream(node_id) if n in features)
+        column = self.split_column(node_id)
+        if column is None:
+            return sorted(n for n in self.downstream(node_id) if n in features)
+        reached: set[str] = set()
+        for dst in self._backend.column_dependents(*column):
+            reached.add(dst)
+            reached.update(self.downstream(dst))
+        return sorted(n for n in reached if n in features)
+
+    # --- columns -------------------------------------------------------------------------------
+    def split_column(self, ident: str) -> tuple[str, str] | None:
+        """``(source, column)`` when ``ident`` names a column; None when it is a node's id.
+
+        A dotted id that is a node id means the node. Otherwise the source is the longest prefix
+        before a dot that is a node, preferring one whose schema or derivation has the column.
+        UnknownNodeError (with suggestions) when no prefix is a node, or when the source declares
+        a schema without the column.
+        """
+        if self._backend.kind(ident) is not None:
+            return None
+        candidates = [
+            (ident[:i], ident[i + 1 :])
+            for i in range(len(ident) - 1, 0, -1)
+            if ident[i] == "." and self._backend.kind(ident[:i]) is not None
+        ]
+        if not candidates:
+            raise self._unknown(ident)
+        for src, column in candidates:
+            if column in self.known_columns(src):
+                return src, column
+        src, column = candidates[0]
+        if getattr(self._backend.declaration(src), "schema", ()):
+            # A declared schema is the list of columns: anything else is a typo.
+            names = [f"{src}.{c}" for c in self.known_columns(src)]
+            raise UnknownNodeError(ident, difflib.get_close_matches(ident, names, n=3))
+        return src, column
+
+    def known_columns(self, source: str) -> list[str]:
+        """A source's declared schema, then any other column runs named, sorted."""
+        declared = list(getattr(self._backend.declaration(source), "schema", ()) or ())
+        return declared + sorted(self._backend.columns_of(source) - set(declared))
+
+    def column_edges(self) -> list[ColumnRow]:
+        """Every ``(source, column, transformation, output, kind)`` runs declared, sorted."""
+        return sorted(self._backend.column_edges(), key=lambda r: (*r[:4], r[4] or ""))
+
+    def whole_edges(self) -> list[tuple[str, str, str]]:
+        """Derivation triples some run made from the whole input (every column counts)."""
+        return sorted(self._backend.whole_edges())
 
     def path(self, src: str, dst: str) -> list[str] | None:
         """The ids along one shortest path from ``src`` to ``dst`` (both included), or None.
@@ -212,18 +288,86 @@ class LineageGraph:
         """Every record: nodes, transformations, then runs oldest first."""
         return self._backend.records()
 
+    # --- history (see lineage_sdk.graph.changes) ----------------------------------------------
+    def moment(self, when: _dt.datetime | str) -> Moment:
+        """The instant ``when`` names: a datetime, ISO-8601 text, a run id, or a git tag, branch
+        or commit (the end of the last run recorded at that commit); MomentError otherwise."""
+        return resolve_moment(when, self._backend.changes())
+
+    def as_of(self, when: _dt.datetime | str) -> LineageGraph:
+        """The graph as it stood at ``when`` (see :meth:`moment`): the runs that had ended by
+        then, the nodes, edges and transformations they reached. On an SQL store the result
+        holds a connection of its own (close it when done)."""
+        return LineageGraph(backend=self._backend.as_of(self.moment(when).at))
+
+    def history(self, node_id: str) -> changes.History:
+        """A transformation's revisions, oldest first, each with its first and last run and what
+        changed from the one before; for a node, the runs that produced it, newest first."""
+        return changes.history(self._backend.changes(), node_id, self.kind(node_id), None)
+
+    def diff(self, start: _dt.datetime | str, end: _dt.datetime | str) -> changes.Diff:
+        """Transformations added, removed and changed between two moments (anything
+        :meth:`moment` takes), derivation edges added and removed, and the features downstream."""
+        source = self._backend.changes()
+        a, b = resolve_moment(start, source), resolve_moment(end, source)
+        return changes.diff(source, a, b, self._backend.kind)
+
+    def stale(self, check_code: str | os.PathLike[str] | None = None) -> list[changes.Stale]:
+        """Every produced node that is out of date, with each reason (``upstream_newer``,
+        ``code_changed``, ``last_run_failed``, ``upstream_stale``).
+
+        ``check_code``: a working tree (repository root) whose current function sources are
+        compared with the sources that produced each node.
+        """
+        root = Path(check_code) if check_code is not None else None
+        return changes.stale(self._backend.changes(), check_code=root)
+
+    def impact_of_patch(
+        self,
+        patch: str,
+        *,
+        root: str | os.PathLike[str] | None = None,
+        ref: str | None = None,
+    ) -> changes.Impact:
+        """The transformations a unified diff touches and the features downstream of them.
+
+        ``root``: the repository the patch applies to (for code recorded with absolute paths and
+        for ``ref``); ``ref``: the git ref the patch's old side is (then each function's lines
+        are read at that ref, not taken from where it last ran).
+        """
+        base = Path(root) if root is not None else None
+        locate = changes.lines_at_ref(ref, base or Path.cwd()) if ref is not None else None
+        return changes.impact_of_patch(
+            changes.parse_patch(patch), self._backend.changes(), self._backend.kind, base, locate
+        )
+
+    def impact_of_git_diff(
+        self, ref: str, root: str | os.PathLike[str] | None = None
+    ) -> changes.Impact:
+        """:meth:`impact_of_patch` of ``git diff REF`` in the working tree at ``root`` (or the
+        current directory): what committing the working tree on top of ``ref`` would change."""
+        where = Path(root) if root is not None else Path.cwd()
+        return self.impact_of_patch(changes.git_diff(ref, where), root=where, ref=ref)
+
     # --- output (render imports nothing from here: it reads the graph through these methods) --
-    def to_dot(self, focus: str | None = None, depth: int | None = None) -> str:
+    def to_dot(
+        self, focus: str | None = None, depth: int | None = None, *, columns: bool = False
+    ) -> str:
         """DOT source in the seed's visual language; see :mod:`lineage_sdk.render`."""
         from ..render import to_dot
 
-        return to_dot(self, focus=focus, depth=depth)
+        return to_dot(self, focus=focus, depth=depth, columns=columns)
 
-    def render(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
-        """Write the graph to ``path`` (svg, png, pdf or dot; from the suffix by default)."""
+    def render(
+        self, path: str | os.PathLike[str], format: str | None = None, *, columns: bool = False
+    ) -> Path:
+        """Write the graph to ``path`` (svg, png, pdf or dot; from the suffix by default).
+
+        ``columns`` draws sources as tables of their columns.
+        """
         from ..render import render
 
-        return render(self, path, format=format)
+        return render(self, path, format=format, columns=columns)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
         from ..render import mimebundle

@@ -6,6 +6,7 @@ others (a memory sink, a JSON-lines file, any sink with ``read()``) are read int
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -119,18 +120,36 @@ def _json_runs(location: str) -> Iterator[Run]:
         yield as_seen(run)
 
 
-def load_graph(target: Sink | str | None = None, *, include_failed: bool = False) -> LineageGraph:
+def load_graph(
+    target: Sink | str | None = None,
+    *,
+    include_failed: bool = False,
+    as_of: _dt.datetime | str | None = None,
+) -> LineageGraph:
     """Read recorded lineage back as a :class:`LineageGraph`.
 
     ``target``: a sink object, a store string as in ``LINEAGE_SINK`` (``sqlite:PATH``,
     ``json:PATH``, ``memory`` for the configured memory sink), or None for the configured store
     (the first readable one). The graph comes from completed runs; ``include_failed=True`` adds
-    the edges of failed runs (which are always listed by ``runs()``).
+    the edges of failed runs (which are always listed by ``runs()``). ``as_of``: the graph as it
+    stood then (a datetime, ISO-8601 text, a run id, or a git tag, branch or commit; see
+    :meth:`LineageGraph.as_of`).
 
     Example::
 
         load_graph("sqlite:lineage.db").upstream("user_ctr_7d")
+        load_graph("sqlite:lineage.db", as_of="v1.0").upstream("user_ctr_7d")
     """
+    graph = _load(target, include_failed)
+    if as_of is None:
+        return graph
+    try:
+        return graph.as_of(as_of)
+    finally:
+        graph.close()
+
+
+def _load(target: Sink | str | None, include_failed: bool) -> LineageGraph:
     if isinstance(target, str) and target.strip().lower() != "memory":
         return open_store(parse_store(target), include_failed=include_failed)
     # The configured store, the configured memory sink, or a sink object: whatever is still

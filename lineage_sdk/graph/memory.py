@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Iterable, Iterator
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from . import algorithms
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource, RunsChangeSource
 from .liveness import as_seen, latest_per_run
-from .model import NodeKind, VersionInfo
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["MemoryBackend"]
 
@@ -40,6 +42,10 @@ class MemoryBackend:
         self._pred: dict[str, set[str]] = {}
         self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
         self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
+        # Column level: triples some run derived from the whole source, and the source columns
+        # runs named instead.
+        self._whole: set[tuple[str, str, str]] = set()
+        self._column_rows: set[ColumnRow] = set()
         for record in latest_per_run(records):
             self._add(record)
         self._runs.sort(key=_run_sort_key, reverse=True)
@@ -66,7 +72,15 @@ class MemoryBackend:
             self._reads.setdefault(node, set()).add(t)
         for node in run.outputs:
             self._writes.setdefault(node, set()).add(t)
+        # Columns narrow completed runs' edges; a failed run's edges (shown on request) count
+        # as whole, as the SQL stores keep them.
+        columns = run.column_derivation if run.status == "completed" else ()
+        narrowed = {(c.source, c.output) for c in columns}
+        for c in columns:
+            self._column_rows.add((c.source, c.column, t, c.output, c.kind))
         for src, dst in run.edges():
+            if (src, dst) not in narrowed:
+                self._whole.add((src, t, dst))
             if (src, t, dst) not in self._triples:
                 self._triples.add((src, t, dst))
                 self._down.setdefault(src, set()).add((t, dst))
@@ -104,6 +118,25 @@ class MemoryBackend:
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
         return sorted((self._t_in if direction == "in" else self._t_out).get(transformation, ()))
+
+    # --- columns -------------------------------------------------------------------------------
+    def column_edges(self) -> Iterable[ColumnRow]:
+        return self._column_rows
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        return self._whole
+
+    def columns_of(self, source: str) -> set[str]:
+        return {r[1] for r in self._column_rows if r[0] == source}
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        wanted = set(targets)
+        return {(r[0], r[1]) for r in self._column_rows if r[3] in wanted}
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        direct = {dst for t, dst in self._down.get(source, ()) if (source, t, dst) in self._whole}
+        direct.update(r[3] for r in self._column_rows if r[0] == source and r[1] == column)
+        return direct
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
@@ -153,6 +186,20 @@ class MemoryBackend:
         yield from self._nodes.values()
         yield from self._transformations.values()
         yield from reversed(self._runs)
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return RunsChangeSource(self._runs)
+
+    def as_of(self, until: _dt.datetime) -> MemoryBackend:
+        """The runs that had ended by ``until``, and the declarations of what they reached
+        (declarations carry no time of their own)."""
+        runs = [r for r in reversed(self._runs) if r.ended_at <= until]
+        reached = {n for r in runs for n in (*r.inputs, *r.outputs)}
+        ran = {r.transformation for r in runs}
+        kept: list[Record] = [n for n in self._nodes.values() if n.id in reached]
+        kept += [t for t in self._transformations.values() if t.id in ran]
+        return MemoryBackend([*kept, *runs], include_failed=self.include_failed)
 
     def close(self) -> None:
         """Nothing to release."""

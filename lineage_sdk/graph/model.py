@@ -10,6 +10,7 @@ import attrs
 from ..records import DataSource, Feature, Transformation
 
 __all__ = [
+    "ColumnRow",
     "ExternalNode",
     "GraphNode",
     "NodeKind",
@@ -19,6 +20,8 @@ __all__ = [
 ]
 
 NodeKind = Literal["DataSource", "Feature", "Transformation", "External"]
+#: (source, column, transformation, output, kind): ``output`` was derived from ``source.column``.
+ColumnRow = tuple[str, str, str, str, str | None]
 
 
 @attrs.frozen(slots=True)

@@ -4,7 +4,8 @@ Traversals run as recursive CTEs over the ``edges`` table, so a store with milli
 answers without being loaded into memory; whole-graph questions (ids, edges, cycles) read only
 the small tables they need. The tables are those the SQLite sink writes (see
 :mod:`lineage_sdk.sinks.sqlite`): ``nodes``, ``transformations``, ``runs``,
-``transformation_io``, ``edges`` and the ``transformation_versions`` view. Column names in
+``transformation_io``, ``edges`` (with its ``whole`` flag), ``column_edges`` and the
+``transformation_versions`` view. Column names in
 statements come from constants here only; every id and value travels as a bound parameter.
 """
 
@@ -17,9 +18,11 @@ from typing import Any
 from ..records import DataSource, Feature, Record, Run, Transformation
 from ..serde import from_dict
 from .backend import Direction, RunQuery
+from .changes.source import ChangeSource
+from .changes.sql import SQLChangeSource, to_us
 from .dialects import Connection, SQLDialect, rows
 from .liveness import as_seen
-from .model import NodeKind, VersionInfo
+from .model import ColumnRow, NodeKind, VersionInfo
 
 __all__ = ["SQLBackend"]
 
@@ -71,21 +74,39 @@ class SQLBackend:
 
     The graph comes from completed runs (tables ``transformation_io`` and ``edges``); with
     ``include_failed`` from every run (the ``*_with_failed`` views, which add the failed tables).
+    With ``until``, the backend sees the store as it stood then (see ``SQLDialect.snapshot``).
     """
 
-    def __init__(self, dialect: SQLDialect, location: str, *, include_failed: bool = False) -> None:
+    def __init__(
+        self,
+        dialect: SQLDialect,
+        location: str,
+        *,
+        include_failed: bool = False,
+        until: _dt.datetime | None = None,
+    ) -> None:
         self.dialect = dialect
         self.location = location
         self.include_failed = include_failed
+        #: The moment this backend sees the store as of (None: everything recorded).
+        self.until = until
         self._tables = (
             {"@io": "io_with_failed", "@edges": "edges_with_failed"}
             if include_failed
             else {"@io": "transformation_io", "@edges": "edges"}
         )
         self._conn: Connection | None = dialect.connect(location)
+        if until is not None:
+            try:
+                for statement in dialect.snapshot(to_us(until)):
+                    self._conn.execute(statement)
+            except BaseException:
+                self.close()
+                raise
 
     def __repr__(self) -> str:
-        return f"SQLBackend({self.dialect.name}:{self.location})"
+        when = f", as of {self.until.isoformat()}" if self.until is not None else ""
+        return f"SQLBackend({self.dialect.name}:{self.location}{when})"
 
     def __del__(self) -> None:
         self.close()
@@ -110,6 +131,16 @@ class SQLBackend:
 
     def _column(self, text: str, **params: Any) -> list[Any]:
         return [row[0] for row in self._rows(text, **params)]
+
+    # --- history ---------------------------------------------------------------------------------
+    def changes(self) -> ChangeSource:
+        return SQLChangeSource(lambda text, params: self._rows(text, **params), self.dialect)
+
+    def as_of(self, until: _dt.datetime) -> SQLBackend:
+        """The same store on a connection of its own that sees it as it stood at ``until``."""
+        return SQLBackend(
+            self.dialect, self.location, include_failed=self.include_failed, until=until
+        )
 
     def _record(self, value: object) -> Record:
         record = from_dict(self.dialect.record(value))
@@ -160,6 +191,38 @@ class SQLBackend:
             t=transformation,
             direction=direction,
         )
+
+    # --- columns -------------------------------------------------------------------------------
+    def column_edges(self) -> Iterable[ColumnRow]:
+        sql = "SELECT src, column_name, transformation_id, dst, kind FROM column_edges"
+        return [(s, c, t, d, k or None) for s, c, t, d, k in self._rows(sql)]
+
+    def whole_edges(self) -> Iterable[tuple[str, str, str]]:
+        sql = "SELECT src, transformation_id, dst FROM edges WHERE whole = 1"
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT src, transformation_id, dst FROM failed_edges"
+        return [tuple(r) for r in self._rows(sql)]
+
+    def columns_of(self, source: str) -> set[str]:
+        sql = "SELECT DISTINCT column_name FROM column_edges WHERE src = :src"
+        return set(self._column(sql, src=source))
+
+    def columns_into(self, targets: list[str]) -> Iterable[tuple[str, str]]:
+        sql = "SELECT DISTINCT src, column_name FROM column_edges WHERE dst {ids:ids}"
+        found: set[tuple[str, str]] = set()
+        for i in range(0, len(targets), _BATCH):
+            batch = self.dialect.id_list(targets[i : i + _BATCH])
+            found.update((s, c) for s, c in self._rows(sql, ids=batch))
+        return found
+
+    def column_dependents(self, source: str, column: str) -> set[str]:
+        sql = (
+            "SELECT dst FROM edges WHERE src = :src AND whole = 1 UNION "
+            "SELECT dst FROM column_edges WHERE src = :src AND column_name = :column"
+        )
+        if self.include_failed:  # failed runs' edges count as whole
+            sql += " UNION SELECT dst FROM failed_edges WHERE src = :src"
+        return set(self._column(sql, src=source, column=column))
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:

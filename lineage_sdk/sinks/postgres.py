@@ -292,7 +292,7 @@ class PostgresSink(BaseSink):
         self._down_until = 0.0
         self._down_kind = ""
         self._conn: Any = None
-        self._known: GraphRows = (set(), set())
+        self._known: GraphRows = (set(), set(), set())
         self._parts = RunParts()  # revisions and processes: written once per store
 
     def _connection(self) -> Any:
@@ -324,6 +324,7 @@ class PostgresSink(BaseSink):
         self._cooldown_s = self._base_cooldown_s
         self._known[0].update(written[0])  # committed: no need to write these again
         self._known[1].update(written[1])
+        self._known[2].update(written[2])
 
     def _write(self, conn: Any, records: Sequence[Record]) -> GraphRows:
         psycopg = _psycopg()

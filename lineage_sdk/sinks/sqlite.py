@@ -40,6 +40,7 @@ from .sqlite_files import open_reader as _open_file_reader
 from .sqlmodel import (
     RECORD_TABLES,
     SQLITE,
+    ColumnRow,
     GraphRow,
     GraphRows,
     RunParts,
@@ -168,6 +169,7 @@ class SQLiteSink(BaseSink):
         # common case, then writes only its own rows.
         self._known_io: set[GraphRow] = set()
         self._known_edges: set[GraphRow] = set()
+        self._known_columns: set[ColumnRow] = set()
         self._parts = RunParts()  # revisions and processes: written once per store
 
     def _connection(self) -> sqlite3.Connection:
@@ -179,7 +181,7 @@ class SQLiteSink(BaseSink):
         if not records:
             return
         conn = self._connection()
-        known = (self._known_io, self._known_edges)
+        known = (self._known_io, self._known_edges, self._known_columns)
         written: list[GraphRows] = []
 
         def write(dedupe: bool = False) -> None:
@@ -208,6 +210,7 @@ class SQLiteSink(BaseSink):
             self._parts.committed()
             self._known_io.update(written[0][0])
             self._known_edges.update(written[0][1])
+            self._known_columns.update(written[0][2])
 
     def _close(self) -> None:
         if self._conn is not None:

@@ -1,9 +1,10 @@
 """The one relational model of a lineage store, written once for SQLite and PostgreSQL.
 
 Both SQL stores keep the same normalised tables (nodes, transformations, runs, run inputs and
-outputs, the transformation's merged inputs and outputs, and the derivation edges
-``input -> transformation -> output``) and write them with the same statements. Where the two
-databases differ, the difference is a field of :class:`Dialect` and nowhere else:
+outputs, the transformation's merged inputs and outputs, the derivation edges
+``input -> transformation -> output`` and the source columns they were narrowed to) and write
+them with the same statements. Where the two databases differ, the difference is a field of
+:class:`Dialect` and nowhere else:
 
 * placeholders (``?`` or ``%s``),
 * the integer type for microsecond timestamps (``INTEGER`` or ``BIGINT``),
@@ -39,6 +40,7 @@ __all__ = [
     "POSTGRES",
     "SQLITE",
     "STORE_VERSION",
+    "ColumnRow",
     "Dialect",
     "GraphRow",
     "GraphRows",
@@ -56,7 +58,7 @@ __all__ = [
 ]
 
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 3
+STORE_VERSION = 4
 
 
 class StoreVersionError(RuntimeError):
@@ -247,13 +249,29 @@ DELETE FROM edges WHERE EXISTS (
 )
 """
 
-# Version 3: the narrow layout. What does not change from run to run is stored once, as a
+# Version 3: column-level derivation. An edge is "whole" when some completed run derived dst from
+# the whole of src (every edge of an older store); column_edges holds the columns completed runs
+# named instead. (Failed runs' edges, shown on request only, count as whole.)
+_SCHEMA_V3 = """
+ALTER TABLE edges ADD COLUMN whole INTEGER NOT NULL DEFAULT 1;
+CREATE TABLE IF NOT EXISTS column_edges (
+    src                {text} NOT NULL,
+    column_name        {text} NOT NULL,
+    transformation_id  {text} NOT NULL,
+    dst                {text} NOT NULL,
+    kind               {text} NOT NULL,      -- an OpenLineage column kind, '' when not declared
+    PRIMARY KEY (src, column_name, transformation_id, dst, kind)
+){clustered};
+CREATE INDEX IF NOT EXISTS column_edges_by_dst ON column_edges (dst, transformation_id, src);
+"""
+
+# Version 4: the narrow layout. What does not change from run to run is stored once, as a
 # revision (declaration, code, git state, lineage; see lineage_sdk.revisions) and a process; a new
 # run row points to both and its `record` keeps only the run's own fields. Rows written before
 # (revision_id NULL) keep their whole record. Readers take whole records from the run_records
 # view, which splices the three JSON objects into one as text (no JSON functions, the same in
 # both databases): no object repeats a key of another, and none is empty.
-_SCHEMA_V3 = """
+_SCHEMA_V4 = """
 CREATE TABLE IF NOT EXISTS revisions (
     id                 {text} PRIMARY KEY,   -- hash of the content: the same in every store
     transformation_id  {text} NOT NULL,
@@ -268,7 +286,7 @@ ALTER TABLE runs ADD COLUMN revision_id {text};
 ALTER TABLE runs ADD COLUMN process_id {text};
 {create_view} run_records AS
     SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
-           r.revision_id,
+           r.version, r.source_sha256, r.git_commit, r.git_tag, r.revision_id, r.process_id,
            CASE WHEN r.revision_id IS NULL THEN r.record
                 ELSE substr(v.record, 1, length(v.record) - 1) || ','
                      || substr(p.record, 2, length(p.record) - 2) || ','
@@ -279,7 +297,7 @@ ALTER TABLE runs ADD COLUMN process_id {text};
 """
 
 #: Store version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3}
+_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
 
 
 def migration(dialect: Dialect, version: int) -> list[str]:
@@ -303,10 +321,21 @@ RECORD_TABLES = (
 #: A graph row with its table first: ``(table, transformation, direction, node)`` or
 #: ``(table, src, transformation, dst)``.
 GraphRow = tuple[str, str, str, str]
-#: A batch's graph rows: the io rows and the edge rows.
-GraphRows = tuple[set[GraphRow], set[GraphRow]]
+#: ``(src, column, transformation, dst, kind or '')`` of the column_edges table.
+ColumnRow = tuple[str, str, str, str, str]
+#: A batch's graph rows: the io rows, the edge rows and the column rows.
+GraphRows = tuple[set[GraphRow], set[GraphRow], set[ColumnRow]]
 #: run completed? -> (io table, edge table); table names come from here only.
 _GRAPH_TABLES = {True: ("transformation_io", "edges"), False: ("failed_io", "failed_edges")}
+#: The edges table's rows that a run derived from some columns only (``whole = 0``): a key of
+#: their own in the cache, so that a later whole-source run of the same edge is still written.
+_NARROWED = "edges (narrowed)"
+# Columns that are not text, for typed arrays (PostgreSQL's unnest).
+_COLUMN_TYPES = {"whole": "INTEGER"}
+
+
+def _array_type(column: str) -> str:
+    return "BIGINT" if column.endswith("_us") else _COLUMN_TYPES.get(column, "TEXT")
 
 
 def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
@@ -370,9 +399,7 @@ def _insert(
     """
     if dialect.array_rows:
         columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
-        arrays = ", ".join(
-            f"?::{'BIGINT' if c.strip().endswith('_us') else 'TEXT'}[]" for c in columns
-        )
+        arrays = ", ".join(f"?::{_array_type(c.strip())}[]" for c in columns)
         sql = dialect.sql(f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip())
         plan.append(Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared))
         return
@@ -420,9 +447,9 @@ class RunParts:
         """The revision and process of ``run`` (with its declaration's descriptive fields)."""
         declaration = self.declarations.get(run.transformation)
         key = (
-            run.transformation, run.version, run.inputs, run.outputs, run.derivation, run.code,
-            run.git, run.code_reference, run.host, run.pid, run.python_version, run.sdk_version,
-            run.namespace, declaration,
+            run.transformation, run.version, run.inputs, run.outputs, run.derivation,
+            run.column_derivation, run.code, run.git, run.code_reference, run.host, run.pid,
+            run.python_version, run.sdk_version, run.namespace, declaration,
         )  # fmt: skip
         last_key, found = self._last
         # The decorator passes the same objects from one call to the next: compare identities
@@ -465,6 +492,8 @@ def _narrow_record(r: Run) -> str:
         value = getattr(r, name)
         if value is not None:
             data[name] = value
+    if r.partitions:
+        data["partitions"] = converter().unstructure(r.partitions)
     data["schema_version"] = r.schema_version
     data["record_type"] = "run"
     return line_safe(_encode(data))
@@ -532,7 +561,7 @@ def plan_batch(
     # New runs take no shared locks (their keys are new), so they keep the batch's order.
     fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
     if not fresh:
-        return Plan(plan, (set(), set()))
+        return Plan(plan, (set(), set(), set()))
     run_rows = []
     revisions: dict[str, Revision] = {}
     processes: dict[str, Process] = {}
@@ -585,23 +614,48 @@ def plan_batch(
     # caches key each row by its table, so a row seen failed is still written once completed.
     io: set[GraphRow] = set()
     edges: set[GraphRow] = set()
+    columns: set[ColumnRow] = set()
     for r in fresh:
-        io_table, edge_table = _GRAPH_TABLES[r.status == "completed"]
+        completed = r.status == "completed"
+        io_table, edge_table = _GRAPH_TABLES[completed]
         t = r.transformation
         io.update((io_table, t, "in", n) for n in r.inputs)
         io.update((io_table, t, "out", n) for n in r.outputs)
-        edges.update((edge_table, src, t, dst) for src, dst in r.edges())
+        # Columns narrow completed runs' edges; a failed run's edges count as whole.
+        narrowed = {(c.source, c.output) for c in r.column_derivation} if completed else set()
+        edges.update(
+            (_NARROWED if (src, dst) in narrowed else edge_table, src, t, dst)
+            for src, dst in r.edges()
+        )
+        if completed:
+            columns.update(
+                (c.source, c.column, t, c.output, c.kind or "") for c in r.column_derivation
+            )
     io -= known[0]
     edges -= known[1]
+    columns -= known[2]
     for table in sorted({row[0] for row in io}):
         head = f"INSERT INTO {table} (transformation_id, direction, node_id)"
         io_rows = sorted(row[1:] for row in io if row[0] == table)
         _insert(plan, dialect, head, io_rows, tail=_IGNORE)
     for table in sorted({row[0] for row in edges}):
-        head = f"INSERT INTO {table} (src, transformation_id, dst)"
         edge_rows = sorted(row[1:] for row in edges if row[0] == table)
-        _insert(plan, dialect, head, edge_rows, tail=_IGNORE)
-    return Plan(plan, (io, edges))
+        if table == "failed_edges":
+            head = "INSERT INTO failed_edges (src, transformation_id, dst)"
+            _insert(plan, dialect, head, edge_rows, tail=_IGNORE)
+            continue
+        # An edge once derived from the whole source stays whole: every column counts.
+        head = "INSERT INTO edges (src, transformation_id, dst, whole)"
+        tail = (
+            "ON CONFLICT (src, transformation_id, dst) DO UPDATE SET whole = excluded.whole "
+            "WHERE excluded.whole > edges.whole"
+        )
+        flag = 0 if table == _NARROWED else 1
+        _insert(plan, dialect, head, [(*row, flag) for row in edge_rows], tail=tail)
+    if columns:
+        head = "INSERT INTO column_edges (src, column_name, transformation_id, dst, kind)"
+        _insert(plan, dialect, head, sorted(columns), tail=_IGNORE)
+    return Plan(plan, (io, edges, columns))
 
 
 def _run_row(r: Run, revision_id: str, process_id: str) -> tuple[Any, ...]:
@@ -665,6 +719,13 @@ _STALE_GRAPH_ROWS = [
     for completed, status in ((True, "= 'completed'"), (False, "<> 'completed'"))
     for template, table in zip((_STALE_IO, _STALE_EDGES), _GRAPH_TABLES[completed], strict=True)
 ]
+# Column rows go with their edge. (An edge's columns and whole flag are the union over the runs
+# that made it; a kept edge keeps them: an over-approximation, never a lost column.)
+_STALE_GRAPH_ROWS.append(
+    """DELETE FROM column_edges WHERE NOT EXISTS (
+        SELECT 1 FROM edges e WHERE e.src = column_edges.src AND e.dst = column_edges.dst
+        AND e.transformation_id = column_edges.transformation_id)"""
+)
 
 
 @attrs.frozen(slots=True)

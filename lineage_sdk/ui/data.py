@@ -148,6 +148,16 @@ def _adjacency(
     return {name: [sorted(s) for s in per] for name, per in sets.items()}, drawn
 
 
+def _add_source_columns(graph: LineageGraph, nodes: list[dict[str, Any]]) -> None:
+    """The source columns (``source.column``) each node is derived from directly, if runs named
+    any: one read of the column edges for the whole page."""
+    by_output: dict[str, set[str]] = {}
+    for src, column, _t, dst, _kind in graph.column_edges():
+        by_output.setdefault(dst, set()).add(f"{src}.{column}")
+    for vertex in nodes:
+        vertex["source_columns"] = sorted(by_output.get(vertex["id"], ()))
+
+
 def _add_runs(graph: LineageGraph, transformations: list[dict[str, Any]]) -> None:
     """Recent runs, the failed-last-run mark and the code link of each transformation vertex."""
     recent = _recent_runs(graph, [v["id"] for v in transformations])
@@ -182,6 +192,7 @@ def explorer_data(
         raise ValueError("depth needs focus")
     adjacency, drawn = _adjacency(graph, node_ids, t_ids)
     vertices = [_node_dict(graph, n) for n in node_ids] + [_node_dict(graph, t) for t in t_ids]
+    _add_source_columns(graph, vertices[: len(node_ids)])
     _add_runs(graph, vertices[len(node_ids) :])
     boxes = [vertex_size(v["kind"], v["id"], v["sub"]) for v in vertices]
     placed: Layout = layout(boxes, drawn)

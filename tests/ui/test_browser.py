@@ -115,6 +115,21 @@ def test_clicking_a_transformation_shows_its_code_reference_and_latest_commit(
     offline_ok(browser)
 
 
+def test_clicking_a_feature_lists_the_source_columns_it_derives_from(
+    browser: Browser, seed_page: Path
+) -> None:
+    browser.open(seed_page.as_uri())
+    node(browser, "user_clicks_7d").click()
+    lines = details(browser).splitlines()
+    assert "source columns" in lines
+    assert lines[lines.index("source columns") + 1] == (
+        "raw_clicks_kafka_topic.timestamp, raw_clicks_kafka_topic.user_id"
+    )
+    node(browser, "user_ctr_7d").click()  # derived from whole features: no column row
+    assert "source columns" not in details(browser).splitlines()
+    offline_ok(browser)
+
+
 def test_search_suggests_ids_and_descriptions_and_enter_selects_the_first(
     browser: Browser, seed_page: Path
 ) -> None:

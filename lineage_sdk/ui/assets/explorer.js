@@ -301,6 +301,7 @@
     row(dl, "value type", n.value_type);
     row(dl, "entity", n.entity);
     row(dl, "tags", n.tags);
+    row(dl, "source columns", n.source_columns);
     if (n.kind === "Transformation") {
       row(dl, "version", n.version);
       row(dl, "framework", n.compute_framework);
