@@ -312,14 +312,14 @@ class SQLBackend:
             clauses.append("started_us >= :since_us")
             params["since_us"] = int(query.since.timestamp() * 1_000_000)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT record FROM runs {where} ORDER BY started_us DESC, run_id DESC"
+        sql = f"SELECT record FROM run_records {where} ORDER BY started_us DESC, run_id DESC"
         if query.limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = query.limit
         return [self._record(value) for (value,) in self._rows(sql, **params)]  # type: ignore[misc]
 
     def run(self, run_id: str) -> Run | None:
-        row = self._one("SELECT record FROM runs WHERE run_id = :id", id=run_id)
+        row = self._one("SELECT record FROM run_records WHERE run_id = :id", id=run_id)
         return self._record(row[0]) if row else None  # type: ignore[return-value]
 
     def versions(self, transformation: str) -> list[VersionInfo]:
@@ -345,7 +345,7 @@ class SQLBackend:
         for sql in (
             "SELECT record FROM nodes ORDER BY id",
             "SELECT record FROM transformations ORDER BY id",
-            "SELECT record FROM runs ORDER BY started_us, run_id",
+            "SELECT record FROM run_records ORDER BY started_us, run_id",
         ):
             for (value,) in self._rows(sql):
                 yield self._record(value)
