@@ -233,6 +233,7 @@ def test_page_marks_stale_features_orange_with_their_reasons(
     assert stroke(browser, "user_impressions_7d")[0] != ORANGE
     text = open_details(browser, "user_ctr_7d")
     assert "stale" in text.splitlines()
+    assert stroke(browser, "user_ctr_7d")[0] == ORANGE  # selected, it keeps its mark
     reasons = browser.js(
         "return [...document.querySelectorAll('#details .stale-reasons li')].map(li =>"
         " [li.querySelector('.reason-kind').textContent,"
