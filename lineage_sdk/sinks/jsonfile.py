@@ -14,8 +14,8 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ..records import Record
-from ..serde import UnsupportedRecord, dumps, loads
+from ..records import Record, Run
+from ..serde import RunLines, UnsupportedRecord, dumps, loads
 from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
 
 try:
@@ -46,6 +46,7 @@ class JsonFileSink(BaseSink):
         self._fsync = fsync
         self._fd: int | None = None
         self._end = -1  # file size right after our last write
+        self._lines = RunLines()  # a run's shared fields rendered once, not per line
 
     def _open(self) -> int:
         if self._fd is None:
@@ -57,7 +58,10 @@ class JsonFileSink(BaseSink):
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        data = "".join([dumps(r) + "\n" for r in records]).encode("utf-8")
+        lines = self._lines
+        data = "".join(
+            [(lines.line(r) if type(r) is Run else dumps(r)) + "\n" for r in records]
+        ).encode("utf-8")
         fd = self._open()
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -44,6 +44,7 @@ from .sqlmodel import (
     STORE_VERSION,
     GraphRows,
     Plan,
+    RunParts,
     StoreVersionError,
     iter_records,
     migration,
@@ -292,6 +293,7 @@ class PostgresSink(BaseSink):
         self._down_kind = ""
         self._conn: Any = None
         self._known: GraphRows = (set(), set(), set())
+        self._parts = RunParts()  # revisions and processes: written once per store
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -328,9 +330,10 @@ class PostgresSink(BaseSink):
         psycopg = _psycopg()
         skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
-            plan = plan_batch(POSTGRES, records, self._known, skip)
+            plan = plan_batch(POSTGRES, records, self._known, skip, self._parts)
             try:
                 _run_plan(conn, plan)
+                self._parts.committed()
                 return plan.graph_rows
             except psycopg.IntegrityError:  # rolled back; rare: a run emitted twice
                 if skip or attempt == _DEADLOCK_RETRIES:
