@@ -454,15 +454,17 @@ class Delivery:
         self._process_checked = False
 
 
-_lost = [0]
+# Runs of this process lost after their configuration closed: process-wide, never reset.
+_lost_runs = 0
 
 
 def _count_lost_after_close(records: Sequence[Record]) -> None:
     runs = sum(isinstance(r, Run) for r in records)
     if not runs:
         return
-    _lost[0] += runs
-    if _lost[0] == runs:
+    global _lost_runs
+    _lost_runs += runs
+    if _lost_runs == runs:
         _log.warning(
             "lineage: %d run(s) ended after their configuration was closed (interpreter exit, "
             "or lineage switched off meanwhile) and were not written; further ones are counted "
@@ -473,7 +475,7 @@ def _count_lost_after_close(records: Sequence[Record]) -> None:
 
 def lost_after_close() -> int:
     """Runs of this process that ended after their configuration was closed, not written."""
-    return _lost[0]
+    return _lost_runs
 
 
 def _kind(exc: BaseException) -> str:
@@ -506,14 +508,15 @@ def _forget_sigterm_handler() -> None:
     """
     import signal
 
-    if not _sigterm:
+    global _sigterm_installed
+    if not _sigterm_installed:
         return
     try:
         if signal.getsignal(signal.SIGTERM) is _on_sigterm:
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
     except ValueError:  # forked from a thread other than the main one: signals are not ours
         return
-    _sigterm.clear()
+    _sigterm_installed = False
 
 
 def _at_exit() -> None:
@@ -526,7 +529,9 @@ def _at_exit() -> None:
 
 #: How long SIGTERM waits for queued runs; orchestrators allow more (Kubernetes: 30 s).
 _SIGNAL_FLUSH_S = 5.0
-_sigterm: list[Any] = []  # the handler we installed, once
+# Whether _on_sigterm is (or was, before the application replaced it) our SIGTERM handler: it is
+# installed once per process, and forgotten in a forked child (_forget_sigterm_handler).
+_sigterm_installed = False
 
 
 def _flush_on_sigterm() -> None:
@@ -538,7 +543,8 @@ def _flush_on_sigterm() -> None:
     """
     import signal
 
-    if _sigterm or threading.current_thread() is not threading.main_thread():
+    global _sigterm_installed
+    if _sigterm_installed or threading.current_thread() is not threading.main_thread():
         return
     mp = sys.modules.get("multiprocessing")
     if mp is not None and mp.parent_process() is not None:
@@ -549,7 +555,7 @@ def _flush_on_sigterm() -> None:
         signal.signal(signal.SIGTERM, _on_sigterm)
     except (ValueError, OSError, AttributeError):  # no SIGTERM here, or not allowed
         return
-    _sigterm.append(_on_sigterm)
+    _sigterm_installed = True
 
 
 def _shutdown_queued() -> None:
