@@ -595,6 +595,42 @@ def log_lineage(
         @log_lineage(inputs=[clicks, impressions], outputs=[ctr], compute_framework="pandas")
         def calculate_user_ctr(clicks_df, impressions_df): ...
     """
+    checked_metadata = _checked_arguments(
+        inputs,
+        outputs,
+        name=name,
+        version=version,
+        description=description,
+        compute_framework=compute_framework,
+        metadata=metadata,
+    )
+
+    def decorate(func: F) -> F:
+        target = getattr(func, "__func__", func)
+        if not callable(target):
+            raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        job = _Instrumented(
+            func, inputs, outputs, name, version, description, compute_framework, checked_metadata
+        )
+        decorated: F = decorated_function_class()(func, _wrapper_for(target, job))
+        decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
+        return decorated
+
+    return decorate
+
+
+def _checked_arguments(
+    inputs: Any,
+    outputs: Any,
+    *,
+    name: str | None,
+    version: str | None,
+    description: str | None,
+    compute_framework: str | None,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """Check ``log_lineage``'s arguments now, so a bad one fails at import, not at a call;
+    return the checked metadata."""
     if name is not None:
         _check_id(name, "name")
     for argument, value in (
@@ -605,38 +641,28 @@ def log_lineage(
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{argument} must be a string, got {type(value).__name__}")
     checked_metadata = check_metadata(metadata, "log_lineage metadata")
-    # Check static declarations now, so a bad one fails at import rather than at the first call.
     if not callable(inputs):
         _node_list(inputs, "inputs")
     if not callable(outputs):
         _IOSpec(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
+    return checked_metadata
 
-    def decorate(func: F) -> F:
-        target = getattr(func, "__func__", func)
-        if not callable(target):
-            raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
-        import functools
-        import inspect
 
-        job = _Instrumented(
-            func, inputs, outputs, name, version, description, compute_framework, checked_metadata
-        )
-        # A callable object's kind is its __call__'s (partials are looked through by inspect).
-        if not inspect.isroutine(target) and not isinstance(target, functools.partial):
-            target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
-        if inspect.isasyncgenfunction(target):
-            wrapper = async_generator_wrapper(job)
-        elif inspect.iscoroutinefunction(target):
-            wrapper = async_wrapper(job)
-        elif inspect.isgeneratorfunction(target):
-            wrapper = generator_wrapper(job)
-        else:
-            wrapper = sync_wrapper(job)
-        decorated: F = decorated_function_class()(func, wrapper)
-        decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
-        return decorated
+def _wrapper_for(target: Any, job: _Instrumented) -> Any:
+    """The call wrapper matching ``target``'s kind: async generator, coroutine, generator, plain."""
+    import functools
+    import inspect
 
-    return decorate
+    # A callable object's kind is its __call__'s (partials are looked through by inspect).
+    if not inspect.isroutine(target) and not isinstance(target, functools.partial):
+        target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
+    if inspect.isasyncgenfunction(target):
+        return async_generator_wrapper(job)
+    if inspect.iscoroutinefunction(target):
+        return async_wrapper(job)
+    if inspect.isgeneratorfunction(target):
+        return generator_wrapper(job)
+    return sync_wrapper(job)
 
 
 class OpenRun:
