@@ -38,6 +38,7 @@ from ..config import DEFAULT_PG_CONNECT_TIMEOUT_S, parse_pg_schema, redact_secre
 from ..errors import ConfigError
 from ..records import Record
 from .base import BaseSink, SinkUnavailableError
+from .declarations import is_declaration
 from .sqlmodel import (
     POSTGRES,
     RECORD_TABLES,
@@ -46,6 +47,7 @@ from .sqlmodel import (
     Plan,
     StoreVersionError,
     iter_records,
+    merge_stored_declarations,
     migration,
     plan_batch,
     stored_runs_query,
@@ -328,9 +330,16 @@ class PostgresSink(BaseSink):
         psycopg = _psycopg()
         skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
-            plan = plan_batch(POSTGRES, records, self._known, skip)
             try:
-                _run_plan(conn, plan)
+                if not any(is_declaration(r) for r in records):
+                    plan = plan_batch(POSTGRES, records, self._known, skip)
+                    _run_plan(conn, plan)
+                    return plan.graph_rows
+                # Declarations merge over the stored ones in the transaction that writes them.
+                with conn.transaction():
+                    batch, revisions = merge_stored_declarations(POSTGRES, records, conn.execute)
+                    plan = plan_batch(POSTGRES, batch, self._known, skip)
+                    _run_plan(conn, attrs.evolve(plan, statements=[*plan.statements, *revisions]))
                 return plan.graph_rows
             except psycopg.IntegrityError:  # rolled back; rare: a run emitted twice
                 if skip or attempt == _DEADLOCK_RETRIES:
