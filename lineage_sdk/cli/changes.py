@@ -99,10 +99,11 @@ def _no_run(node_id: str) -> Lines:
 
 
 def _declared_fields(declaration: object) -> str:
-    """``name=value`` for every field a declaration sets (the id aside), values as JSON."""
+    """``name=value`` for every field a declaration sets (the id aside): text as it is (the
+    table escapes it), lists and mappings as JSON."""
     fields = declaration if isinstance(declaration, dict) else {}
     return ", ".join(
-        f"{name}={json.dumps(value, ensure_ascii=False)}"
+        f"{name}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
         for name, value in fields.items()
         if name != "id" and value not in (None, [], {})
     )
