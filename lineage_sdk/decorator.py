@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime, inflight
 from ._decorated import decorated_function_class
+from ._ids import new_run_id
 from ._version import __version__
 from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
@@ -69,16 +70,6 @@ _ERROR_MESSAGE_LIMIT = 8192
 _ERROR_STACK_LIMIT = 32768
 
 
-def _random_bits(bits: int) -> int:
-    # Replaced by random.getrandbits on first use: `random` is imported when lineage is recorded,
-    # not when lineage_sdk is. (random is re-seeded in forked children, so ids stay unique.)
-    global _random_bits
-    import random
-
-    _random_bits = random.getrandbits  # type: ignore[assignment]
-    return _random_bits(bits)
-
-
 class _Process:
     """Facts about this process that every run records, looked up once rather than per call."""
 
@@ -105,23 +96,6 @@ class _Process:
 _process = _Process()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_process.refresh_after_fork)
-
-
-def _uuid7() -> str:
-    """A time-ordered UUID (version 7), as OpenLineage recommends for run ids.
-
-    The random bits need to be unique, not secret: ``random`` is re-seeded in forked children.
-    """
-    ms = time.time_ns() // 1_000_000 & 0xFFFFFFFFFFFF
-    r = _random_bits(74)  # 12 bits rand_a, 62 bits rand_b
-    # %-formatting: measurably faster here than the f-string ruff would suggest (hot path)
-    return "%08x-%04x-7%03x-%04x-%012x" % (  # noqa: UP031
-        ms >> 16,
-        ms & 0xFFFF,
-        r >> 62,
-        0x8000 | (r >> 48 & 0x3FFF),
-        r & 0xFFFFFFFFFFFF,
-    )
 
 
 # --- declarations ----------------------------------------------------------------------------
@@ -256,6 +230,40 @@ class _IOSpec:
         self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(n for n in nodes if n is not None))
 
 
+class _Binder:
+    """Maps a call's arguments to parameter names, as ``Signature.bind`` + ``apply_defaults``.
+
+    The signature is inspected once; a call with plain positional-or-keyword parameters is bound
+    with a few dict operations, anything else (``*args``, ``**kwargs``, positional-only, a
+    binding error) goes through ``Signature.bind``, which also raises the same TypeError.
+    """
+
+    __slots__ = ("_defaults", "_fast", "_name_set", "_names", "_signature")
+
+    def __init__(self, func: Callable[..., Any]) -> None:
+        import inspect
+
+        self._signature = inspect.signature(func)
+        params = list(self._signature.parameters.values())
+        self._names = tuple(p.name for p in params)
+        self._name_set = frozenset(self._names)
+        self._fast = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        self._defaults = {p.name: p.default for p in params if p.default is not p.empty}
+
+    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = self._names
+        if self._fast and len(args) <= len(names) and kwargs.keys() <= self._name_set:
+            given = dict(zip(names, args, strict=False))  # args may be fewer
+            if not given.keys() & kwargs.keys():  # a name given twice: bind() raises below
+                given.update(kwargs)
+                defaults = self._defaults
+                if all(n in given or n in defaults for n in names):
+                    return {n: given[n] if n in given else defaults[n] for n in names}
+        bound = self._signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+
 class _Instrumented:
     """Everything about one decorated function that does not change per call, and its run hooks."""
 
@@ -295,6 +303,7 @@ class _Instrumented:
         self._location: CodeLocation | None = None
         self._announced: tuple[object, object] = (None, None)
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
+        self._binders: dict[tuple[object, bool], _Binder] = {}
 
     def location(self) -> CodeLocation:
         if self._location is None:  # first call: reading source is too slow for import time
@@ -331,14 +340,18 @@ class _Instrumented:
     ) -> _IOSpec:
         if self.dynamic_inputs is None and self.dynamic_outputs is None:
             return self.static
-        import inspect
-
-        bound = inspect.signature(wrapped).bind(*args, **kwargs)
-        bound.apply_defaults()
-        arguments = dict(bound.arguments)
+        arguments = self._binder(wrapped)(args, kwargs)
         inputs = self.dynamic_inputs(arguments) if self.dynamic_inputs else self._inputs
         outputs = self.dynamic_outputs(arguments) if self.dynamic_outputs else self._outputs
         return _IOSpec(inputs, outputs)
+
+    def _binder(self, wrapped: Callable[..., Any]) -> _Binder:
+        # Prepared once per decorated function (and once more if it is also called bound).
+        key = getattr(wrapped, "__func__", wrapped), hasattr(wrapped, "__self__")
+        binder = self._binders.get(key)
+        if binder is None:
+            binder = self._binders[key] = _Binder(wrapped)
+        return binder
 
     # --- per call ------------------------------------------------------------------------------
     def begin(
@@ -529,7 +542,7 @@ class _Call:
         self.parent = parent
         self.job = job
         self.transformation = job.name
-        self.run_id = _uuid7()
+        self.run_id = new_run_id()
         self.started_ns = time.time_ns()
         self.perf_ns = time.perf_counter_ns()
         self.reported_ns = 0

@@ -15,15 +15,21 @@ Example::
 from __future__ import annotations
 
 import datetime as _dt
+import itertools
 import json
+import math
+import operator
 from collections.abc import Callable
 from typing import Any
+
+import attrs
 
 from ._version import DISTRIBUTION
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
     "RECORD_TYPES",
+    "RunLines",
     "UnsupportedRecord",
     "converter",
     "dumps",
@@ -155,3 +161,83 @@ def dumps(record: Record) -> str:
 def loads(text: str | bytes) -> Record:
     """Parse one line written by :func:`dumps`."""
     return from_dict(json.loads(text))
+
+
+#: Fields of a Run that consecutive runs of one function in one process share (its revision and
+#: process: see lineage_sdk.revisions), in the order to_dict writes them.
+_SHARED_RUN_FIELDS = tuple(
+    a.name
+    for a in attrs.fields(Run)
+    if a.name
+    in {
+        "transformation", "version", "inputs", "outputs", "derivation", "column_derivation",
+        "code", "git", "code_reference", "host", "pid", "python_version", "sdk_version",
+        "namespace",
+    }
+)  # fmt: skip
+_CACHE_LIMIT = 1024
+
+
+#: The other fields of a Run, in order: rendered per run into the template.
+_OWN_RUN_FIELDS = tuple(a.name for a in attrs.fields(Run) if a.name not in _SHARED_RUN_FIELDS)
+_encode_str = json.encoder.encode_basestring  # the C function the encoder uses for a str
+
+
+def _json_value(value: Any) -> str:
+    """One run-own field as JSON text, exactly as the encoder writes it inside ``dumps``."""
+    if value is None:
+        return "null"
+    cls = type(value)
+    if cls is str:
+        return _encode_str(value)
+    if cls is _dt.datetime:
+        return _encode_str(value.isoformat())
+    if cls is int or (cls is float and math.isfinite(value)):
+        return repr(value)  # what the encoder writes for them
+    return _encode(converter().unstructure(value))  # NaN (refused as dumps does), anything else
+
+
+class RunLines:
+    """Renders runs as JSON lines identical to :func:`dumps`, from a template per revision.
+
+    A run's shared fields (its revision and process: transformation, lineage, code, git, host...)
+    are the same objects from one call of a decorated function to the next. They are rendered
+    once into a %-template whose slots are the run's own fields (ids, status, times, error), so a
+    line costs one encoding per own field and one string format. Thread-safe: the cached pair is
+    replaced in one assignment.
+    """
+
+    __slots__ = ("_cache", "_last")
+
+    def __init__(self) -> None:
+        self._last: tuple[tuple[Any, ...], str] = ((), "")
+        self._cache: dict[tuple[Any, ...], str] = {}
+
+    def line(self, run: Run) -> str:
+        """``dumps(run)``, byte for byte."""
+        key = tuple(map(getattr, itertools.repeat(run), _SHARED_RUN_FIELDS))
+        last_key, template = self._last
+        if len(last_key) != len(key) or not all(map(operator.is_, key, last_key)):
+            found = self._cache.get(key)
+            if found is None:
+                found = self._template(run)
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache.clear()
+                self._cache[key] = found
+            template = found
+            self._last = (key, template)
+        own = tuple(_json_value(getattr(run, name)) for name in _OWN_RUN_FIELDS)
+        return line_safe(template % own)
+
+    @staticmethod
+    def _template(run: Run) -> str:
+        # Once per revision and process: the full record, its own fields turned into slots.
+        data = to_dict(run)
+        parts = []
+        for name, value in data.items():
+            if name in _OWN_RUN_FIELDS:
+                parts.append(f"{_encode_str(name)}:%s")
+            else:
+                rendered = f"{_encode_str(name)}:{_encode(value)}"
+                parts.append(line_safe(rendered).replace("%", "%%"))
+        return "{" + ",".join(parts) + "}"

@@ -187,9 +187,9 @@ def test_an_older_sqlite_store_reads_its_declarations_as_first_revisions(tmp_pat
     sink = SQLiteSink(path)
     sink.emit([Feature("f", description="kept")])
     sink.close()
-    with sqlite3.connect(path) as conn:  # as a store of version 3 was: no declarations table
+    with sqlite3.connect(path) as conn:  # as a store of version 4 was: no declarations table
         conn.execute("DROP TABLE declarations")
-        conn.execute("PRAGMA user_version = 3")
+        conn.execute("PRAGMA user_version = 4")
     conn.close()
     [only] = lineage_sdk.load_graph(f"sqlite:{path}").history("f").declarations
     assert only.record == Feature("f", description="kept") and only.recorded_at is not None

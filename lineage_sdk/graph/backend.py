@@ -89,6 +89,9 @@ class GraphBackend(Protocol):
         Unbounded walks (``depth=None``) may report any distance; the facade sorts them by id.
         """
 
+    def impact(self, start: str, kind: NodeKind) -> set[str]:
+        """Declared features reachable downstream of ``start`` (of ``kind``), itself excluded."""
+
     def steps(self, ids: list[str], forward: bool) -> Iterable[tuple[str, str]]:
         """``(node, neighbour)`` derivation steps from ``ids``, neighbours sorted per node."""
 

@@ -104,7 +104,7 @@ def _sqlite_edges(table: str, status: str) -> tuple[str, ...]:
     return (
         f"CREATE TEMP TABLE {table} AS "
         "WITH d AS (SELECT DISTINCT transformation_id, json_extract(record, '$.derivation') AS der "
-        f"FROM main.runs WHERE status {status} AND ended_us <= {{until_us}}) "
+        f"FROM main.run_records WHERE status {status} AND ended_us <= {{until_us}}) "
         "SELECT DISTINCT s.value AS src, d.transformation_id, json_extract(o.value, '$[0]') AS dst "
         "FROM d, json_each(d.der) o, json_each(o.value, '$[1]') s",
         f"CREATE INDEX temp.{table}_by_src ON {table} (src, transformation_id, dst)",
@@ -120,6 +120,8 @@ _SQLITE_SNAPSHOT = (
     # built; the file stays untouchable all along.
     "PRAGMA query_only = 0",
     "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
+    # Whole run records (lineage_sdk.sinks.sqlmodel): a view of main reads main.runs only.
+    "CREATE TEMP VIEW run_records AS SELECT * FROM main.run_records WHERE ended_us <= {until_us}",
     *_sqlite_io("transformation_io", "= 'completed'"),
     *_sqlite_io("failed_io", "!= 'completed'"),
     *_sqlite_edges("edges", "= 'completed'"),
@@ -160,7 +162,7 @@ def _postgres_edges(table: str, status: str) -> tuple[str, ...]:
     return (
         f"CREATE TEMP TABLE {table} AS "
         "WITH d AS (SELECT DISTINCT transformation_id, record::jsonb -> 'derivation' AS der "
-        f"FROM runs WHERE status {status}) "
+        f"FROM run_records WHERE status {status}) "
         'SELECT DISTINCT s.value COLLATE "C" AS src, d.transformation_id, '
         '(o.value ->> 0) COLLATE "C" AS dst '
         "FROM d, jsonb_array_elements(d.der) o, jsonb_array_elements_text(o.value -> 1) s(value)",
@@ -172,6 +174,7 @@ def _postgres_edges(table: str, status: str) -> tuple[str, ...]:
 # PostgreSQL binds a view's names when it is created, and looks pg_temp up first: the temporary
 # runs view reads the stored runs, and everything after it reads that view.
 _POSTGRES_SNAPSHOT = (
+    "CREATE TEMP VIEW run_records AS SELECT * FROM run_records WHERE ended_us <= {until_us}",
     "CREATE TEMP VIEW runs AS SELECT * FROM runs WHERE ended_us <= {until_us}",
     *_postgres_io("transformation_io", "= 'completed'"),
     *_postgres_io("failed_io", "<> 'completed'"),

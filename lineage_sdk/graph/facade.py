@@ -166,11 +166,12 @@ class LineageGraph:
         column counts (an output derived from the whole source depends on every column). An id
         that is itself a node keeps meaning the node.
         """
-        # One query for the features, not one kind lookup per node reached.
-        features = self._backend.declared_node_ids("Feature")
         column = self.split_column(node_id)
         if column is None:
-            return sorted(n for n in self.downstream(node_id) if n in features)
+            # One query on SQL stores: the reached ids are filtered where they are, not sent back.
+            return sorted(self._backend.impact(node_id, self.kind(node_id)))
+        # One query for the features, not one kind lookup per node reached.
+        features = self._backend.declared_node_ids("Feature")
         reached: set[str] = set()
         for dst in self._backend.column_dependents(*column):
             reached.add(dst)

@@ -1,4 +1,4 @@
-"""The in-memory backend: records (a memory sink's, a JSON file's) read once into dicts."""
+"""The in-memory backend: records (a memory sink's, a JSON file's) read once, kept compact."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from ..sinks.declarations import take_declaration
 from . import algorithms
 from .backend import Direction, RunQuery
 from .changes.source import ChangeSource, RunsChangeSource
+from .compact import CompactGraph
 from .liveness import as_seen, latest_per_run
 from .model import (
     ColumnRow,
@@ -27,9 +28,11 @@ def _run_sort_key(run: Run) -> tuple[object, str]:
 
 
 class MemoryBackend:
-    """Lineage held in dicts; built from records in one pass, then read only.
+    """Lineage held in memory; built from records in one pass, then read only.
 
-    The graph's structure comes from completed runs; with ``include_failed`` from every run.
+    The graph's structure comes from completed runs; with ``include_failed`` from every run. It
+    is kept compact (:class:`~lineage_sdk.graph.compact.CompactGraph`: interned ids and integer
+    adjacency), so a whole graph of 10^6 edges takes less memory than networkx's.
     """
 
     def __init__(self, records: Iterable[Record], *, include_failed: bool = False) -> None:
@@ -41,23 +44,14 @@ class MemoryBackend:
         self._declared: dict[str, Declaration] = {}
         self._declared_states: dict[str, list[tuple[Declaration, _dt.datetime | None]]] = {}
         self._runs: list[Run] = []
-        # (src, transformation, dst) derivation triples, and the adjacency built from them
-        self._triples: set[tuple[str, str, str]] = set()
-        self._t_in: dict[str, set[str]] = {}
-        self._t_out: dict[str, set[str]] = {}
-        self._down: dict[str, set[tuple[str, str]]] = {}  # src -> {(transformation, dst)}
-        self._up: dict[str, set[tuple[str, str]]] = {}  # dst -> {(transformation, src)}
-        # node -> nodes derived from it / it derives from: what unbounded walks need
-        self._succ: dict[str, set[str]] = {}
-        self._pred: dict[str, set[str]] = {}
-        self._reads: dict[str, set[str]] = {}  # node -> transformations reading it
-        self._writes: dict[str, set[str]] = {}  # node -> transformations writing it
-        # Column level: triples some run derived from the whole source, and the source columns
-        # runs named instead.
-        self._whole: set[tuple[str, str, str]] = set()
+        # Column level, kept sparse (most runs name no columns): the column rows runs named, and
+        # the derivation triples no run made from the whole source (every other triple is whole).
         self._column_rows: set[ColumnRow] = set()
+        self._narrowed: set[tuple[str, str, str]] = set()
         for record in latest_per_run(records):
             self._add(record)
+        self._graph = CompactGraph.build(self._structure_runs())
+        self._add_columns()
         self._runs.sort(key=_run_sort_key, reverse=True)
 
     def _add(self, record: Record) -> None:
@@ -69,37 +63,43 @@ class MemoryBackend:
             else:
                 self._nodes[record.id] = merged
         elif isinstance(record, Run):
-            self._add_run(record)
+            self._runs.append(as_seen(record))
+            self._ran.add(record.transformation)
 
-    def _add_run(self, run: Run) -> None:
-        self._runs.append(as_seen(run))
-        self._ran.add(run.transformation)
-        if run.status == "completed" or self.include_failed:
-            self._add_structure(run)
+    def _structure_runs(self) -> Iterator[Run]:
+        """The runs whose inputs, outputs and derivation make the graph."""
+        for run in self._runs:
+            if run.status == "completed" or self.include_failed:
+                yield run
 
-    def _add_structure(self, run: Run) -> None:
-        t = run.transformation
-        self._t_in.setdefault(t, set()).update(run.inputs)
-        self._t_out.setdefault(t, set()).update(run.outputs)
-        for node in run.inputs:
-            self._reads.setdefault(node, set()).add(t)
-        for node in run.outputs:
-            self._writes.setdefault(node, set()).add(t)
+    def _add_columns(self) -> None:
+        """The column rows, and the triples that count only for the columns runs named."""
         # Columns narrow completed runs' edges; a failed run's edges (shown on request) count
         # as whole, as the SQL stores keep them.
-        columns = run.column_derivation if run.status == "completed" else ()
-        narrowed = {(c.source, c.output) for c in columns}
-        for c in columns:
-            self._column_rows.add((c.source, c.column, t, c.output, c.kind))
-        for src, dst in run.edges():
-            if (src, dst) not in narrowed:
-                self._whole.add((src, t, dst))
-            if (src, t, dst) not in self._triples:
-                self._triples.add((src, t, dst))
-                self._down.setdefault(src, set()).add((t, dst))
-                self._up.setdefault(dst, set()).add((t, src))
-                self._succ.setdefault(src, set()).add(dst)
-                self._pred.setdefault(dst, set()).add(src)
+        narrowing = [
+            r for r in self._structure_runs() if r.status == "completed" and r.column_derivation
+        ]
+        if not narrowing:
+            return
+        for run in narrowing:
+            t = run.transformation
+            narrowed = {(c.source, c.output) for c in run.column_derivation}
+            for c in run.column_derivation:
+                self._column_rows.add((c.source, c.column, t, c.output, c.kind))
+            self._narrowed.update(
+                (src, t, dst) for src, dst in run.edges() if (src, dst) in narrowed
+            )
+        # A triple some run (of the same transformation) made from the whole source is whole.
+        candidates = {t for _, t, _ in self._narrowed}
+        for run in self._structure_runs():
+            t = run.transformation
+            if t not in candidates:
+                continue
+            columns = run.column_derivation if run.status == "completed" else ()
+            narrowed = {(c.source, c.output) for c in columns}
+            for src, dst in run.edges():
+                if (src, dst) not in narrowed:
+                    self._narrowed.discard((src, t, dst))
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:
@@ -107,7 +107,8 @@ class MemoryBackend:
             return self._nodes[ident].kind  # type: ignore[return-value]
         if ident in self._ran or ident in self._transformations:
             return "Transformation"
-        if ident in self._reads or ident in self._writes:
+        i = self._graph.index.get(ident)
+        if i is not None and self._graph.referenced(i):
             return "External"
         return None
 
@@ -124,23 +125,25 @@ class MemoryBackend:
         return {ident for ident, node in self._nodes.items() if node.kind == kind}
 
     def referenced_node_ids(self) -> set[str]:
-        return set(self._reads) | set(self._writes)
+        return self._graph.referenced_ids()
 
     def transformation_ids(self) -> set[str]:
         return set(self._transformations) | self._ran
 
     def edges(self) -> Iterable[tuple[str, str, str]]:
-        return self._triples
+        return self._graph.triples()
 
     def io(self, transformation: str, direction: Direction) -> list[str]:
-        return sorted((self._t_in if direction == "in" else self._t_out).get(transformation, ()))
+        return sorted(self._graph.node_io(transformation, 0 if direction == "in" else 1))
 
     # --- columns -------------------------------------------------------------------------------
     def column_edges(self) -> Iterable[ColumnRow]:
         return self._column_rows
 
     def whole_edges(self) -> Iterable[tuple[str, str, str]]:
-        return self._whole
+        triples = self._graph.triples()
+        triples -= self._narrowed
+        return triples
 
     def columns_of(self, source: str) -> set[str]:
         return {r[1] for r in self._column_rows if r[0] == source}
@@ -150,37 +153,46 @@ class MemoryBackend:
         return {(r[0], r[1]) for r in self._column_rows if r[3] in wanted}
 
     def column_dependents(self, source: str, column: str) -> set[str]:
-        direct = {dst for t, dst in self._down.get(source, ()) if (source, t, dst) in self._whole}
+        graph = self._graph
+        i = graph.index.get(source)
+        direct: set[str] = set()
+        if i is not None:
+            down = graph.down
+            labels = down.labels
+            assert labels is not None
+            for k in range(down.offsets[i], down.offsets[i + 1]):
+                dst = graph.ids[down.values[k]]
+                if (source, graph.t_ids[labels[k]], dst) not in self._narrowed:
+                    direct.add(dst)
         direct.update(r[3] for r in self._column_rows if r[0] == source and r[1] == column)
         return direct
 
     # --- traversal -----------------------------------------------------------------------------
     def walk(self, start: str, kind: NodeKind, depth: int | None, forward: bool) -> dict[str, int]:
+        graph = self._graph
         if kind == "Transformation":
-            seeds = dict.fromkeys((self._t_out if forward else self._t_in).get(start, ()), 1)
+            ends = graph.node_io(start, 1 if forward else 0)
+            seeds = dict.fromkeys(map(graph.index.__getitem__, ends), 1)
         else:
-            seeds = {start: 0}
-        touching = self._reads if forward else self._writes
-        if depth is None:
-            found = dict.fromkeys(
-                algorithms.reach(seeds, self._succ if forward else self._pred, touching), 0
-            )
-        else:
-            found = algorithms.bounded_walk(
-                seeds, depth, self._down if forward else self._up, touching
-            )
+            i = graph.index.get(start)
+            seeds = {} if i is None else {i: 0}
+        found = graph.reach(seeds, depth, forward)
         found.pop(start, None)
         return found
 
+    def impact(self, start: str, kind: NodeKind) -> set[str]:
+        features = self.declared_node_ids("Feature")
+        if not features:
+            return features
+        found = self.walk(start, kind, None, forward=True)
+        smaller, larger = (features, found) if len(features) < len(found) else (found, features)
+        return {ident for ident in smaller if ident in larger}
+
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
-        return algorithms.sorted_steps(ids, self._succ if forward else self._pred)
+        return self._graph.steps(ids, forward)
 
     def step_label(self, src: str, dst: str) -> str:
-        pairs = self._down[src]
-        if len(pairs) == 1:  # the common case, without building a generator
-            for t, _ in pairs:
-                return t
-        return min(t for t, x in pairs if x == dst)
+        return self._graph.label(src, dst)
 
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:

@@ -71,8 +71,36 @@ _BOUNDED = """
 """
 
 
+# The declared features among what _REACH finds, in the same statement: a store answers impact
+# without sending every reached id back (10^6 rows for a root) to be filtered in Python. A
+# transformation that shares its id with a feature counts when reached, as in a walk.
+_IMPACT = """
+    WITH RECURSIVE reach(id) AS (
+        {seed}
+        UNION
+        SELECT e.dst FROM @edges e JOIN reach r ON e.src = r.id
+    )
+    SELECT n.id FROM nodes n
+    WHERE n.kind = 'Feature' AND n.id != :start AND (
+        n.id IN (SELECT id FROM reach)
+        OR EXISTS (
+            SELECT 1 FROM @io io JOIN reach r ON io.node_id = r.id
+            WHERE io.transformation_id = n.id AND io.direction = 'in'
+        )
+    )
+"""
+
+
 def _utc(us: int) -> _dt.datetime:
     return _dt.datetime.fromtimestamp(us / 1_000_000, _dt.timezone.utc)
+
+
+def _seed_ids(kind: NodeKind) -> str:
+    """Where a walk from ``:start`` begins: a transformation's ``:end_dir`` nodes, or itself."""
+    if kind == "Transformation":
+        return "SELECT node_id FROM @io WHERE transformation_id = :start AND direction = :end_dir"
+    # {id:start}: a parameter with the id columns' collation (the recursive CTE's seed).
+    return "SELECT {id:start}"
 
 
 class SQLBackend:
@@ -248,14 +276,10 @@ class SQLBackend:
             "io_dir": "in" if forward else "out",
             "end_dir": "out" if forward else "in",
         }
-        if kind == "Transformation":
-            seed_ids = (
-                "SELECT node_id FROM @io WHERE transformation_id = :start AND direction = :end_dir"
-            )
-            seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1")
-        else:
-            # {id:start}: a parameter with the id columns' collation (the recursive CTE's seed).
-            seed_ids, seed = "SELECT {id:start}", "SELECT {id:start}, 0"
+        seed_ids = _seed_ids(kind)
+        seed = seed_ids.replace("SELECT node_id", "SELECT node_id, 1").replace(
+            "SELECT {id:start}", "SELECT {id:start}, 0"
+        )
         if depth is None:
             # Rows of just the id: UNION de-duplicates them, so cycles end the recursion.
             sql = _REACH.format(seed=seed_ids, near=near, far=far)
@@ -267,6 +291,10 @@ class SQLBackend:
             if ident not in found or d < found[ident]:
                 found[ident] = d
         return found
+
+    def impact(self, start: str, kind: NodeKind) -> set[str]:
+        sql = _IMPACT.format(seed=_seed_ids(kind))
+        return set(self._column(sql, start=start, end_dir="out"))
 
     def steps(self, ids: list[str], forward: bool) -> Iterator[tuple[str, str]]:
         near, far = ("src", "dst") if forward else ("dst", "src")
@@ -300,14 +328,14 @@ class SQLBackend:
             clauses.append("started_us >= :since_us")
             params["since_us"] = int(query.since.timestamp() * 1_000_000)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        sql = f"SELECT record FROM runs {where} ORDER BY started_us DESC, run_id DESC"
+        sql = f"SELECT record FROM run_records {where} ORDER BY started_us DESC, run_id DESC"
         if query.limit is not None:
             sql += " LIMIT :limit"
             params["limit"] = query.limit
         return [self._record(value) for (value,) in self._rows(sql, **params)]  # type: ignore[misc]
 
     def run(self, run_id: str) -> Run | None:
-        row = self._one("SELECT record FROM runs WHERE run_id = :id", id=run_id)
+        row = self._one("SELECT record FROM run_records WHERE run_id = :id", id=run_id)
         return self._record(row[0]) if row else None  # type: ignore[return-value]
 
     def versions(self, transformation: str) -> list[VersionInfo]:
@@ -333,7 +361,7 @@ class SQLBackend:
         for sql in (
             "SELECT record FROM nodes ORDER BY id",
             "SELECT record FROM transformations ORDER BY id",
-            "SELECT record FROM runs ORDER BY started_us, run_id",
+            "SELECT record FROM run_records ORDER BY started_us, run_id",
         ):
             for (value,) in self._rows(sql):
                 yield self._record(value)

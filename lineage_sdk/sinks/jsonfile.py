@@ -14,10 +14,10 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ..records import Declaration, Record
-from ..serde import UnsupportedRecord, dumps, loads
+from ..records import Declaration, Record, Run
+from ..serde import RunLines, UnsupportedRecord, dumps, loads
 from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
-from .declarations import is_declaration, take_declarations
+from .declarations import take_declarations
 
 try:
     import fcntl
@@ -47,6 +47,7 @@ class JsonFileSink(BaseSink):
         self._fsync = fsync
         self._fd: int | None = None
         self._end = -1  # file size right after our last write
+        self._lines = RunLines()  # a run's shared fields rendered once, not per line
         # The file's declarations, merged, read on this sink's first declaration: to log what a
         # re-declaration changes (runs never pay for it).
         self._declared: dict[str, Declaration] | None = None
@@ -61,9 +62,12 @@ class JsonFileSink(BaseSink):
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
-        data = "".join([dumps(r) + "\n" for r in records]).encode("utf-8")
+        lines = self._lines
+        data = "".join(
+            [(lines.line(r) if type(r) is Run else dumps(r)) + "\n" for r in records]
+        ).encode("utf-8")
         fd = self._open()
-        if any(is_declaration(r) for r in records):
+        if not all(type(r) is Run for r in records):
             if self._declared is None:  # opened: the file exists (perhaps empty)
                 declared: dict[str, Declaration] = {}
                 take_declarations(declared, _stored_declarations(self.path), log=False)

@@ -36,15 +36,15 @@ import attrs
 from .._version import DISTRIBUTION
 from ..config import DEFAULT_PG_CONNECT_TIMEOUT_S, parse_pg_schema, redact_secrets
 from ..errors import ConfigError
-from ..records import Record
+from ..records import Record, Run
 from .base import BaseSink, SinkUnavailableError
-from .declarations import is_declaration
 from .sqlmodel import (
     POSTGRES,
     RECORD_TABLES,
     STORE_VERSION,
     GraphRows,
     Plan,
+    RunParts,
     StoreVersionError,
     iter_records,
     merge_stored_declarations,
@@ -294,6 +294,7 @@ class PostgresSink(BaseSink):
         self._down_kind = ""
         self._conn: Any = None
         self._known: GraphRows = (set(), set(), set())
+        self._parts = RunParts()  # revisions and processes: written once per store
 
     def _connection(self) -> Any:
         if self._conn is None or self._conn.closed:
@@ -331,15 +332,17 @@ class PostgresSink(BaseSink):
         skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
             try:
-                if not any(is_declaration(r) for r in records):
-                    plan = plan_batch(POSTGRES, records, self._known, skip)
+                if all(type(r) is Run for r in records):
+                    plan = plan_batch(POSTGRES, records, self._known, skip, self._parts)
                     _run_plan(conn, plan)
+                    self._parts.committed()
                     return plan.graph_rows
                 # Declarations merge over the stored ones in the transaction that writes them.
                 with conn.transaction():
                     batch, revisions = merge_stored_declarations(POSTGRES, records, conn.execute)
-                    plan = plan_batch(POSTGRES, batch, self._known, skip)
+                    plan = plan_batch(POSTGRES, batch, self._known, skip, self._parts)
                     _run_plan(conn, attrs.evolve(plan, statements=[*plan.statements, *revisions]))
+                self._parts.committed()
                 return plan.graph_rows
             except psycopg.IntegrityError:  # rolled back; rare: a run emitted twice
                 if skip or attempt == _DEADLOCK_RETRIES:

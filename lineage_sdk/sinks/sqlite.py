@@ -43,6 +43,7 @@ from .sqlmodel import (
     ColumnRow,
     GraphRow,
     GraphRows,
+    RunParts,
     iter_records,
     merge_stored_declarations,
     migration,
@@ -80,6 +81,18 @@ def _retrying(action: Callable[[], None]) -> None:
             delay = min(delay * 2, 0.5)
 
 
+def _column_exists(conn: sqlite3.Connection, statement: str) -> bool:
+    """Whether ``statement`` adds a column the table has already (SQLite has no IF NOT EXISTS
+    for columns): a store some tool set back to an older version keeps its newer columns."""
+    words = statement.split()
+    if [w.upper() for w in words[:2]] + [w.upper() for w in words[3:5]] != [
+        "ALTER", "TABLE", "ADD", "COLUMN"
+    ]:  # fmt: skip
+        return False
+    table, column = words[2], words[5]  # from the migration scripts, never from input
+    return any(row[1] == column for row in conn.execute(f"PRAGMA table_info({table})"))
+
+
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     reason = foreign_reason(conn)
@@ -99,7 +112,8 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
             current = conn.execute("PRAGMA user_version").fetchone()[0]  # another process won?
             while current < STORE_VERSION:
                 for statement in migration(SQLITE, current):
-                    conn.execute(statement)
+                    if not _column_exists(conn, statement):
+                        conn.execute(statement)
                 current += 1
                 conn.execute(f"PRAGMA user_version = {int(current)}")
             conn.execute("COMMIT")
@@ -157,6 +171,7 @@ class SQLiteSink(BaseSink):
         self._known_io: set[GraphRow] = set()
         self._known_edges: set[GraphRow] = set()
         self._known_columns: set[ColumnRow] = set()
+        self._parts = RunParts()  # revisions and processes: written once per store
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
@@ -180,7 +195,7 @@ class SQLiteSink(BaseSink):
                     skip = {row[0] for row in conn.execute(query.sql, query.params)}
                 # Declarations merge over the stored ones inside this (write-locked) transaction.
                 batch, revisions = merge_stored_declarations(SQLITE, records, conn.execute)
-                plan = plan_batch(SQLITE, batch, known, skip)
+                plan = plan_batch(SQLITE, batch, known, skip, self._parts)
                 for statement in [*plan.statements, *revisions]:
                     conn.execute(statement.sql, statement.params)
                 conn.execute("COMMIT")
@@ -195,6 +210,7 @@ class SQLiteSink(BaseSink):
         except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
             _retrying(lambda: write(dedupe=True))
         if written:  # committed: these no longer need writing from this process
+            self._parts.committed()
             self._known_io.update(written[0][0])
             self._known_edges.update(written[0][1])
             self._known_columns.update(written[0][2])

@@ -23,7 +23,9 @@ orders would deadlock.
 
 from __future__ import annotations
 
+import datetime
 import json
+import operator
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
@@ -31,7 +33,8 @@ from typing import Any, cast
 import attrs
 
 from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
-from ..serde import dumps, from_dict
+from ..revisions import Process, Revision, split_run
+from ..serde import _encode, converter, dumps, from_dict, line_safe
 from .declarations import declaration_key, take_declaration
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "GraphRows",
     "Plan",
     "Pruned",
+    "RunParts",
     "Statement",
     "StoreVersionError",
     "iter_records",
@@ -56,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 4
+STORE_VERSION = 5
 
 
 class StoreVersionError(RuntimeError):
@@ -263,10 +267,41 @@ CREATE TABLE IF NOT EXISTS column_edges (
 CREATE INDEX IF NOT EXISTS column_edges_by_dst ON column_edges (dst, transformation_id, src);
 """
 
-# Version 4: declarations are revisions. nodes and transformations hold the merged latest (see
+# Version 4: the narrow layout. What does not change from run to run is stored once, as a
+# revision (declaration, code, git state, lineage; see lineage_sdk.revisions) and a process; a new
+# run row points to both and its `record` keeps only the run's own fields. Rows written before
+# (revision_id NULL) keep their whole record. Readers take whole records from the run_records
+# view, which splices the three JSON objects into one as text (no JSON functions, the same in
+# both databases): no object repeats a key of another, and none is empty.
+_SCHEMA_V4 = """
+CREATE TABLE IF NOT EXISTS revisions (
+    id                 {text} PRIMARY KEY,   -- hash of the content: the same in every store
+    transformation_id  {text} NOT NULL,
+    record             {text} NOT NULL
+){clustered};
+CREATE INDEX IF NOT EXISTS revisions_by_transformation ON revisions (transformation_id);
+CREATE TABLE IF NOT EXISTS processes (
+    id      {text} PRIMARY KEY,
+    record  {text} NOT NULL
+){clustered};
+ALTER TABLE runs ADD COLUMN revision_id {text};
+ALTER TABLE runs ADD COLUMN process_id {text};
+{create_view} run_records AS
+    SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
+           r.version, r.source_sha256, r.git_commit, r.git_tag, r.revision_id, r.process_id,
+           CASE WHEN r.revision_id IS NULL THEN r.record
+                ELSE substr(v.record, 1, length(v.record) - 1) || ','
+                     || substr(p.record, 2, length(p.record) - 2) || ','
+                     || substr(r.record, 2) END AS record
+    FROM runs r
+    LEFT JOIN revisions v ON v.id = r.revision_id
+    LEFT JOIN processes p ON p.id = r.process_id
+"""
+
+# Version 5: declarations are revisions. nodes and transformations hold the merged latest (see
 # records.merge_declaration); declarations keeps every distinct merged state with when the store
 # first held it. An older store's declarations become each id's first revision.
-_SCHEMA_V4 = """
+_SCHEMA_V5 = """
 CREATE TABLE IF NOT EXISTS declarations (
     id           {text} NOT NULL,
     kind         {text} NOT NULL,            -- DataSource | Feature | Transformation
@@ -282,7 +317,13 @@ INSERT INTO declarations (id, kind, recorded_us, record)
 """
 
 #: Store version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
+_MIGRATIONS: dict[int, str] = {
+    0: _SCHEMA_V1,
+    1: _SCHEMA_V2,
+    2: _SCHEMA_V3,
+    3: _SCHEMA_V4,
+    4: _SCHEMA_V5,
+}
 
 
 def migration(dialect: Dialect, version: int) -> list[str]:
@@ -297,7 +338,11 @@ def migration(dialect: Dialect, version: int) -> list[str]:
 
 
 #: Tables of records and the order they are read back in: nodes, transformations, then runs.
-RECORD_TABLES = (("nodes", "id"), ("transformations", "id"), ("runs", "started_us, run_id"))
+RECORD_TABLES = (
+    ("nodes", "id"),
+    ("transformations", "id"),
+    ("run_records", "started_us, run_id"),
+)
 
 #: A graph row with its table first: ``(table, transformation, direction, node)`` or
 #: ``(table, src, transformation, dst)``.
@@ -438,8 +483,97 @@ def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
     return (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
 
 
-def _us(record_time: Any) -> int:
-    return int(record_time.timestamp() * 1_000_000)
+_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+
+
+def _us(record_time: datetime.datetime) -> int:
+    # Exact integer arithmetic: a float timestamp can be one microsecond off.
+    return (record_time - _EPOCH) // _MICROSECOND
+
+
+class RunParts:
+    """Splits runs into narrow rows plus their revisions and processes, written once per store.
+
+    One per sink. ``known_*`` hold ids this process committed to the store; ``pending_*`` those
+    the batch being planned writes, promoted by :meth:`committed` once its transaction commits.
+    """
+
+    _CACHE_LIMIT = 4096
+
+    def __init__(self) -> None:
+        self.declarations: dict[str, Transformation] = {}
+        self.known_revisions: set[str] = set()
+        self.known_processes: set[str] = set()
+        self.pending_revisions: set[str] = set()
+        self.pending_processes: set[str] = set()
+        # A run's shared fields -> its revision and process: split once, not per run.
+        self._cache: dict[tuple[Any, ...], tuple[Revision, Process]] = {}
+        self._last: tuple[tuple[Any, ...], tuple[Revision, Process] | None] = ((), None)
+
+    def parts(self, run: Run) -> tuple[Revision, Process]:
+        """The revision and process of ``run`` (with its declaration's descriptive fields)."""
+        declaration = self.declarations.get(run.transformation)
+        key = (
+            run.transformation, run.version, run.inputs, run.outputs, run.derivation,
+            run.column_derivation, run.code, run.git, run.code_reference, run.host, run.pid,
+            run.python_version, run.sdk_version, run.namespace, declaration,
+        )  # fmt: skip
+        last_key, found = self._last
+        # The decorator passes the same objects from one call to the next: compare identities
+        # first, and hash the key only when they differ.
+        if found is not None and all(map(operator.is_, key, last_key)):
+            return found
+        cached = self._cache.get(key)
+        if cached is None:
+            if len(self._cache) >= self._CACHE_LIMIT:
+                self._cache.clear()
+            revision, process, _ = split_run(run, declaration)
+            cached = self._cache[key] = (revision, process)
+        self._last = (key, cached)
+        return cached
+
+    def committed(self) -> None:
+        """The planned batch committed: its revisions and processes need no writing again."""
+        self.known_revisions |= self.pending_revisions
+        self.known_processes |= self.pending_processes
+        self.pending_revisions.clear()
+        self.pending_processes.clear()
+
+
+def _record_without_id(record: Revision | Process) -> str:
+    # The id is the row's key; null fields are left out (readers default them).
+    data = converter().unstructure(record)
+    return line_safe(_encode({k: v for k, v in data.items() if v is not None and k != "id"}))
+
+
+def _narrow_record(r: Run) -> str:
+    """The run's own fields as JSON, null fields left out (the run_records view adds the rest)."""
+    data: dict[str, Any] = {
+        "run_id": r.run_id,
+        "status": r.status,
+        "started_at": r.started_at.isoformat(),
+        "ended_at": r.ended_at.isoformat(),
+        "duration_s": r.duration_s,
+    }
+    for name in _OPTIONAL_OWN_FIELDS:
+        value = getattr(r, name)
+        if value is not None:
+            data[name] = value
+    if r.partitions:
+        data["partitions"] = converter().unstructure(r.partitions)
+    data["schema_version"] = r.schema_version
+    data["record_type"] = "run"
+    return line_safe(_encode(data))
+
+
+_OPTIONAL_OWN_FIELDS = (
+    "parent_run_id",
+    "parent_transformation",
+    "error_type",
+    "error_message",
+    "error_stack",
+)
 
 
 def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
@@ -454,6 +588,7 @@ def plan_batch(
     records: Sequence[Record],
     known: GraphRows,
     skip: Collection[str] = (),
+    parts: RunParts | None = None,
 ) -> Plan:
     """The statements that write one batch (to run in one transaction, in this order).
 
@@ -465,6 +600,11 @@ def plan_batch(
     nodes, transformations, runs = split_records(records)
     now = time.time_ns() // 1000
     plan: list[Statement] = []
+    parts = parts if parts is not None else RunParts()
+    parts.pending_revisions.clear()
+    parts.pending_processes.clear()
+    for declared in transformations:  # a revision carries its description and metadata
+        parts.declarations[declared.id] = declared
     if nodes:
         _insert(
             plan,
@@ -490,16 +630,47 @@ def plan_batch(
     fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
     if not fresh:
         return Plan(plan, (set(), set(), set()))
+    run_rows = []
+    revisions: dict[str, Revision] = {}
+    processes: dict[str, Process] = {}
+    for r in fresh:
+        revision, process = parts.parts(r)
+        if revision.id not in parts.known_revisions:
+            revisions[revision.id] = revision
+        if process.id not in parts.known_processes:
+            processes[process.id] = process
+        run_rows.append(_run_row(r, revision.id, process.id))
+    # Revisions and processes are shared rows (other writers insert the same ids): key order.
+    if revisions:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO revisions (id, transformation_id, record)",
+            sorted((v.id, v.transformation, _record_without_id(v)) for v in revisions.values()),
+            tail=_IGNORE,
+        )
+        parts.pending_revisions.update(revisions)
+    if processes:
+        _insert(
+            plan,
+            dialect,
+            "INSERT INTO processes (id, record)",
+            sorted((p.id, _record_without_id(p)) for p in processes.values()),
+            tail=_IGNORE,
+        )
+        parts.pending_processes.update(processes)
     _insert(
         plan,
         dialect,
         "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-        "ended_us, version, source_sha256, git_commit, git_tag, record)",
-        [_run_row(r) for r in fresh],
+        "ended_us, version, source_sha256, git_commit, git_tag, record, revision_id, process_id)",
+        run_rows,
         # A long run is written as 'running' first (and again as a heartbeat); its end record
         # replaces that row. A stored end is never replaced, whatever arrives late.
         tail="ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
-        "ended_us = excluded.ended_us, record = excluded.record WHERE runs.status = 'running'",
+        "ended_us = excluded.ended_us, record = excluded.record, "
+        "revision_id = excluded.revision_id, process_id = excluded.process_id "
+        "WHERE runs.status = 'running'",
         shared=False,
     )
     for table, attr in (("run_inputs", "inputs"), ("run_outputs", "outputs")):
@@ -555,7 +726,7 @@ def plan_batch(
     return Plan(plan, (io, edges, columns))
 
 
-def _run_row(r: Run) -> tuple[Any, ...]:
+def _run_row(r: Run, revision_id: str, process_id: str) -> tuple[Any, ...]:
     return (
         r.run_id,
         r.transformation,
@@ -567,7 +738,9 @@ def _run_row(r: Run) -> tuple[Any, ...]:
         r.code.source_sha256 if r.code else None,
         r.git.commit if r.git else None,
         r.git.tag if r.git else None,
-        dumps(r),
+        _narrow_record(r),
+        revision_id,
+        process_id,
     )
 
 

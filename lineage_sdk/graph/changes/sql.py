@@ -150,12 +150,12 @@ class SQLChangeSource:
                 SELECT transformation_id, version, source_sha256, {ins} AS ins, {outs} AS outs,
                        {der} AS der, min(started_us) AS first_us, max(started_us) AS last_us,
                        count(*) AS n
-                FROM runs WHERE 1 = 1{where}
+                FROM run_records WHERE 1 = 1{where}
                 GROUP BY transformation_id, version, source_sha256, {ins}, {outs}, {der}
             )
             SELECT g.version, g.source_sha256, g.ins, g.outs, g.der, g.n,
                    {_facts_columns(f, "r")}
-            FROM g JOIN runs r ON r.transformation_id = g.transformation_id
+            FROM g JOIN run_records r ON r.transformation_id = g.transformation_id
                               AND r.started_us IN (g.first_us, g.last_us){r_where}
         """
         groups: dict[tuple[Any, ...], list[Any]] = {}
@@ -196,7 +196,7 @@ class SQLChangeSource:
         sql = f"""
             SELECT p.key, {_facts_columns(self._f, "r")}
             FROM ({pairs}) p
-            JOIN runs r ON r.run_id = (
+            JOIN run_records r ON r.run_id = (
                 SELECT x.run_id FROM runs x
                 WHERE x.transformation_id = p.transformation_id{extra}{where}
                 ORDER BY x.started_us DESC, x.run_id DESC LIMIT 1
@@ -235,7 +235,7 @@ class SQLChangeSource:
                 GROUP BY version, source_sha256
             )
             SELECT {_facts_columns(self._f, "r")} FROM g
-            JOIN runs r ON r.transformation_id = :t AND r.started_us = g.last_us{r_where}
+            JOIN run_records r ON r.transformation_id = :t AND r.started_us = g.last_us{r_where}
         """
         # The stored column may round down by a microsecond: start one earlier.
         params |= {"t": run.transformation, "start_us": to_us(run.started_at) - 1}
@@ -254,7 +254,7 @@ class SQLChangeSource:
     def runs_producing(self, node_id: str, until: _dt.datetime | None) -> list[RunFacts]:
         where, params = self._until(until, "r.ended_us")
         sql = (
-            f"SELECT {_facts_columns(self._f, 'r')} FROM run_outputs o JOIN runs r "
+            f"SELECT {_facts_columns(self._f, 'r')} FROM run_outputs o JOIN run_records r "
             "ON r.run_id = o.run_id "
             f"WHERE o.node_id = :node{where} ORDER BY r.started_us DESC, r.run_id DESC"
         )
@@ -271,7 +271,7 @@ class SQLChangeSource:
         if field not in conditions:
             raise ValueError(f"unknown moment field {field!r}; accepted: {sorted(conditions)}")
         sql = (
-            f"SELECT {self._f.json_scalar('record', ('ended_at',))} FROM runs "
+            f"SELECT {self._f.json_scalar('record', ('ended_at',))} FROM run_records "
             f"WHERE {conditions[field]} ORDER BY ended_us DESC, run_id DESC LIMIT 1"
         )
         for (ended,) in self._execute(sql, {"value": value}):

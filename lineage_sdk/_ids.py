@@ -1,0 +1,51 @@
+"""Run ids: time-ordered UUIDs (version 7) made from a per-process random part and a counter.
+
+A UUIDv7 is 48 bits of Unix milliseconds, the version, 12 bits ``rand_a``, the variant and 62
+bits ``rand_b``. Here 42 of the 74 random bits are drawn once per process (from ``os.urandom``,
+again in every forked child) and the last 32 bits are a per-process counter, so an id costs one
+``next()`` and one string format instead of 74 fresh random bits: ids stay unique within a
+process (the counter; its 2^32 wrap needs 4 billion ids in one millisecond) and across processes
+and forks (the random part), and still sort by time to the millisecond, as OpenLineage expects.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import time
+
+__all__ = ["new_run_id"]
+
+
+def _process_prefix() -> str:
+    # The text between the timestamp and the counter: "7aaa-Vbbb-cccc" (V carries the variant).
+    bits = int.from_bytes(os.urandom(6), "big") >> 6  # 42 random bits
+    rand_a = bits >> 30 & 0xFFF
+    variant = 0x8000 | (bits >> 16 & 0x3FFF)
+    return "7%03x-%04x-%04x" % (rand_a, variant, bits & 0xFFFF)  # noqa: UP031 - hot path
+
+
+_prefix = _process_prefix()
+# itertools.count: next() is one C call, atomic under the GIL, so threads never share a value.
+_counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+def _after_fork_in_child() -> None:
+    global _prefix
+    _prefix = _process_prefix()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def new_run_id(_time_ns: object = time.time_ns, _next: object = _counter.__next__) -> str:
+    """A fresh run id: a UUIDv7 string, unique across threads, processes and forks."""
+    ms = _time_ns() // 1_000_000  # type: ignore[operator]
+    # %-formatting: measurably faster here than the f-string ruff would suggest (hot path)
+    return "%08x-%04x-%s%08x" % (  # noqa: UP031
+        ms >> 16 & 0xFFFFFFFF,
+        ms & 0xFFFF,
+        _prefix,
+        _next() & 0xFFFFFFFF,  # type: ignore[operator]
+    )
