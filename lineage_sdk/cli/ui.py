@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from ..graph.changes import MomentError
 from ..ui import command
 from .common import CommandError, add_command, open_graph, positive_int
 from .output import Lines, Result
@@ -14,8 +15,36 @@ from .output import Lines, Result
 __all__ = ["add_parsers", "ui"]
 
 
+def _diff_page(args: argparse.Namespace) -> Result:
+    """``ui --diff A B``: the union of both moments' graphs, the changes marked (as ``graph
+    --diff`` draws them)."""
+    if args.serve:
+        raise CommandError(
+            "--diff writes one offline page; it does not take --serve (use -o FILE, or serve "
+            "the current graph without --diff)"
+        )
+    if args.focus is not None or args.depth is not None:
+        raise CommandError("--diff shows the whole graph; it does not take --focus or --depth")
+    lineage = open_graph(args)
+    try:
+        found = lineage.diff(*args.diff)
+    except MomentError as exc:
+        raise CommandError(str(exc)) from exc
+    union = lineage.as_of(max(found.start.at, found.end.at))
+    try:
+        written = command.write_file(union, args.output, open_it=args.open, diff=found)
+    finally:
+        union.close()
+    return Result(
+        data=written,
+        human=[Lines([f"wrote {written['path']}; open {written['uri']} in a browser"])],
+    )
+
+
 def ui(args: argparse.Namespace) -> Result:
     """Write the page to ``--output`` (and open it), or serve it until Ctrl-C."""
+    if args.diff is not None:
+        return _diff_page(args)
     if args.depth is not None and args.focus is None:
         raise CommandError("--depth needs --focus")
     lineage = open_graph(args)  # fail now, with the usual message, if the store cannot be read
@@ -55,6 +84,7 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
             "lineage ui --open",
             "lineage ui --focus user_ctr_7d --depth 2 -o ctr.html",
             "lineage ui --serve --port 8765",
+            "lineage ui --diff v1.0 v1.1 -o changes.html",
         ],
         handler=ui,
     )
@@ -66,6 +96,13 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         "--depth", type=positive_int("--depth"), metavar="N", help="with --focus: how far"
     )
     parser.add_argument("--open", action="store_true", help="open it in the default browser")
+    parser.add_argument(
+        "--diff",
+        nargs=2,
+        metavar=("A", "B"),
+        help="show both moments' graphs (a datetime, ISO-8601 text, a run id, or a git tag, "
+        "branch or commit): added green, removed red dashed, changed violet",
+    )
     parser.add_argument(
         "--serve", action="store_true", help="serve it live and read-only instead of writing it"
     )

@@ -1,6 +1,7 @@
 """What ``lineage ui`` does: write the explorer as one HTML file, or serve it live.
 
     lineage ui -o lineage.html [--focus ID] [--depth N] [--open]
+    lineage ui --diff A B -o changes.html
     lineage ui --serve [--port 8765] [--host 127.0.0.1]
 
 The command line (:mod:`lineage_sdk.cli.ui`) parses, reads the store and prints; the work is here.
@@ -17,6 +18,7 @@ from urllib.parse import quote
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import LineageGraph
+    from ..graph.changes import Diff
 
 __all__ = ["serve_live", "write_file"]
 
@@ -27,11 +29,14 @@ def write_file(
     focus: str | None = None,
     depth: int | None = None,
     open_it: bool = False,
+    *,
+    diff: Diff | None = None,
 ) -> dict[str, Any]:
-    """Write the page to ``output``; returns its path, ``file:`` URI and size."""
+    """Write the page to ``output``; returns its path, ``file:`` URI and size. With ``diff``,
+    ``graph`` is the union of both moments and the page marks the changes."""
     from .page import build_page
 
-    page = build_page(graph, focus=focus, depth=depth)
+    page = build_page(graph, focus=focus, depth=depth, diff=diff)
     path = Path(output)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page, encoding="utf-8")

@@ -5,6 +5,11 @@ transformations, each sorted by id); adjacency lists hold those numbers, so the 
 upstream and downstream exactly as :meth:`LineageGraph.upstream` and ``downstream`` do:
 derivation steps between nodes (``succ``/``pred``, honouring per-output derivation) and the
 transformations that read or write each reached node (``reads``/``writes``).
+
+Marks use ``lineage graph``'s colour language: each stale feature carries its reasons
+(``stale``); given a diff (``lineage ui --diff A B``), the page shows the union of both moments
+with each vertex's ``mark`` (``added``, ``removed`` or ``changed``, with the changed fields and
+both sides) and each edge's mark instead.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ from typing import TYPE_CHECKING, Any
 from ..graph.memory import MemoryBackend
 from ..links import code_link
 from ..records import DataSource, Feature, Run, Transformation
+from ..render import diff_marks
 from .layout import LABEL_CHARS, Layout, layout, vertex_size
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import LineageGraph
+    from ..graph.changes import Diff
+    from ..graph.changes.model import RunFacts
 
 __all__ = ["RUNS_PER_TRANSFORMATION", "code_url", "explorer_data"]
 
@@ -171,16 +179,78 @@ def _add_runs(graph: LineageGraph, transformations: list[dict[str, Any]]) -> Non
         vertex["code_url"] = code_url(runs[0]) if runs else None
 
 
+def _diff_side(run: RunFacts) -> dict[str, Any]:
+    return {
+        "version": run.version,
+        "source_sha256": run.source_sha256,
+        "commit": run.commit,
+        "tag": run.tag,
+    }
+
+
+def _add_marks(
+    graph: LineageGraph, vertices: list[dict[str, Any]], diff: Diff | None
+) -> dict[tuple[str, str], str]:
+    """Each vertex's ``stale`` reasons and diff ``mark`` (as ``lineage graph`` marks them: a diff
+    replaces staleness); returns the mark of each drawn (from, to) edge."""
+    for vertex in vertices:
+        vertex["stale"] = []
+        vertex["mark"] = None
+    by_id = {v["id"]: v for v in vertices}
+    if diff is None:
+        for entry in graph.stale():
+            if entry.id in by_id:
+                by_id[entry.id]["stale"] = [r.to_json() for r in entry.reasons]
+        return {}
+    marks = diff_marks(diff)
+    changes = {c.id: c for c in diff.changed}
+    for vertex in vertices:
+        vid = vertex["id"]
+        if vid in marks.added:
+            vertex["mark"] = "added"
+        elif vid in marks.removed:
+            vertex["mark"] = "removed"
+        elif vid in marks.changed:
+            change = changes[vid]
+            vertex["mark"] = "changed"
+            vertex["changed"] = {
+                "fields": list(change.fields),
+                "from": _diff_side(change.before),
+                "to": _diff_side(change.after),
+            }
+        if vertex["mark"]:
+            note = (
+                f"changed: {', '.join(marks.changed[vid])}"
+                if vertex["mark"] == "changed"
+                else vertex["mark"]
+            )
+            vertex["sub"] = f"{vertex['sub']} · {note}" if vertex["sub"] else note
+    edges = dict.fromkeys(marks.edges_added, "added")
+    edges.update(dict.fromkeys(marks.edges_removed, "removed"))
+    return edges
+
+
+def _diff_header(diff: Diff) -> dict[str, Any]:
+    return {
+        "from": {"when": diff.start.label, "at": _time(diff.start.at)},
+        "to": {"when": diff.end.label, "at": _time(diff.end.at)},
+        "affected": list(diff.affected),
+    }
+
+
 def explorer_data(
     graph: LineageGraph,
     focus: str | None = None,
     depth: int | None = None,
     live: bool = False,
+    diff: Diff | None = None,
 ) -> dict[str, Any]:
     """Everything the page shows, as plain JSON values (strings from the store kept as data).
 
     With ``focus``, only that id and what lies within ``depth`` of it upstream or downstream,
-    as ``lineage graph --focus`` draws it.
+    as ``lineage graph --focus`` draws it. Stale features carry their reasons; with ``diff``
+    (from :meth:`LineageGraph.diff`, ``graph`` being the union of both moments), the changes are
+    marked instead, as ``lineage graph --diff`` draws them.
     """
     node_ids = graph.node_ids()
     t_ids = graph.transformation_ids()
@@ -194,6 +264,7 @@ def explorer_data(
     vertices = [_node_dict(graph, n) for n in node_ids] + [_node_dict(graph, t) for t in t_ids]
     _add_source_columns(graph, vertices[: len(node_ids)])
     _add_runs(graph, vertices[len(node_ids) :])
+    edge_marks = _add_marks(graph, vertices, diff)
     boxes = [vertex_size(v["kind"], v["id"], v["sub"]) for v in vertices]
     placed: Layout = layout(boxes, drawn)
     for vertex, box, (x, y) in zip(vertices, boxes, placed.centres, strict=True):
@@ -206,6 +277,7 @@ def explorer_data(
         "live": live,
         "focus": focus,
         "depth": depth,
+        "diff": _diff_header(diff) if diff is not None else None,
         "layout": {
             "engine": placed.engine,
             "width": round(placed.width, 1),
@@ -215,6 +287,10 @@ def explorer_data(
         "edges": [
             [a, b, [round(p, 1) for p in points], [round(tip[0], 1), round(tip[1], 1)]]
             for a, b, points, tip in placed.edges
+        ],
+        # Per edge, in the same order: "added", "removed" (with a diff) or None.
+        "edge_marks": [
+            edge_marks.get((vertices[a]["id"], vertices[b]["id"])) for a, b, _p, _t in placed.edges
         ],
         **adjacency,
     }

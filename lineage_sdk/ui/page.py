@@ -24,6 +24,7 @@ from .data import explorer_data
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..graph import LineageGraph
+    from ..graph.changes import Diff
 
 __all__ = ["build_page", "content_security_policy", "embed_json", "notebook_html", "page_html"]
 
@@ -132,9 +133,12 @@ def build_page(
     focus: str | None = None,
     depth: int | None = None,
     served: bool = False,
+    diff: Diff | None = None,
 ) -> str:
-    """The explorer for ``graph`` as one HTML document (optionally around ``focus``)."""
-    return page_html(explorer_data(graph, focus=focus, depth=depth, live=served), served=served)
+    """The explorer for ``graph`` as one HTML document (optionally around ``focus``); with
+    ``diff``, ``graph`` is the union of both moments and the changes are marked."""
+    data = explorer_data(graph, focus=focus, depth=depth, live=served, diff=diff)
+    return page_html(data, served=served)
 
 
 def notebook_html(graph: LineageGraph) -> str:

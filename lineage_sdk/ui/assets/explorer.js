@@ -112,22 +112,34 @@
     return svg("path", { "class": "shape", d: "M" + x + "," + y + "H" + (x + w - 8) + "L" + (x + w) +
       "," + (y + 8) + "V" + (y + h) + "H" + x + "Z" }, g);
   }
+  // The marks of `lineage graph`: a diff's (added, removed, changed), else staleness. Only
+  // these fixed words become classes, never a store value.
+  function marksOf(n) {
+    var out = "";
+    if (n.mark === "added" || n.mark === "removed" || n.mark === "changed") out += " " + n.mark;
+    if (n.stale && n.stale.length) out += " stale";
+    return out;
+  }
   function draw() {
     var edgeLayer = document.getElementById("edges");
     var nodeLayer = document.getElementById("nodes");
-    D.edges.forEach(function (e) {
+    D.edges.forEach(function (e, j) {
       var p = e[2], d = "M" + p[0] + "," + p[1], i;
       for (i = 2; i + 5 < p.length; i += 6) {
         d += "C" + p[i] + "," + p[i + 1] + " " + p[i + 2] + "," + p[i + 3] + " " + p[i + 4] + "," + p[i + 5];
       }
       d += "L" + e[3][0] + "," + e[3][1];
-      edgeEls.push(svg("path", { d: d, "marker-end": "url(#arrow)" }, edgeLayer));
+      var attrs = { d: d, "marker-end": "url(#arrow)" };
+      var mark = D.edge_marks ? D.edge_marks[j] : null;
+      if (mark === "added" || mark === "removed") attrs["class"] = mark;
+      edgeEls.push(svg("path", attrs, edgeLayer));
     });
     N.forEach(function (n, i) {
-      var g = svg("g", { "class": "node " + n.kind + (n.failed ? " failed" : ""),
+      var g = svg("g", { "class": "node " + n.kind + (n.failed ? " failed" : "") + marksOf(n),
         "data-node-id": n.id, "data-kind": n.kind, tabindex: 0 }, nodeLayer);
       var title = document.createElementNS(SVG, "title");
-      title.textContent = shown(n.id) + (n.failed ? " (last run failed)" : "");
+      title.textContent = shown(n.id) + (n.failed ? " (last run failed)" : "") +
+        (n.mark ? " (" + n.mark + ")" : "") + (n.stale && n.stale.length ? " (stale)" : "");
       g.appendChild(title);
       shape(n, g);
       var cy = n.xywh[1];
@@ -287,11 +299,36 @@
       }
     });
   }
+  function staleReasons(n) {
+    if (!n.stale || !n.stale.length) return;
+    html("h3", "stale", details, "stale-head");
+    var ul = html("ul", null, details, "stale-reasons");
+    n.stale.forEach(function (r) {
+      var li = html("li", null, ul);
+      html("span", r.kind, li, "reason-kind");
+      html("span", r.detail, li, "reason-detail");
+    });
+  }
+  function changedFields(n) {
+    if (!n.changed) return;
+    html("h3", "changed: " + n.changed.fields.join(", "), details, "changed-head");
+    var table = html("table", null, details, "changed-table");
+    var head = html("tr", null, table);
+    ["", D.diff ? D.diff.from.when : "from", D.diff ? D.diff.to.when : "to"].forEach(function (c) { html("th", c, head); });
+    ["version", "source_sha256", "commit", "tag"].forEach(function (k) {
+      var tr = html("tr", null, table);
+      html("th", k === "source_sha256" ? "source" : k, tr);
+      [n.changed.from[k], n.changed.to[k]].forEach(function (v) {
+        html("td", v === null || v === undefined ? "-" : (k === "source_sha256" || k === "commit" ? String(v).slice(0, 12) : v), tr);
+      });
+    });
+  }
   function showDetails(i) {
     var n = N[i];
     details.replaceChildren();
     html("h2", n.id, details, "node-id");
     html("span", n.kind, details, "kind " + n.kind);
+    if (n.mark) html("span", n.mark, details, "mark" + marksOf({ mark: n.mark }));
     var dl = html("dl", null, details);
     row(dl, "description", n.description);
     row(dl, "owner", n.owner);
@@ -302,6 +339,8 @@
     row(dl, "entity", n.entity);
     row(dl, "tags", n.tags);
     row(dl, "source columns", n.source_columns);
+    staleReasons(n);
+    changedFields(n);
     if (n.kind === "Transformation") {
       row(dl, "version", n.version);
       row(dl, "framework", n.compute_framework);
@@ -410,6 +449,10 @@
   statusLine.textContent = (N.length - transforms) + " nodes · " + transforms + " transformations · " +
     (D.layout.engine === "dot" ? "dot layout" : "layered overview" +
       (D.live ? "" : " (lineage ui --focus ID lays a neighbourhood out with dot)"));
+  if (D.diff) {
+    statusLine.textContent = "changes from " + shown(D.diff.from.when) + " to " + shown(D.diff.to.when) +
+      " · " + statusLine.textContent;
+  }
   if (D.depth !== null) {
     if (!Array.prototype.some.call(depthBox.options, function (o) { return o.value === String(D.depth); })) {
       html("option", D.depth, depthBox);
