@@ -38,9 +38,8 @@ def _resolve(module: str, qualname: str) -> Any:
     return obj
 
 
-@functools.cache
-def decorated_function_class() -> type:
-    """The class of decorated functions (a ``wrapt.FunctionWrapper`` subclass)."""
+def _bound_function_class() -> type:
+    """The class of decorated methods bound to an instance or a class."""
     import wrapt
 
     class BoundLineageFunction(wrapt.BoundFunctionWrapper):  # type: ignore[type-arg]
@@ -73,6 +72,40 @@ def decorated_function_class() -> type:
                 return self._self_parent
             return getattr(self.__wrapped__, "__func__")  # noqa: B009 - typed as a plain callable
 
+    return BoundLineageFunction
+
+
+def _by_reference(decorated: Any) -> tuple[Any, ...]:
+    """Pickle a decorated function as its module and qualified name, as pickle does a function."""
+    import pickle  # when pickling, not when lineage_sdk is imported
+
+    # A decorated partial or callable object has no qualified name to be found by.
+    module = getattr(decorated.__wrapped__, "__module__", None)
+    qualname = getattr(decorated.__wrapped__, "__qualname__", None)
+    if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
+        raise pickle.PicklingError(
+            f"cannot pickle decorated {decorated.__wrapped__!r}: only functions defined at "
+            "the top level of a module (or in a class there) pickle by reference"
+        )
+    try:
+        found = _resolve(module, qualname)
+    except (ImportError, AttributeError):
+        found = None
+    if found is not decorated and getattr(found, "_self_parent", None) is not decorated:
+        raise pickle.PicklingError(
+            f"cannot pickle decorated function {module}.{qualname}: it is not the object "
+            "found under that name in its module"
+        )
+    return (_resolve, (module, qualname))
+
+
+@functools.cache
+def decorated_function_class() -> type:
+    """The class of decorated functions (a ``wrapt.FunctionWrapper`` subclass)."""
+    import wrapt
+
+    BoundLineageFunction = _bound_function_class()
+
     class LineageFunction(wrapt.FunctionWrapper):  # type: ignore[type-arg]
         """A function, method, classmethod or staticmethod decorated with ``@log_lineage``."""
 
@@ -98,26 +131,7 @@ def decorated_function_class() -> type:
             return bound
 
         def __reduce_ex__(self, protocol: Any) -> tuple[Any, ...]:
-            import pickle  # when pickling, not when lineage_sdk is imported
-
-            # A decorated partial or callable object has no qualified name to be found by.
-            module = getattr(self.__wrapped__, "__module__", None)
-            qualname = getattr(self.__wrapped__, "__qualname__", None)
-            if not isinstance(module, str) or not isinstance(qualname, str) or "<" in qualname:
-                raise pickle.PicklingError(
-                    f"cannot pickle decorated {self.__wrapped__!r}: only functions defined at "
-                    "the top level of a module (or in a class there) pickle by reference"
-                )
-            try:
-                found = _resolve(module, qualname)
-            except (ImportError, AttributeError):
-                found = None
-            if found is not self and getattr(found, "_self_parent", None) is not self:
-                raise pickle.PicklingError(
-                    f"cannot pickle decorated function {module}.{qualname}: it is not the object "
-                    "found under that name in its module"
-                )
-            return (_resolve, (module, qualname))
+            return _by_reference(self)
 
         def __copy__(self) -> Any:
             return self

@@ -36,8 +36,6 @@ Adding an option is one field in :class:`Settings`::
 from __future__ import annotations
 
 import math
-import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -45,6 +43,22 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import attrs
 
 from .errors import ConfigError
+from .sink_strings import (
+    BUILTIN_SCHEMES,
+    PG_SCHEMA_FORMS,
+    PG_SCHEMES,
+    SINK_FORMS,
+    Invalid,
+    SinkTarget,
+    bad,
+    parse_pg_schema,
+    parse_sinks,
+    redact_secrets,
+    schema_value,
+    shown,
+    sinks_text,
+    sinks_value,
+)
 
 if TYPE_CHECKING:
     from .project_file import ProjectConfig
@@ -80,55 +94,11 @@ __all__ = [
 
 OnError = Literal["warn", "ignore", "raise"]
 ON_ERROR_VALUES: tuple[OnError, ...] = ("warn", "ignore", "raise")
-BUILTIN_SCHEMES = ("memory", "none", "json", "sqlite", "openlineage", "postgresql")
-#: ``postgresql://URL``, ``postgres://URL`` and ``postgresql:KEY=VALUE ...``: a PostgreSQL store.
-PG_SCHEMES = ("postgresql", "postgres")
 DEFAULT_PG_CONNECT_TIMEOUT_S = 5.0
 DEFAULT_STORE = "lineage.db"
 
-SINK_FORMS = (
-    "comma-separated list of: memory, json:PATH, sqlite:PATH, postgresql://USER@HOST:PORT/DB "
-    "(also postgres://..., or postgresql: followed by libpq KEY=VALUE pairs), openlineage, none, "
-    "an installed plug-in name (entry point group 'lineage_sdk.sinks', optionally NAME:ARG), "
-    "or module:attr naming a sink factory"
-)
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-FACTORY_RE = re.compile(rf"^{_DOTTED}:{_DOTTED}$")
-_PLUGIN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
-_KV_PASSWORD_RE = re.compile(r"""(password\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)""", re.IGNORECASE)
-_URL_USERINFO_RE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)(.*)$", re.DOTALL)
-
-
-def redact_secrets(text: str) -> str:
-    """``text`` with the password of a DSN (URL user-info, ``password=``) replaced by ``***``.
-
-    >>> redact_secrets("postgresql://ann:hunter2@db/lineage")
-    'postgresql://ann:***@db/lineage'
-    >>> redact_secrets("host=db password='a b' user=ann")
-    'host=db password=*** user=ann'
-    """
-    # The last "@" ends the user-info: an unencoded "@" in a password must not leak its tail.
-    head, at, tail = text.rpartition("@")
-    url = _URL_USERINFO_RE.match(head) if at else None
-    if url is not None:
-        user, colon, _ = url.group(2).partition(":")
-        text = f"{url.group(1)}{user}{':***' if colon else ''}@{tail}"
-    return _KV_PASSWORD_RE.sub(lambda m: m.group(1) + "***", text)
-
-
-def _redacted_repr(value: str | None) -> str:
-    return repr(value if value is None else redact_secrets(value))
-
-
-class _Invalid(ValueError):
-    """A refused value: ``why``, and ``value``, the part at fault when narrower than the whole."""
-
-    def __init__(self, why: str, value: object = None) -> None:
-        super().__init__(why)
-        self.why = why
-        self.value = value
 
 
 # --- kinds: how an option parses text, checks a value given in code, and says what it accepts ---
@@ -152,8 +122,8 @@ def parse_bool(value: str, variable: str) -> bool:
     """``1``/``0`` (also true/false, yes/no, on/off, any case)."""
     try:
         return _bool_text(value, Path())
-    except _Invalid:
-        raise _bad(variable, value, BOOL.accepted) from None
+    except Invalid:
+        raise bad(variable, value, BOOL.accepted) from None
 
 
 def _bool_text(text: str, cwd: Path) -> bool:
@@ -162,47 +132,47 @@ def _bool_text(text: str, cwd: Path) -> bool:
         return True
     if low in _FALSE:
         return False
-    raise _Invalid("not a yes/no value")
+    raise Invalid("not a yes/no value")
 
 
 def _bool_value(value: object, cwd: Path) -> bool:
     if isinstance(value, bool):
         return value
-    raise _Invalid(f"got {type(value).__name__}")
+    raise Invalid(f"got {type(value).__name__}")
 
 
 def _positive_int_text(text: str, cwd: Path) -> int:
     try:
         number = int(text.strip())
     except ValueError:
-        raise _Invalid("not a whole number") from None
+        raise Invalid("not a whole number") from None
     return _positive_int_value(number, cwd)
 
 
 def _positive_int_value(value: object, cwd: Path) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"got {type(value).__name__}")
+        raise Invalid(f"got {type(value).__name__}")
     if value < 1:
-        raise _Invalid("must be at least 1")
+        raise Invalid("must be at least 1")
     return value
 
 
 def _seconds(minimum_exclusive: bool) -> tuple[Callable[..., float], Callable[..., float]]:
     def from_value(value: object, cwd: Path) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _Invalid(f"got {type(value).__name__}")
+            raise Invalid(f"got {type(value).__name__}")
         seconds = float(value)
         if not math.isfinite(seconds):
-            raise _Invalid("must be finite")
+            raise Invalid("must be finite")
         if seconds < 0 or (minimum_exclusive and seconds == 0):
-            raise _Invalid("must be above 0" if minimum_exclusive else "must not be negative")
+            raise Invalid("must be above 0" if minimum_exclusive else "must not be negative")
         return seconds
 
     def from_text(text: str, cwd: Path) -> float:
         try:
             number = float(text.strip())
         except ValueError:
-            raise _Invalid("not a number") from None
+            raise Invalid("not a number") from None
         return from_value(number, cwd)
 
     return from_text, from_value
@@ -210,12 +180,12 @@ def _seconds(minimum_exclusive: bool) -> tuple[Callable[..., float], Callable[..
 
 def _text_value(value: object, cwd: Path) -> str:
     if not isinstance(value, str):
-        raise _Invalid(f"got {type(value).__name__}")
+        raise Invalid(f"got {type(value).__name__}")
     text = value.strip()
     if not text:
-        raise _Invalid("empty")
+        raise Invalid("empty")
     if any(not ch.isprintable() for ch in text):
-        raise _Invalid("contains control characters")
+        raise Invalid("contains control characters")
     return text
 
 
@@ -225,9 +195,9 @@ def choice(*values: str) -> Kind:
 
     def from_value(value: object, cwd: Path) -> str:
         if not isinstance(value, str):
-            raise _Invalid(f"got {type(value).__name__}")
+            raise Invalid(f"got {type(value).__name__}")
         if value not in values:
-            raise _Invalid("unknown value")
+            raise Invalid("unknown value")
         return value
 
     return Kind(
@@ -250,155 +220,16 @@ _CAPTURE_ERRORS = choice(*CAPTURE_ERRORS_VALUES)
 
 
 # --- sinks ---------------------------------------------------------------------------------------
-@attrs.frozen(slots=True)
-class SinkTarget:
-    """One parsed entry of ``LINEAGE_SINK``.
-
-    ``scheme`` is a built-in scheme, ``plugin`` (an entry-point name, ``value`` = ``NAME[:ARG]``),
-    ``factory`` (``value`` = ``module:attr``) or ``object`` (a sink object given to
-    ``configure()``, ``value`` = its name). For ``json`` and ``sqlite``, ``value`` is an absolute
-    path; for ``postgresql`` the DSN (a URL, or libpq ``KEY=VALUE`` pairs). ``str()`` and
-    ``repr()`` never show a password; ``value`` keeps it for connecting.
-    """
-
-    scheme: str
-    value: str | None = attrs.field(default=None, repr=_redacted_repr)
-
-    def __str__(self) -> str:
-        if self.scheme in ("plugin", "factory", "object"):
-            return self.value or ""
-        if self.scheme == "postgresql":
-            dsn = redact_secrets(self.value or "")
-            return dsn if "://" in dsn else f"postgresql:{dsn}"
-        return self.scheme if self.value is None else f"{self.scheme}:{self.value}"
-
-
-def shown(origin: str, value: object) -> str:
-    """A value as an error shows it, by where it came from.
-
-    ``origin`` is an environment variable (``LINEAGE_SINK`` -> ``LINEAGE_SINK='x'``), a function
-    argument spelled with parentheses (``configure(sinks)`` -> ``configure(sinks='x')``), or
-    another label such as a CLI option (``--store`` -> ``--store='x'``).
-    """
-    if isinstance(value, str):
-        value = redact_secrets(value)  # a DSN's password never reaches an error message
-    if origin.endswith(")"):
-        return f"{origin[:-1]}={value!r})"
-    return f"{origin}={value!r}"
-
-
-def _bad(origin: str, value: object, accepted: str, why: str = "") -> ConfigError:
-    reason = f" ({why})" if why else ""
-    return ConfigError(f"{shown(origin, value)} is not valid{reason}; accepted: {accepted}")
-
-
-def _parse_path(raw: str, cwd: Path, entry: str) -> str:
-    if raw.startswith("///"):  # tolerate URL form sqlite:///abs/path
-        raw = raw[2:]
-    if not raw.strip():
-        raise _Invalid("the path is empty", entry)
-    path = Path(os.path.expanduser(raw))
-    if not path.is_absolute():
-        path = cwd / path
-    return os.path.normpath(path)
-
-
-def _sinks_text(value: str, cwd: Path) -> tuple[SinkTarget, ...]:
-    entries = [e.strip() for e in value.split(",")]
-    if not value.strip() or any(not e for e in entries):
-        raise _Invalid("empty entry")
-    targets: list[SinkTarget] = []
-    for entry in entries:
-        scheme, colon, rest = entry.partition(":")
-        low = scheme.lower()
-        if low in ("memory", "none", "openlineage") and not colon:
-            targets.append(SinkTarget(low))
-        elif low in ("json", "sqlite") and colon:
-            targets.append(SinkTarget(low, _parse_path(rest, cwd, entry)))
-        elif low in PG_SCHEMES and colon:
-            # A URL stays whole (libpq parses it); after "postgresql:" come KEY=VALUE pairs, or
-            # nothing at all: then libpq's PGHOST, PGSERVICE... decide.
-            targets.append(SinkTarget("postgresql", entry if rest.startswith("//") else rest))
-        elif low in BUILTIN_SCHEMES:
-            expected = {"json": "json:PATH", "sqlite": "sqlite:PATH"}.get(low, low)
-            if low == "postgresql":
-                expected = "postgresql://USER@HOST:PORT/DB or postgresql:KEY=VALUE ..."
-            raise _Invalid(f"write it as {expected}", entry)
-        elif FACTORY_RE.match(entry) and "." in scheme:
-            targets.append(SinkTarget("factory", entry))
-        elif _PLUGIN_RE.match(scheme):
-            targets.append(SinkTarget("plugin", entry))
-        else:
-            raise _Invalid("unknown scheme", entry)
-    if any(t.scheme == "none" for t in targets):
-        if len(targets) > 1:
-            raise _Invalid("'none' cannot be combined with other sinks")
-        return ()
-    return tuple(targets)
-
-
-def _sinks_value(value: object, cwd: Path) -> tuple[SinkTarget, ...]:
-    """A ``LINEAGE_SINK`` string, or a sequence of such strings and parsed targets."""
-    if isinstance(value, str):
-        return _sinks_text(value, cwd)
-    if not isinstance(value, Iterable):
-        raise _Invalid(f"got {type(value).__name__}")
-    targets: list[SinkTarget] = []
-    for item in value:
-        if isinstance(item, SinkTarget):
-            targets.append(item)
-        elif isinstance(item, str):
-            targets.extend(_sinks_text(item, cwd))
-        else:
-            raise _Invalid(f"an item is {type(item).__name__}", item)
-    return tuple(targets)
-
-
-SINKS = Kind(SINK_FORMS, _sinks_text, _sinks_value, empty_is_default=True)
-
-_SCHEMA_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
-
-
-def _schema_value(value: object, cwd: Path) -> str:
-    if not isinstance(value, str):
-        raise _Invalid(f"got {type(value).__name__}")
-    if not _SCHEMA_RE.match(value.strip()):
-        raise _Invalid("not a schema name")
-    return value.strip()
+SINKS = Kind(SINK_FORMS, sinks_text, sinks_value, empty_is_default=True)
 
 
 #: A PostgreSQL schema name (never quoted into SQL by hand: it is checked, then an identifier).
 PG_SCHEMA = Kind(
-    "a schema name of letters, digits and _ (at most 63), not starting with a digit",
-    _schema_value,
-    lambda value, cwd: None if value is None else _schema_value(value, cwd),
+    PG_SCHEMA_FORMS,
+    schema_value,
+    lambda value, cwd: None if value is None else schema_value(value, cwd),
     empty_is_default=True,
 )
-
-
-def parse_pg_schema(value: str | None, origin: str) -> str | None:
-    """A PostgreSQL schema name, or None for none; ConfigError naming ``origin`` otherwise."""
-    if value is None or not value.strip():
-        return None
-    try:
-        return _schema_value(value, Path())
-    except _Invalid as exc:
-        raise _bad(origin, value, PG_SCHEMA.accepted, exc.why) from None
-
-
-def parse_sinks(value: str, cwd: Path, variable: str = "LINEAGE_SINK") -> tuple[SinkTarget, ...]:
-    """Parse a ``LINEAGE_SINK`` value; relative paths are resolved against ``cwd``.
-
-    >>> parse_sinks("memory, json:/tmp/l.jsonl", Path("/"))
-    (SinkTarget(scheme='memory', value=None), SinkTarget(scheme='json', value='/tmp/l.jsonl'))
-    >>> parse_sinks("none", Path("/"))
-    ()
-    """
-    try:
-        return _sinks_text(value, cwd)
-    except _Invalid as exc:
-        shown = value if exc.value is None else exc.value
-        raise _bad(variable, shown, SINK_FORMS, exc.why) from None
 
 
 # --- the options -------------------------------------------------------------------------------
@@ -532,22 +363,22 @@ def _from_env(opt: Option, text: str, cwd: Path) -> Any:
         return opt.kind.from_text(text, cwd)
     except ValueError as exc:
         why, at_fault = _reason(exc, text)
-        raise _bad(opt.variable, at_fault, opt.kind.accepted, why) from None
+        raise bad(opt.variable, at_fault, opt.kind.accepted, why) from None
 
 
 def _from_argument(opt: Option, value: object, cwd: Path, function: str) -> Any:
     check = opt.kind.from_value
     try:
         if check is None:
-            raise _Invalid(f"got {type(value).__name__}")
+            raise Invalid(f"got {type(value).__name__}")
         return check(value, cwd)
     except ValueError as exc:
         why, at_fault = _reason(exc, value)
-        raise _bad(f"{function}({opt.name})", at_fault, opt.kind.accepted, why) from None
+        raise bad(f"{function}({opt.name})", at_fault, opt.kind.accepted, why) from None
 
 
 def _reason(exc: ValueError, value: object) -> tuple[str, object]:
-    if isinstance(exc, _Invalid):
+    if isinstance(exc, Invalid):
         return exc.why, value if exc.value is None else exc.value
     return str(exc), value
 
@@ -559,14 +390,14 @@ def from_file(opt: Option, value: object, folder: Path, label: str) -> Any:
     try:
         if isinstance(value, str):
             if opt.kind.empty_is_default and not value.strip():
-                raise _Invalid("empty")
+                raise Invalid("empty")
             return opt.kind.from_text(value, folder)
         if opt.kind.from_value is None:
-            raise _Invalid(f"got {type(value).__name__}")
+            raise Invalid(f"got {type(value).__name__}")
         return opt.kind.from_value(value, folder)
     except ValueError as exc:
         why, at_fault = _reason(exc, value)
-        raise _bad(label, at_fault, opt.kind.accepted, why) from None
+        raise bad(label, at_fault, opt.kind.accepted, why) from None
 
 
 def file_keys() -> dict[str, Option]:

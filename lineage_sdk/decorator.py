@@ -25,35 +25,27 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _runtime, inflight
 from ._decorated import decorated_function_class
 from ._ids import new_run_id
+from ._io_binding import Binder, IOSpec, node_list
 from ._version import __version__
 from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
 from .records import (
     CodeRef,
-    ColumnEdge,
-    ColumnRef,
-    DataSource,
-    Feature,
     GitInfo,
-    Node,
-    Partition,
-    PartitionRead,
     Record,
     Run,
     RunStatus,
     Transformation,
     _check_id,
     check_metadata,
-    escape_surrogates,
-    has_surrogates,
     trusted_run,
 )
 
@@ -65,7 +57,6 @@ __all__ = ["OpenRun", "current_run_id", "log_lineage", "open_run"]
 _log = logging.getLogger("lineage_sdk")
 
 F = TypeVar("F", bound=Callable[..., Any])
-NodeLike = Node | str
 _ERROR_MESSAGE_LIMIT = 8192
 _ERROR_STACK_LIMIT = 32768
 
@@ -96,172 +87,6 @@ class _Process:
 _process = _Process()
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_process.refresh_after_fork)
-
-
-# --- declarations ----------------------------------------------------------------------------
-#: What may stand in inputs, outputs and derivation: a node, its id, one of a source's columns
-#: (derivation values and inputs only) or one partition of a partitioned file dataset.
-_Item = NodeLike | ColumnRef | Partition
-_ITEM_TYPES = (DataSource, Feature, ColumnRef, Partition)
-
-
-def _node_or_id(value: object, argument: str) -> _Item:
-    if isinstance(value, _ITEM_TYPES):
-        return value
-    if isinstance(value, str):
-        if not value.isascii() and has_surrogates(value):
-            value = _escaped_id(value)
-        return _check_id(value, f"an id in {argument}")
-    raise TypeError(
-        f"{argument} takes DataSource / Feature objects, string ids, source columns "
-        f"(source['column']) or partitions (source.partition(...)), "
-        f"got {type(value).__name__}: {value!r}"
-    )
-
-
-_warned_surrogates: list[bool] = []
-
-
-def _escaped_id(value: str) -> str:
-    # A file name that is not UTF-8 (through os.listdir, sys.argv) cannot be stored as is: keep
-    # its bytes as \xNN escapes rather than lose the run, and say so once.
-    escaped = escape_surrogates(value)
-    if not _warned_surrogates:
-        _warned_surrogates.append(True)
-        _log.warning(
-            "lineage: id %r holds undecodable bytes; recorded as %r (further ones quietly)",
-            value,
-            escaped,
-        )
-    return escaped
-
-
-def _node_list(value: object, argument: str) -> tuple[_Item, ...]:
-    if isinstance(value, (*_ITEM_TYPES, str)):
-        return (_node_or_id(value, argument),)
-    if not isinstance(value, Iterable):
-        raise TypeError(f"{argument} must be a node, an id or a sequence of them, got {value!r}")
-    items = tuple(_node_or_id(v, argument) for v in value)
-    return tuple(dict.fromkeys(items))  # keep order, drop repeats
-
-
-def _output(value: object, argument: str) -> _Item:
-    item = _node_or_id(value, argument)
-    if isinstance(item, ColumnRef):
-        raise TypeError(
-            f"{argument} takes nodes, not columns ({item.id!r}): columns stand for a source in "
-            "inputs or in the derivation mapping's values"
-        )
-    return item
-
-
-def _id(item: _Item) -> str:
-    if isinstance(item, str):
-        return item
-    if isinstance(item, (ColumnRef, Partition)):
-        return item.source.id
-    return item.id
-
-
-def _node(item: _Item) -> Node | None:
-    if isinstance(item, str):
-        return None
-    if isinstance(item, (ColumnRef, Partition)):
-        return item.source
-    return item
-
-
-def _column_edges(output: str, items: Iterable[_Item]) -> list[ColumnEdge]:
-    """Column edges of one output; a source also named whole depends with all its columns."""
-    whole = {_id(i) for i in items if not isinstance(i, ColumnRef)}
-    return [
-        ColumnEdge(output, i.source.id, i.name, i.kind)
-        for i in items
-        if isinstance(i, ColumnRef) and i.source.id not in whole
-    ]
-
-
-class _IOSpec:
-    """Inputs, outputs, per-output (and per-column) derivation resolved to ids, the node objects
-    seen and the partitions named."""
-
-    __slots__ = ("columns", "derivation", "inputs", "nodes", "outputs", "partitions")
-
-    def __init__(self, inputs: object, outputs: object, static_inputs: bool = True) -> None:
-        ins = _node_list(inputs, "inputs")
-        input_ids = tuple(dict.fromkeys(_id(n) for n in ins))
-        seen: list[_Item] = list(ins)
-        derivation: list[tuple[str, tuple[str, ...]]] = []
-        columns: list[ColumnEdge] = []
-        if isinstance(outputs, Mapping):
-            out_items: list[_Item] = []
-            for key, sources in outputs.items():
-                out = _output(key, "outputs")
-                out_id = _id(out)
-                src = _node_list(sources, f"outputs[{out_id!r}]")
-                missing = [_id(s) for s in src if _id(s) not in input_ids]
-                if missing and static_inputs:
-                    raise ValueError(
-                        f"outputs maps {out_id!r} to {missing}, which are not among inputs "
-                        f"{list(input_ids)}"
-                    )
-                out_items.append(out)
-                seen.extend(src)
-                derivation.append((out_id, tuple(dict.fromkeys(_id(s) for s in src))))
-                columns.extend(_column_edges(out_id, src))
-        else:
-            out_items = [_output(o, "outputs") for o in _node_list(outputs, "outputs")]
-            derivation = [(_id(o), input_ids) for o in out_items]
-            for out in out_items:
-                columns.extend(_column_edges(_id(out), ins))
-        seen.extend(out_items)
-        self.inputs = input_ids
-        self.outputs = tuple(dict.fromkeys(_id(o) for o in out_items))
-        self.derivation = tuple(derivation)
-        self.columns = tuple(dict.fromkeys(columns))
-        self.partitions = tuple(
-            dict.fromkeys(
-                PartitionRead(p.source.id, p.path, p.values)
-                for p in seen
-                if isinstance(p, Partition)
-            )
-        )
-        nodes = (_node(i) for i in seen)
-        self.nodes: tuple[Node, ...] = tuple(dict.fromkeys(n for n in nodes if n is not None))
-
-
-class _Binder:
-    """Maps a call's arguments to parameter names, as ``Signature.bind`` + ``apply_defaults``.
-
-    The signature is inspected once; a call with plain positional-or-keyword parameters is bound
-    with a few dict operations, anything else (``*args``, ``**kwargs``, positional-only, a
-    binding error) goes through ``Signature.bind``, which also raises the same TypeError.
-    """
-
-    __slots__ = ("_defaults", "_fast", "_name_set", "_names", "_signature")
-
-    def __init__(self, func: Callable[..., Any]) -> None:
-        import inspect
-
-        self._signature = inspect.signature(func)
-        params = list(self._signature.parameters.values())
-        self._names = tuple(p.name for p in params)
-        self._name_set = frozenset(self._names)
-        self._fast = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
-        self._defaults = {p.name: p.default for p in params if p.default is not p.empty}
-
-    def __call__(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        names = self._names
-        if self._fast and len(args) <= len(names) and kwargs.keys() <= self._name_set:
-            given = dict(zip(names, args, strict=False))  # args may be fewer
-            if not given.keys() & kwargs.keys():  # a name given twice: bind() raises below
-                given.update(kwargs)
-                defaults = self._defaults
-                if all(n in given or n in defaults for n in names):
-                    return {n: given[n] if n in given else defaults[n] for n in names}
-        bound = self._signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        return dict(bound.arguments)
 
 
 class _Instrumented:
@@ -295,7 +120,7 @@ class _Instrumented:
         self._outputs = outputs
         self.dynamic_inputs = inputs if callable(inputs) else None
         self.dynamic_outputs = outputs if callable(outputs) else None
-        self.static = _IOSpec(
+        self.static = IOSpec(
             () if self.dynamic_inputs else inputs,
             () if self.dynamic_outputs else outputs,
             static_inputs=self.dynamic_inputs is None,
@@ -303,7 +128,7 @@ class _Instrumented:
         self._location: CodeLocation | None = None
         self._announced: tuple[object, object] = (None, None)
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
-        self._binders: dict[tuple[object, bool], _Binder] = {}
+        self._binders: dict[tuple[object, bool], Binder] = {}
 
     def location(self) -> CodeLocation:
         if self._location is None:  # first call: reading source is too slow for import time
@@ -337,20 +162,20 @@ class _Instrumented:
 
     def io_for(
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
-    ) -> _IOSpec:
+    ) -> IOSpec:
         if self.dynamic_inputs is None and self.dynamic_outputs is None:
             return self.static
         arguments = self._binder(wrapped)(args, kwargs)
         inputs = self.dynamic_inputs(arguments) if self.dynamic_inputs else self._inputs
         outputs = self.dynamic_outputs(arguments) if self.dynamic_outputs else self._outputs
-        return _IOSpec(inputs, outputs)
+        return IOSpec(inputs, outputs)
 
-    def _binder(self, wrapped: Callable[..., Any]) -> _Binder:
+    def _binder(self, wrapped: Callable[..., Any]) -> Binder:
         # Prepared once per decorated function (and once more if it is also called bound).
         key = getattr(wrapped, "__func__", wrapped), hasattr(wrapped, "__self__")
         binder = self._binders.get(key)
         if binder is None:
-            binder = self._binders[key] = _Binder(wrapped)
+            binder = self._binders[key] = Binder(wrapped)
         return binder
 
     # --- per call ------------------------------------------------------------------------------
@@ -512,7 +337,7 @@ def _error_fields(
     return error_type, message[:_ERROR_MESSAGE_LIMIT], stack
 
 
-_EMPTY_IO = _IOSpec((), ())
+_EMPTY_IO = IOSpec((), ())
 
 
 class _Call:
@@ -533,7 +358,7 @@ class _Call:
     def __init__(
         self,
         rt: _runtime.Runtime,
-        io: _IOSpec,
+        io: IOSpec,
         parent: ActiveRun | RunContext | None,
         job: _Instrumented,
     ) -> None:
@@ -595,6 +420,42 @@ def log_lineage(
         @log_lineage(inputs=[clicks, impressions], outputs=[ctr], compute_framework="pandas")
         def calculate_user_ctr(clicks_df, impressions_df): ...
     """
+    checked_metadata = _checked_arguments(
+        inputs,
+        outputs,
+        name=name,
+        version=version,
+        description=description,
+        compute_framework=compute_framework,
+        metadata=metadata,
+    )
+
+    def decorate(func: F) -> F:
+        target = getattr(func, "__func__", func)
+        if not callable(target):
+            raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
+        job = _Instrumented(
+            func, inputs, outputs, name, version, description, compute_framework, checked_metadata
+        )
+        decorated: F = decorated_function_class()(func, _wrapper_for(target, job))
+        decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
+        return decorated
+
+    return decorate
+
+
+def _checked_arguments(
+    inputs: Any,
+    outputs: Any,
+    *,
+    name: str | None,
+    version: str | None,
+    description: str | None,
+    compute_framework: str | None,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
+    """Check ``log_lineage``'s arguments now, so a bad one fails at import, not at a call;
+    return the checked metadata."""
     if name is not None:
         _check_id(name, "name")
     for argument, value in (
@@ -605,38 +466,28 @@ def log_lineage(
         if value is not None and not isinstance(value, str):
             raise TypeError(f"{argument} must be a string, got {type(value).__name__}")
     checked_metadata = check_metadata(metadata, "log_lineage metadata")
-    # Check static declarations now, so a bad one fails at import rather than at the first call.
     if not callable(inputs):
-        _node_list(inputs, "inputs")
+        node_list(inputs, "inputs")
     if not callable(outputs):
-        _IOSpec(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
+        IOSpec(() if callable(inputs) else inputs, outputs, static_inputs=not callable(inputs))
+    return checked_metadata
 
-    def decorate(func: F) -> F:
-        target = getattr(func, "__func__", func)
-        if not callable(target):
-            raise TypeError(f"log_lineage decorates functions, got {type(func).__name__}")
-        import functools
-        import inspect
 
-        job = _Instrumented(
-            func, inputs, outputs, name, version, description, compute_framework, checked_metadata
-        )
-        # A callable object's kind is its __call__'s (partials are looked through by inspect).
-        if not inspect.isroutine(target) and not isinstance(target, functools.partial):
-            target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
-        if inspect.isasyncgenfunction(target):
-            wrapper = async_generator_wrapper(job)
-        elif inspect.iscoroutinefunction(target):
-            wrapper = async_wrapper(job)
-        elif inspect.isgeneratorfunction(target):
-            wrapper = generator_wrapper(job)
-        else:
-            wrapper = sync_wrapper(job)
-        decorated: F = decorated_function_class()(func, wrapper)
-        decorated._self_lineage = job  # type: ignore[attr-defined]  # for open_run()
-        return decorated
+def _wrapper_for(target: Any, job: _Instrumented) -> Any:
+    """The call wrapper matching ``target``'s kind: async generator, coroutine, generator, plain."""
+    import functools
+    import inspect
 
-    return decorate
+    # A callable object's kind is its __call__'s (partials are looked through by inspect).
+    if not inspect.isroutine(target) and not isinstance(target, functools.partial):
+        target = getattr(target, "__call__", target)  # noqa: B004 - the method itself
+    if inspect.isasyncgenfunction(target):
+        return async_generator_wrapper(job)
+    if inspect.iscoroutinefunction(target):
+        return async_wrapper(job)
+    if inspect.isgeneratorfunction(target):
+        return generator_wrapper(job)
+    return sync_wrapper(job)
 
 
 class OpenRun:

@@ -31,6 +31,7 @@ import weakref
 from collections.abc import Sequence
 from typing import Any
 
+from ._sigterm import SIGNAL_FLUSH_S, flush_on_sigterm, forget_sigterm_handler
 from .config import OnError
 from .errors import LineageSinkError
 from .records import Record, Run
@@ -115,7 +116,8 @@ class Delivery:
         self._reset_worker()
         _live.add(self)
         if async_delivery:
-            _flush_on_sigterm()  # now, in case the first run comes from another thread
+            # now, in case the first run comes from another thread
+            flush_on_sigterm(_shutdown_queued)
 
     # --- sync path ---------------------------------------------------------------------------
     def submit(self, records: list[Record]) -> None:
@@ -317,7 +319,7 @@ class Delivery:
         if self._worker is None:
             with self._worker_lock:
                 if self._worker is None:
-                    _flush_on_sigterm()
+                    flush_on_sigterm(_shutdown_queued)
                     self._worker = threading.Thread(
                         target=self._run_worker, name="lineage-sdk-delivery", daemon=True
                     )
@@ -454,15 +456,17 @@ class Delivery:
         self._process_checked = False
 
 
-_lost = [0]
+# Runs of this process lost after their configuration closed: process-wide, never reset.
+_lost_runs = 0
 
 
 def _count_lost_after_close(records: Sequence[Record]) -> None:
     runs = sum(isinstance(r, Run) for r in records)
     if not runs:
         return
-    _lost[0] += runs
-    if _lost[0] == runs:
+    global _lost_runs
+    _lost_runs += runs
+    if _lost_runs == runs:
         _log.warning(
             "lineage: %d run(s) ended after their configuration was closed (interpreter exit, "
             "or lineage switched off meanwhile) and were not written; further ones are counted "
@@ -473,7 +477,7 @@ def _count_lost_after_close(records: Sequence[Record]) -> None:
 
 def lost_after_close() -> int:
     """Runs of this process that ended after their configuration was closed, not written."""
-    return _lost[0]
+    return _lost_runs
 
 
 def _kind(exc: BaseException) -> str:
@@ -494,26 +498,7 @@ def _sink_error(failures: list[tuple[str, BaseException]]) -> LineageSinkError:
 def _after_fork_in_child() -> None:
     for delivery in list(_live):
         delivery._after_fork_in_child()
-    _forget_sigterm_handler()
-
-
-def _forget_sigterm_handler() -> None:
-    """In a forked child, hand SIGTERM back to its default until the child's own delivery starts.
-
-    The child may become a multiprocessing worker (known only later, in its bootstrap), which
-    delivers synchronously and is ended by SIGTERM; a child that queues installs the handler
-    again when its delivery thread starts.
-    """
-    import signal
-
-    if not _sigterm:
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is _on_sigterm:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    except ValueError:  # forked from a thread other than the main one: signals are not ours
-        return
-    _sigterm.clear()
+    forget_sigterm_handler()
 
 
 def _at_exit() -> None:
@@ -524,57 +509,15 @@ def _at_exit() -> None:
             _log.exception("lineage delivery shutdown failed")
 
 
-#: How long SIGTERM waits for queued runs; orchestrators allow more (Kubernetes: 30 s).
-_SIGNAL_FLUSH_S = 5.0
-_sigterm: list[Any] = []  # the handler we installed, once
-
-
-def _flush_on_sigterm() -> None:
-    """Write the queue before a SIGTERM ends the process, where the SDK may own the handler.
-
-    Only from the main thread (the only one that can install a handler) and only when SIGTERM
-    still has its default action: a handler of the application or its framework is left alone
-    (it usually exits through ``sys.exit``, which runs the exit flush anyway).
-    """
-    import signal
-
-    if _sigterm or threading.current_thread() is not threading.main_thread():
-        return
-    mp = sys.modules.get("multiprocessing")
-    if mp is not None and mp.parent_process() is not None:
-        return  # a worker process delivers synchronously (see _check_process): nothing to flush
-    try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
-            return
-        signal.signal(signal.SIGTERM, _on_sigterm)
-    except (ValueError, OSError, AttributeError):  # no SIGTERM here, or not allowed
-        return
-    _sigterm.append(_on_sigterm)
-
-
 def _shutdown_queued() -> None:
+    """On SIGTERM (from a helper thread): write what the queues of this process hold."""
     for delivery in list(_live):
         if not (delivery.async_delivery and delivery._unwritten_runs()):
             continue
         try:
-            delivery.shutdown(_SIGNAL_FLUSH_S)
+            delivery.shutdown(SIGNAL_FLUSH_S)
         except Exception:  # pragma: no cover - the process is ending; never block that
             _log.exception("lineage delivery shutdown on SIGTERM failed")
-
-
-def _on_sigterm(signum: int, frame: Any) -> None:
-    import signal
-
-    # The handler runs on the main thread between two bytecodes of whatever it was doing, maybe
-    # inside a sink's write holding that sink's lock: flushing here could wait on that lock for
-    # ever. A helper thread flushes instead, and the signal's default action follows after a
-    # bounded wait whatever it achieved.
-    helper = threading.Thread(target=_shutdown_queued, name="lineage-sigterm", daemon=True)
-    helper.start()
-    helper.join(_SIGNAL_FLUSH_S + 1.0)
-    # Then what SIGTERM would have done without us: end the process, killed by the signal.
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
 
 
 if hasattr(os, "register_at_fork"):

@@ -30,6 +30,7 @@ __all__ = [
     "DrawableGraph",
     "Marks",
     "diff_marks",
+    "focused_ids",
     "layout_engine",
     "render",
     "to_dot",
@@ -216,6 +217,27 @@ def to_dot(
     """
     if marks is None:
         marks = Marks(stale=frozenset(entry.id for entry in graph.stale()))
+    node_ids, t_ids = focused_ids(graph, focus, depth)
+    names: dict[tuple[str, str], str] = {}
+    lines = [
+        "digraph lineage {",
+        '  graph [rankdir=LR, fontname="Helvetica", nodesep=0.35, ranksep=0.6];',
+        '  node [fontname="Helvetica", fontsize=11, style=filled, color="#495057"];',
+        '  edge [color="#495057", arrowsize=0.7];',
+    ]
+    ports = _node_lines(graph, node_ids, marks, columns=columns, names=names, lines=lines)
+    _transformation_lines(graph, t_ids, marks, names=names, lines=lines)
+    _edge_lines(graph, t_ids, marks, ports=ports, names=names, lines=lines)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def focused_ids(
+    graph: DrawableGraph, focus: str | None, depth: int | None
+) -> tuple[list[str], list[str]]:
+    """The node ids and transformation ids drawn: all, or with ``focus`` only that id and what
+    lies within ``depth`` of it upstream or downstream (``depth`` without ``focus`` is an error).
+    """
     node_ids = graph.node_ids()
     t_ids = graph.transformation_ids()
     if focus is not None:
@@ -224,13 +246,19 @@ def to_dot(
         t_ids = [t for t in t_ids if t in keep]
     elif depth is not None:
         raise ValueError("depth needs focus")
-    names: dict[tuple[str, str], str] = {}
-    lines = [
-        "digraph lineage {",
-        '  graph [rankdir=LR, fontname="Helvetica", nodesep=0.35, ranksep=0.6];',
-        '  node [fontname="Helvetica", fontsize=11, style=filled, color="#495057"];',
-        '  edge [color="#495057", arrowsize=0.7];',
-    ]
+    return node_ids, t_ids
+
+
+def _node_lines(
+    graph: DrawableGraph,
+    node_ids: list[str],
+    marks: Marks,
+    *,
+    columns: bool,
+    names: dict[tuple[str, str], str],
+    lines: list[str],
+) -> dict[str, dict[str, str]]:
+    """Append the DOT lines of the nodes; return the column ports of sources drawn as tables."""
     ports: dict[str, dict[str, str]] = {}  # source id -> column -> port
     for i, node_id in enumerate(node_ids):
         node = graph.node(node_id)
@@ -247,7 +275,18 @@ def to_dot(
             lines.append(f"  n{i} [shape=plain, style=solid, label={table}];")
         else:
             lines.append(f"  n{i} [{style}, label={_label(node_id, subtitle)}];")
-    narrowed, whole = _column_inputs(graph) if ports else ({}, set())
+    return ports
+
+
+def _transformation_lines(
+    graph: DrawableGraph,
+    t_ids: list[str],
+    marks: Marks,
+    *,
+    names: dict[tuple[str, str], str],
+    lines: list[str],
+) -> None:
+    """Append the DOT lines of the transformations (framework, version, a failed last run)."""
     for i, t_id in enumerate(t_ids):
         node = graph.node(t_id)
         framework = getattr(node, "compute_framework", None)
@@ -260,6 +299,19 @@ def to_dot(
         names[("t", t_id)] = f"t{i}"
         style, marked = _marked(style, subtitle or None, t_id, marks)
         lines.append(f"  t{i} [{style}, label={_label(t_id, marked)}];")
+
+
+def _edge_lines(
+    graph: DrawableGraph,
+    t_ids: list[str],
+    marks: Marks,
+    *,
+    ports: dict[str, dict[str, str]],
+    names: dict[tuple[str, str], str],
+    lines: list[str],
+) -> None:
+    """Append the edges between drawn ids; an input read by columns leaves from their ports."""
+    narrowed, whole = _column_inputs(graph) if ports else ({}, set())
     for t_id in t_ids:
         t_name = names[("t", t_id)]
         for node_id in graph.transformation_inputs(t_id):
@@ -276,8 +328,6 @@ def to_dot(
             if ("n", node_id) in names:
                 edge = _edge_style((t_id, node_id), marks)
                 lines.append(f"  {t_name} -> {names[('n', node_id)]}{edge};")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
 
 
 def _edge_style(edge: tuple[str, str], marks: Marks) -> str:

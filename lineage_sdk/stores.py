@@ -136,10 +136,11 @@ def copy_store(
     source: SinkTarget, target: SinkTarget, progress: Progress | None = None
 ) -> CopySummary:
     """Copy every record of ``source`` that ``target`` lacks; raise if either cannot be used."""
-    skipped = [0]
+    skipped = 0
 
     def skip() -> None:
-        skipped[0] += 1
+        nonlocal skipped
+        skipped += 1
 
     total = _count(source)
     runs, declared = _present(target)
@@ -169,7 +170,7 @@ def copy_store(
         sink.close()
     if progress is not None:
         progress(done, total)
-    return CopySummary(copied, present, skipped[0])
+    return CopySummary(copied, present, skipped)
 
 
 def _declared_id(record: Record) -> str:

@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from lineage_sdk._ids import new_run_id
-from lineage_sdk.decorator import _Binder
+from lineage_sdk._io_binding import Binder
 
 
 def test_run_ids_are_uuid7_and_ordered_by_millisecond() -> None:
@@ -99,8 +99,8 @@ def test_prepared_binding_equals_signature_bind_or_raises_the_same(
             expected = TypeError
         if expected is TypeError:
             with pytest.raises(TypeError):
-                _Binder(func)(args, kwargs)
+                Binder(func)(args, kwargs)
         else:
-            got = _Binder(func)(args, kwargs)
+            got = Binder(func)(args, kwargs)
             assert got == expected
             assert list(got) == list(expected)  # parameter order kept

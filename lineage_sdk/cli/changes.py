@@ -310,6 +310,14 @@ def impact_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     """Register ``history``, ``diff``, ``stale``, ``impact``; add ``--as-of`` to the commands
     that read the graph and ``--diff`` to ``graph``."""
+    _history_parser(sub, common)
+    _diff_parser(sub, common)
+    _stale_parser(sub, common)
+    impact_parser(sub, common)
+    _add_as_of_and_diff_options(sub)
+
+
+def _history_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         sub,
         "history",
@@ -326,6 +334,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("id", metavar="ID")
 
+
+def _diff_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         sub,
         "diff",
@@ -341,6 +351,8 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
     parser.add_argument("start", metavar="A")
     parser.add_argument("end", metavar="B")
 
+
+def _stale_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     parser = add_command(
         sub,
         "stale",
@@ -361,7 +373,9 @@ def add_parsers(sub: Any, common: argparse.ArgumentParser) -> None:
         help="also compare each function's source in the working tree at ROOT (default: .)",
     )
 
-    impact_parser(sub, common)
+
+def _add_as_of_and_diff_options(sub: Any) -> None:
+    """``--as-of`` on every command that reads the graph, ``--diff A B`` on ``graph``."""
     for name in AS_OF_COMMANDS:
         if name not in sub.choices:
             continue

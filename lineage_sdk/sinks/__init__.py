@@ -5,8 +5,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from ..config import FACTORY_RE, SINK_FORMS, Settings, SinkTarget, shown
+from ..config import Settings, SinkTarget, shown
 from ..errors import ConfigError
+from ..sink_strings import FACTORY_RE, SINK_FORMS
 from .base import BaseSink, ReadableSink, Sink, SinkClosedError, SinkUnavailableError
 from .memory import MemorySink
 

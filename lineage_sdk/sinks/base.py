@@ -39,13 +39,15 @@ __all__ = [
     "open_regular",
 ]
 
-# Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit.
-_fork_generation = [0]
+# Bumped in every forked child: comparing it is cheaper than os.getpid() on each emit. A plain
+# module int (rebound under ``global``): sinks read it through the module at each emit.
+_fork_generation = 0
 _live_sinks: weakref.WeakSet[BaseSink] = weakref.WeakSet()
 
 
 def _forked() -> None:
-    _fork_generation[0] += 1
+    global _fork_generation
+    _fork_generation += 1
     # A thread of the parent may have been inside emit() when another one forked: the child
     # inherits that lock held by a thread that does not exist there, and would wait for ever.
     for sink in list(_live_sinks):
@@ -192,7 +194,7 @@ class BaseSink:
         self._name = name
         self._lock = threading.RLock()
         self._closed = False
-        self._generation = _fork_generation[0]
+        self._generation = _fork_generation
         _live_sinks.add(self)
 
     @property
@@ -221,8 +223,8 @@ class BaseSink:
                 self._close()
 
     def _check_fork(self) -> None:
-        if self._generation != _fork_generation[0]:
-            self._generation = _fork_generation[0]
+        if self._generation != _fork_generation:
+            self._generation = _fork_generation
             self._after_fork()
 
     # --- for subclasses ---------------------------------------------------------------------

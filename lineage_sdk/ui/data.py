@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ..graph.memory import MemoryBackend
 from ..links import code_link
 from ..records import DataSource, Feature, Run, Transformation
-from ..render import diff_marks
+from ..render import diff_marks, focused_ids
 from .layout import LABEL_CHARS, Layout, layout, vertex_size
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -252,14 +252,7 @@ def explorer_data(
     (from :meth:`LineageGraph.diff`, ``graph`` being the union of both moments), the changes are
     marked instead, as ``lineage graph --diff`` draws them.
     """
-    node_ids = graph.node_ids()
-    t_ids = graph.transformation_ids()
-    if focus is not None:
-        keep = {focus, *graph.upstream(focus, depth), *graph.downstream(focus, depth)}
-        node_ids = [n for n in node_ids if n in keep]
-        t_ids = [t for t in t_ids if t in keep]
-    elif depth is not None:
-        raise ValueError("depth needs focus")
+    node_ids, t_ids = focused_ids(graph, focus, depth)
     adjacency, drawn = _adjacency(graph, node_ids, t_ids)
     vertices = [_node_dict(graph, n) for n in node_ids] + [_node_dict(graph, t) for t in t_ids]
     _add_source_columns(graph, vertices[: len(node_ids)])
