@@ -22,7 +22,7 @@ import os
 import re
 import string
 from collections.abc import Iterable, Mapping
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 import attrs
 
@@ -38,6 +38,7 @@ __all__ = [
     "ColumnEdge",
     "ColumnRef",
     "DataSource",
+    "Declaration",
     "Feature",
     "GitInfo",
     "Node",
@@ -47,8 +48,10 @@ __all__ = [
     "Run",
     "RunStatus",
     "Transformation",
+    "declaration_changes",
     "escape_surrogates",
     "has_surrogates",
+    "merge_declaration",
 ]
 
 #: Version of the record schema written by this release. Readers accept this and every older one.
@@ -577,3 +580,53 @@ def _make_trusted_run() -> Any:
 #: validators: the decorator's hot path, whose ids were validated at decoration time and whose
 #: times are UTC by construction.
 trusted_run: Any = _make_trusted_run()
+
+
+#: A declaration: what a later one of the same id merges into (see :func:`merge_declaration`).
+Declaration = DataSource | Feature | Transformation
+
+_FACTORY: type[Any] = type(attrs.Factory(dict))  # attrs types Factory as a function
+# Fields that identify a declaration or its format rather than say something about it.
+_NOT_DECLARED = frozenset({"id", "schema_version"})
+
+
+_D = TypeVar("_D", bound="DataSource | Feature | Transformation")
+
+
+def merge_declaration(earlier: Declaration | None, later: _D) -> _D:
+    """``later`` over ``earlier``: the one rule every store reads and writes declarations by.
+
+    A field ``later`` names (any value other than its default) replaces ``earlier``'s; a field
+    left at its default keeps what ``earlier`` set, so a partial re-declaration erases nothing.
+    A declaration of another kind (a Feature re-declared as a DataSource) replaces it whole.
+
+    Example::
+
+        >>> merge_declaration(Feature("f", description="CTR", entity="user"),
+        ...                   Feature("f", value_type="float")).description
+        'CTR'
+    """
+    if earlier is None or type(earlier) is not type(later) or earlier == later:
+        return later
+    kept = {}
+    for field in attrs.fields(type(later)):
+        if field.name in _NOT_DECLARED:
+            continue
+        value = getattr(later, field.name)
+        default = field.default
+        if isinstance(default, _FACTORY):
+            default = default.factory()
+        if value == default:
+            kept[field.name] = getattr(earlier, field.name)
+    return attrs.evolve(later, **kept) if kept else later
+
+
+def declaration_changes(earlier: Declaration | None, later: Declaration) -> tuple[str, ...]:
+    """The fields whose values differ between two declarations of an id, in field order.
+
+    Every field when ``earlier`` is None or of another kind; empty when they are identical.
+    """
+    fields = [f.name for f in attrs.fields(type(later)) if f.name not in _NOT_DECLARED]
+    if earlier is None or type(earlier) is not type(later):
+        return tuple(fields) if earlier is not None else ()
+    return tuple(n for n in fields if getattr(earlier, n) != getattr(later, n))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -78,13 +79,39 @@ def _history_blocks(found: History) -> list[Block]:
         ]
         for p in found.runs
     ]
-    if not rows:
-        return [Lines([f"no run produced {found.id}"])]
-    return [Table(runs_header, rows)]
+    blocks: list[Block] = [Table(runs_header, rows) if rows else _no_run(found.id)]
+    if found.declarations:
+        declared = [
+            [
+                number,
+                _when(d.recorded_at),
+                ", ".join(d.changed) or None,
+                _declared_fields(d.to_json()["declaration"]),
+            ]
+            for number, d in enumerate(found.declarations, 1)
+        ]
+        blocks.append(Table(("declaration", "recorded (UTC)", "changed", "fields"), declared))
+    return blocks
+
+
+def _no_run(node_id: str) -> Lines:
+    return Lines([f"no run produced {node_id}"])
+
+
+def _declared_fields(declaration: object) -> str:
+    """``name=value`` for every field a declaration sets (the id aside): text as it is (the
+    table escapes it), lists and mappings as JSON."""
+    fields = declaration if isinstance(declaration, dict) else {}
+    return ", ".join(
+        f"{name}={value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}"
+        for name, value in fields.items()
+        if name != "id" and value not in (None, [], {})
+    )
 
 
 def history(args: argparse.Namespace) -> Result:
-    """``history ID``: a transformation's revisions, or the runs that produced a node."""
+    """``history ID``: a transformation's revisions, or the runs that produced a node and the
+    node's declaration revisions."""
     found = open_graph(args).history(args.id)
     return Result(data=found.to_json(), human=_history_blocks(found))
 
@@ -299,7 +326,9 @@ def _history_parser(sub: Any, common: argparse.ArgumentParser) -> None:
         description="A transformation's revisions (distinct version, source hash, inputs, "
         "outputs and derivation), oldest first, each with its first and last run, their commits "
         "and tags, and what changed from the one before. For a feature or source: the runs that "
-        "produced it, newest first, with the revision of each.",
+        "produced it, newest first, with the revision of each, then its declarations (each "
+        "distinct one, merged, oldest first, with when the store first held it and the fields "
+        "it changed).",
         examples=["lineage history calculate_user_counts_7d", "lineage history user_ctr_7d"],
         handler=history,
     )

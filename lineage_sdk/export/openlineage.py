@@ -26,7 +26,16 @@ from urllib.parse import quote, urlsplit
 
 from .._version import HOMEPAGE, __version__
 from ..capture.git import code_anchor
-from ..records import COLUMN_KINDS, ColumnEdge, DataSource, Feature, Record, Run, Transformation
+from ..records import (
+    COLUMN_KINDS,
+    ColumnEdge,
+    DataSource,
+    Feature,
+    Record,
+    Run,
+    Transformation,
+    merge_declaration,
+)
 from ..serde import line_safe
 
 __all__ = [
@@ -430,9 +439,9 @@ def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[d
     runs: list[Run] = []
     for record in records:
         if isinstance(record, (DataSource, Feature)):
-            nodes[record.id] = record
+            nodes[record.id] = merge_declaration(nodes.get(record.id), record)
         elif isinstance(record, Transformation):
-            transformations[record.id] = record
+            transformations[record.id] = merge_declaration(transformations.get(record.id), record)
         elif isinstance(record, Run):
             runs.append(record)
     for run in sorted(runs, key=lambda r: (r.started_at, r.run_id)):
@@ -449,9 +458,9 @@ def stream_events(records: Iterable[Record], **options: Any) -> Iterator[dict[st
     transformations: dict[str, Transformation] = {}
     for record in records:
         if isinstance(record, (DataSource, Feature)):
-            nodes[record.id] = record
+            nodes[record.id] = merge_declaration(nodes.get(record.id), record)
         elif isinstance(record, Transformation):
-            transformations[record.id] = record
+            transformations[record.id] = merge_declaration(transformations.get(record.id), record)
         elif isinstance(record, Run):
             yield from run_events(
                 record, nodes, transformations.get(record.transformation), **options

@@ -15,7 +15,7 @@ import attrs
 
 from ..records import DataSource, Feature, Record, Run, Transformation
 from .changes.source import ChangeSource
-from .model import ColumnRow, NodeKind, VersionInfo
+from .model import ColumnRow, DeclarationRevision, NodeKind, VersionInfo
 
 __all__ = ["Direction", "GraphBackend", "RunQuery"]
 
@@ -49,6 +49,9 @@ class GraphBackend(Protocol):
 
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         """The latest declaration stored for a node or transformation id, if any."""
+
+    def declaration_revisions(self, ident: str) -> list[DeclarationRevision]:
+        """Every distinct merged declaration of an id, oldest first."""
 
     def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
         """Ids of every declared DataSource and Feature (only those of ``kind`` if given)."""

@@ -303,8 +303,11 @@ class LineageGraph:
 
     def history(self, node_id: str) -> changes.History:
         """A transformation's revisions, oldest first, each with its first and last run and what
-        changed from the one before; for a node, the runs that produced it, newest first."""
-        return changes.history(self._backend.changes(), node_id, self.kind(node_id), None)
+        changed from the one before; for a node, the runs that produced it, newest first, and its
+        declaration revisions (each distinct declaration, merged, oldest first)."""
+        kind = self.kind(node_id)
+        declared = self._backend.declaration_revisions(node_id) if kind != "Transformation" else []
+        return changes.history(self._backend.changes(), node_id, kind, None, declared)
 
     def diff(self, start: _dt.datetime | str, end: _dt.datetime | str) -> changes.Diff:
         """Transformations added, removed and changed between two moments (anything

@@ -5,13 +5,20 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Iterator
 
-from ..records import DataSource, Feature, Record, Run, Transformation
+from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
+from ..sinks.declarations import take_declaration
 from . import algorithms
 from .backend import Direction, RunQuery
 from .changes.source import ChangeSource, RunsChangeSource
 from .compact import CompactGraph
 from .liveness import as_seen, latest_per_run
-from .model import ColumnRow, NodeKind, VersionInfo
+from .model import (
+    ColumnRow,
+    DeclarationRevision,
+    NodeKind,
+    VersionInfo,
+    declaration_revisions,
+)
 
 __all__ = ["MemoryBackend"]
 
@@ -33,6 +40,9 @@ class MemoryBackend:
         self._ran: set[str] = set()  # transformations with any run, failed ones included
         self._nodes: dict[str, DataSource | Feature] = {}
         self._transformations: dict[str, Transformation] = {}
+        # kind:id -> merged declaration, and per id every merged state in order (no times kept)
+        self._declared: dict[str, Declaration] = {}
+        self._declared_states: dict[str, list[tuple[Declaration, _dt.datetime | None]]] = {}
         self._runs: list[Run] = []
         # Column level, kept sparse (most runs name no columns): the column rows runs named, and
         # the derivation triples no run made from the whole source (every other triple is whole).
@@ -45,10 +55,13 @@ class MemoryBackend:
         self._runs.sort(key=_run_sort_key, reverse=True)
 
     def _add(self, record: Record) -> None:
-        if isinstance(record, (DataSource, Feature)):
-            self._nodes[record.id] = record
-        elif isinstance(record, Transformation):
-            self._transformations[record.id] = record
+        if isinstance(record, (DataSource, Feature, Transformation)):
+            merged, _ = take_declaration(self._declared, record, log=False)
+            self._declared_states.setdefault(record.id, []).append((merged, None))
+            if isinstance(merged, Transformation):
+                self._transformations[record.id] = merged
+            else:
+                self._nodes[record.id] = merged
         elif isinstance(record, Run):
             self._runs.append(as_seen(record))
             self._ran.add(record.transformation)
@@ -102,6 +115,9 @@ class MemoryBackend:
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         node = self._nodes.get(ident)
         return node if node is not None else self._transformations.get(ident)
+
+    def declaration_revisions(self, ident: str) -> list[DeclarationRevision]:
+        return declaration_revisions(self._declared_states.get(ident, []))
 
     def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
         if kind is None:

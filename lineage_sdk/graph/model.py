@@ -3,20 +3,24 @@
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Sequence
 from typing import Literal
 
 import attrs
 
-from ..records import DataSource, Feature, Transformation
+from ..records import DataSource, Declaration, Feature, Transformation, declaration_changes
+from ..serde import to_dict
 
 __all__ = [
     "ColumnRow",
+    "DeclarationRevision",
     "ExternalNode",
     "GraphNode",
     "NodeKind",
     "UnknownNodeError",
     "VersionInfo",
     "aware",
+    "declaration_revisions",
 ]
 
 NodeKind = Literal["DataSource", "Feature", "Transformation", "External"]
@@ -33,6 +37,43 @@ class ExternalNode:
 
 
 GraphNode = DataSource | Feature | Transformation | ExternalNode
+
+
+@attrs.frozen(slots=True)
+class DeclarationRevision:
+    """One distinct (merged) declaration of a node or transformation, oldest first.
+
+    ``recorded_at`` is when a store first held it (None where the store keeps no time for
+    declarations: memory and JSON Lines); ``changed`` names the fields it changed.
+    """
+
+    record: Declaration
+    recorded_at: _dt.datetime | None
+    changed: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        """``{"recorded_at", "changed", "declaration"}`` in plain JSON values."""
+        data = to_dict(self.record)
+        data.pop("record_type", None)
+        data.pop("schema_version", None)
+        return {
+            "recorded_at": self.recorded_at.isoformat() if self.recorded_at else None,
+            "changed": list(self.changed),
+            "declaration": data,
+        }
+
+
+def declaration_revisions(
+    merged: Sequence[tuple[Declaration, _dt.datetime | None]],
+) -> list[DeclarationRevision]:
+    """Revisions from a node's merged declarations in the order a store took them: a state
+    identical to the one before is no revision."""
+    out: list[DeclarationRevision] = []
+    for record, when in merged:
+        before = out[-1].record if out else None
+        if before is None or before != record:
+            out.append(DeclarationRevision(record, when, declaration_changes(before, record)))
+    return out
 
 
 @attrs.frozen(slots=True)

@@ -13,16 +13,22 @@ from __future__ import annotations
 
 import datetime as _dt
 from collections.abc import Iterable, Iterator
-from typing import Any
+from typing import Any, cast
 
-from ..records import DataSource, Feature, Record, Run, Transformation
+from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
 from ..serde import from_dict
 from .backend import Direction, RunQuery
 from .changes.source import ChangeSource
 from .changes.sql import SQLChangeSource, to_us
 from .dialects import Connection, SQLDialect, rows
 from .liveness import as_seen
-from .model import ColumnRow, NodeKind, VersionInfo
+from .model import (
+    ColumnRow,
+    DeclarationRevision,
+    NodeKind,
+    VersionInfo,
+    declaration_revisions,
+)
 
 __all__ = ["SQLBackend"]
 
@@ -192,6 +198,16 @@ class SQLBackend:
             if row:
                 return self._record(row[0])  # type: ignore[return-value]
         return None
+
+    def declaration_revisions(self, ident: str) -> list[DeclarationRevision]:
+        sql = "SELECT record, recorded_us FROM declarations WHERE id = :id ORDER BY recorded_us"
+        states = [
+            (cast(Declaration, self._record(record)), _utc(int(us)))
+            for record, us in self._rows(sql, id=ident)
+        ]
+        if self.until is not None:  # as of a moment: the revisions recorded by then
+            states = [(r, when) for r, when in states if when <= self.until]
+        return declaration_revisions(states)
 
     def declared_node_ids(self, kind: NodeKind | None = None) -> set[str]:
         if kind is None:

@@ -14,9 +14,10 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from ..records import Record, Run
+from ..records import Declaration, Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
 from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
+from .declarations import take_declarations
 
 try:
     import fcntl
@@ -47,6 +48,9 @@ class JsonFileSink(BaseSink):
         self._fd: int | None = None
         self._end = -1  # file size right after our last write
         self._lines = RunLines()  # a run's shared fields rendered once, not per line
+        # The file's declarations, merged, read on this sink's first declaration: to log what a
+        # re-declaration changes (runs never pay for it).
+        self._declared: dict[str, Declaration] | None = None
 
     def _open(self) -> int:
         if self._fd is None:
@@ -63,6 +67,12 @@ class JsonFileSink(BaseSink):
             [(lines.line(r) if type(r) is Run else dumps(r)) + "\n" for r in records]
         ).encode("utf-8")
         fd = self._open()
+        if not all(type(r) is Run for r in records):
+            if self._declared is None:  # opened: the file exists (perhaps empty)
+                declared: dict[str, Declaration] = {}
+                take_declarations(declared, _stored_declarations(self.path), log=False)
+                self._declared = declared
+            take_declarations(self._declared, records)
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
@@ -103,6 +113,29 @@ class JsonFileSink(BaseSink):
     def read(self) -> Iterator[Record]:
         """Every readable record in the file, oldest first; bad lines are skipped with a warning."""
         return read_json_lines(self.path)
+
+
+# How a declaration's line starts (serde writes ``record_type`` last): runs are not parsed.
+_DECLARATION_TAGS = (
+    b'"record_type":"data_source"',
+    b'"record_type":"feature"',
+    b'"record_type":"transformation"',
+)
+
+
+def _stored_declarations(path: Path) -> Iterator[Record]:
+    """The declarations a store holds, in order (lines of runs are skipped unparsed)."""
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        return
+    with handle:
+        for raw in handle:
+            if any(tag in raw for tag in _DECLARATION_TAGS):
+                try:
+                    yield loads(raw.decode("utf-8"))
+                except (ValueError, UnicodeDecodeError, RecursionError):
+                    continue  # a torn line: the readers warn about it
 
 
 def is_json_store(path: Path) -> bool:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
-from ..records import Record, Run
+from ..records import Declaration, Record, Run
 from .base import BaseSink
+from .declarations import take_declarations
 
 __all__ = ["MemorySink"]
 
@@ -25,8 +26,11 @@ class MemorySink(BaseSink):
         super().__init__(name)
         self._records: list[Record] = []
         self._running: dict[str, int] = {}  # run id -> index of its running record
+        self._declared: dict[str, Declaration] = {}  # merged, to log what a declaration changes
 
     def _emit(self, records: Sequence[Record]) -> None:
+        # Declarations are kept as given (readers merge them); a change is logged once, here.
+        take_declarations(self._declared, records)
         if not self._running and not any(_is_running(r) for r in records):
             self._records.extend(records)
             return
@@ -57,6 +61,7 @@ class MemorySink(BaseSink):
         with self._lock:
             self._records.clear()
             self._running.clear()
+            self._declared.clear()
 
 
 def _is_running(record: Record) -> bool:

@@ -36,7 +36,7 @@ import attrs
 from .._version import DISTRIBUTION
 from ..config import DEFAULT_PG_CONNECT_TIMEOUT_S, parse_pg_schema, redact_secrets
 from ..errors import ConfigError
-from ..records import Record
+from ..records import Record, Run
 from .base import BaseSink, SinkUnavailableError
 from .sqlmodel import (
     POSTGRES,
@@ -47,6 +47,7 @@ from .sqlmodel import (
     RunParts,
     StoreVersionError,
     iter_records,
+    merge_stored_declarations,
     migration,
     plan_batch,
     stored_runs_query,
@@ -330,9 +331,17 @@ class PostgresSink(BaseSink):
         psycopg = _psycopg()
         skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
-            plan = plan_batch(POSTGRES, records, self._known, skip, self._parts)
             try:
-                _run_plan(conn, plan)
+                if all(type(r) is Run for r in records):
+                    plan = plan_batch(POSTGRES, records, self._known, skip, self._parts)
+                    _run_plan(conn, plan)
+                    self._parts.committed()
+                    return plan.graph_rows
+                # Declarations merge over the stored ones in the transaction that writes them.
+                with conn.transaction():
+                    batch, revisions = merge_stored_declarations(POSTGRES, records, conn.execute)
+                    plan = plan_batch(POSTGRES, batch, self._known, skip, self._parts)
+                    _run_plan(conn, attrs.evolve(plan, statements=[*plan.statements, *revisions]))
                 self._parts.committed()
                 return plan.graph_rows
             except psycopg.IntegrityError:  # rolled back; rare: a run emitted twice

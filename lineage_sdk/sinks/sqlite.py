@@ -45,6 +45,7 @@ from .sqlmodel import (
     GraphRows,
     RunParts,
     iter_records,
+    merge_stored_declarations,
     migration,
     plan_batch,
     stored_runs_query,
@@ -192,8 +193,10 @@ class SQLiteSink(BaseSink):
                 if dedupe:  # a run stored already: keep it, skip the repeat
                     query = stored_runs_query(SQLITE, records)
                     skip = {row[0] for row in conn.execute(query.sql, query.params)}
-                plan = plan_batch(SQLITE, records, known, skip, self._parts)
-                for statement in plan.statements:
+                # Declarations merge over the stored ones inside this (write-locked) transaction.
+                batch, revisions = merge_stored_declarations(SQLITE, records, conn.execute)
+                plan = plan_batch(SQLITE, batch, known, skip, self._parts)
+                for statement in [*plan.statements, *revisions]:
                     conn.execute(statement.sql, statement.params)
                 conn.execute("COMMIT")
                 written.append(plan.graph_rows)

@@ -28,13 +28,14 @@ import json
 import operator
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import attrs
 
-from ..records import DataSource, Feature, Record, Run, Transformation
+from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
 from ..revisions import Process, Revision, split_run
 from ..serde import _encode, converter, dumps, from_dict, line_safe
+from .declarations import declaration_key, take_declaration
 
 __all__ = [
     "POSTGRES",
@@ -50,6 +51,7 @@ __all__ = [
     "Statement",
     "StoreVersionError",
     "iter_records",
+    "merge_stored_declarations",
     "migration",
     "plan_batch",
     "prune",
@@ -58,7 +60,7 @@ __all__ = [
 ]
 
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 4
+STORE_VERSION = 5
 
 
 class StoreVersionError(RuntimeError):
@@ -296,8 +298,32 @@ ALTER TABLE runs ADD COLUMN process_id {text};
     LEFT JOIN processes p ON p.id = r.process_id
 """
 
+# Version 5: declarations are revisions. nodes and transformations hold the merged latest (see
+# records.merge_declaration); declarations keeps every distinct merged state with when the store
+# first held it. An older store's declarations become each id's first revision.
+_SCHEMA_V5 = """
+CREATE TABLE IF NOT EXISTS declarations (
+    id           {text} NOT NULL,
+    kind         {text} NOT NULL,            -- DataSource | Feature | Transformation
+    recorded_us  {bigint} NOT NULL,
+    record       {text} NOT NULL,            -- JSON of the merged declaration
+    PRIMARY KEY (id, kind, recorded_us)
+){clustered};
+INSERT INTO declarations (id, kind, recorded_us, record)
+    SELECT id, kind, updated_us, record FROM nodes WHERE true ON CONFLICT DO NOTHING;
+INSERT INTO declarations (id, kind, recorded_us, record)
+    SELECT id, 'Transformation', updated_us, record FROM transformations WHERE true
+    ON CONFLICT DO NOTHING
+"""
+
 #: Store version N -> the script that brings a store from N to N + 1.
-_MIGRATIONS: dict[int, str] = {0: _SCHEMA_V1, 1: _SCHEMA_V2, 2: _SCHEMA_V3, 3: _SCHEMA_V4}
+_MIGRATIONS: dict[int, str] = {
+    0: _SCHEMA_V1,
+    1: _SCHEMA_V2,
+    2: _SCHEMA_V3,
+    3: _SCHEMA_V4,
+    4: _SCHEMA_V5,
+}
 
 
 def migration(dialect: Dialect, version: int) -> list[str]:
@@ -355,6 +381,48 @@ def split_records(
         [t for _, t in items],
         [r for r in records if isinstance(r, Run)],
     )
+
+
+def merge_stored_declarations(
+    dialect: Dialect,
+    records: Sequence[Record],
+    query: Callable[[str, list[Any]], Iterable[Sequence[Any]]],
+) -> tuple[Sequence[Record], list[Statement]]:
+    """The batch with each declaration merged over what the store holds, and the statements
+    that record the new revisions (none when no declaration is new or changed anything).
+
+    ``query`` runs a statement in the writer's transaction. A change is logged at INFO here,
+    once, by the writer that makes it. A batch without declarations costs nothing.
+    """
+    declared = [r for r in records if isinstance(r, (DataSource, Feature, Transformation))]
+    if not declared:
+        return records, []
+    latest: dict[str, Declaration] = {}
+    for table, kinds in (("nodes", (DataSource, Feature)), ("transformations", (Transformation,))):
+        ids = sorted({r.id for r in declared if isinstance(r, kinds)})
+        if ids:
+            sql = dialect.sql(f"SELECT record FROM {table} WHERE id {dialect.any_id}")
+            for (text,) in query(sql, [dialect.id_list(ids)]):
+                stored = cast(Declaration, from_dict(json.loads(text)))
+                latest[declaration_key(stored)] = stored
+    revised: dict[str, Declaration] = {}
+    for record in declared:
+        key = declaration_key(record)
+        first = key not in latest
+        merged, changed = take_declaration(latest, record)
+        if first or changed:  # a first declaration is a revision too
+            revised[key] = merged
+    out = [
+        latest[declaration_key(r)] if isinstance(r, (DataSource, Feature, Transformation)) else r
+        for r in records
+    ]
+    plan: list[Statement] = []
+    if revised:
+        now = time.time_ns() // 1000
+        rows = sorted((d.id, d.kind, now, dumps(d)) for d in revised.values())
+        head = "INSERT INTO declarations (id, kind, recorded_us, record)"
+        _insert(plan, dialect, head, rows, tail=_IGNORE)
+    return out, plan
 
 
 _IGNORE = "ON CONFLICT DO NOTHING"

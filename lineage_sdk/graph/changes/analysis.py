@@ -14,6 +14,7 @@ from pathlib import Path
 
 import attrs
 
+from ..model import DeclarationRevision
 from .model import (
     Revision,
     RunFacts,
@@ -73,12 +74,14 @@ class Production:
 
 @attrs.frozen(slots=True)
 class History:
-    """``revisions`` of a transformation (oldest first), or ``runs`` that produced a node."""
+    """``revisions`` of a transformation (oldest first), or ``runs`` that produced a node
+    (newest first) and the node's ``declarations`` (its distinct declarations, oldest first)."""
 
     id: str
     kind: str
     revisions: tuple[Revision, ...] = ()
     runs: tuple[Production, ...] = ()
+    declarations: tuple[DeclarationRevision, ...] = ()
 
     def to_json(self) -> dict[str, object]:
         """Plain JSON values (the ``--json`` shape of ``lineage history``)."""
@@ -87,6 +90,7 @@ class History:
             out["revisions"] = [r.to_json() for r in self.revisions]
         else:
             out["runs"] = [_production_json(p, self.id) for p in self.runs]
+            out["declarations"] = [d.to_json() for d in self.declarations]
         return out
 
 
@@ -96,13 +100,21 @@ def _production_json(p: Production, node_id: str) -> dict[str, object]:
     return data
 
 
-def history(source: ChangeSource, node_id: str, kind: str, until: _dt.datetime | None) -> History:
-    """The history of a transformation (its revisions) or of a node (the runs that wrote it)."""
+def history(
+    source: ChangeSource,
+    node_id: str,
+    kind: str,
+    until: _dt.datetime | None,
+    declarations: Iterable[DeclarationRevision] = (),
+) -> History:
+    """The history of a transformation (its revisions) or of a node (the runs that wrote it,
+    and ``declarations``, its declaration revisions)."""
     if kind == "Transformation":
         chained = chain_revisions(source.revisions(until, node_id))
         return History(node_id, kind, revisions=tuple(chained.get(node_id, ())))
     runs = source.runs_producing(node_id, until)
-    return History(node_id, kind, runs=tuple(Production(f, revision_id(f.key())) for f in runs))
+    productions = tuple(Production(f, revision_id(f.key())) for f in runs)
+    return History(node_id, kind, runs=productions, declarations=tuple(declarations))
 
 
 # --- diff ----------------------------------------------------------------------------------------
