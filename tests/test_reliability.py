@@ -531,8 +531,12 @@ def test_worker_processes_leave_sigterm_to_multiprocessing(
     monkeypatch.setenv("LINEAGE_SINK", f"sqlite:{tmp_path / 'w.db'}")
     monkeypatch.setenv("LINEAGE_ASYNC", "1")
     context = multiprocessing.get_context(start_method)
-    with context.Pool(2) as pool:
+    pool = context.Pool(2)
+    try:
         actions = pool.map(pool_jobs.sigterm_action_after_a_run, range(4))
+    finally:  # close + join: what is tested is the workers' disposition, not Pool.terminate()
+        pool.close()
+        pool.join()
     assert actions == ["default"] * 4
 
 
@@ -545,8 +549,10 @@ lineage_sdk.configure(sys.argv[1], async_delivery=True)
 pool_jobs.double(1)  # the main process queues: the SDK owns SIGTERM here
 lineage_sdk.flush()
 print("parent", "handler" if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL else "default")
-with multiprocessing.get_context("fork").Pool(2) as pool:
-    print("workers", *sorted(set(pool.map(pool_jobs.sigterm_action_after_a_run, range(4)))))
+pool = multiprocessing.get_context("fork").Pool(2)
+print("workers", *sorted(set(pool.map(pool_jobs.sigterm_action_after_a_run, range(4)))), flush=True)
+pool.close()  # not terminate(): what is tested is the workers' disposition
+pool.join()
 """
 
 
