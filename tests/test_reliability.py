@@ -448,15 +448,13 @@ signal.signal(signal.SIGTERM, mine)
 """
 
 
-@pytest.mark.parametrize("scheme", ["json", "sqlite"])
-@pytest.mark.parametrize("own_handler", [False, True])
-def test_sigterm_in_async_mode_writes_the_queued_runs(
-    scheme: str, own_handler: bool, tmp_path: Path
-) -> None:
-    store = tmp_path / f"lineage.{scheme}"
-    script = (_OWN_HANDLER if own_handler else "") + _SIGTERM_CHILD
+def _terminate_when_ready(script: str, sink: str) -> tuple[int, str, str]:
+    """Run ``script`` with ``sink``; SIGTERM it once it prints "ready"; (returncode, out, err).
+
+    A child that does not end within 30 s is killed and fails the test instead of hanging it.
+    """
     proc = subprocess.Popen(
-        [sys.executable, "-c", script, f"{scheme}:{store}"],
+        [sys.executable, "-c", script, sink],
         env=child_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -471,10 +469,21 @@ def test_sigterm_in_async_mode_writes_the_queued_runs(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("scheme", ["json", "sqlite"])
+@pytest.mark.parametrize("own_handler", [False, True])
+def test_sigterm_in_async_mode_writes_the_queued_runs(
+    scheme: str, own_handler: bool, tmp_path: Path
+) -> None:
+    store = tmp_path / f"lineage.{scheme}"
+    script = (_OWN_HANDLER if own_handler else "") + _SIGTERM_CHILD
+    returncode, out, err = _terminate_when_ready(script, f"{scheme}:{store}")
     if own_handler:  # the application's handler stays in charge; its exit flushes
-        assert proc.returncode == 0 and "own handler" in out, err
+        assert returncode == 0 and "own handler" in out, err
     else:  # still ends the way SIGTERM does
-        assert proc.returncode == -signal.SIGTERM, err
+        assert returncode == -signal.SIGTERM, err
     runs = [r for r in build_sink(SinkTarget(scheme, str(store))).read() if isinstance(r, Run)]
     assert len(runs) == 200
 
@@ -503,23 +512,10 @@ def test_sigterm_while_the_main_thread_holds_an_sdk_lock_still_ends_the_process(
     tmp_path: Path,
 ) -> None:
     # A handler that flushed on the interrupted thread itself would wait on that lock for ever.
-    proc = subprocess.Popen(
-        [sys.executable, "-c", _SIGTERM_HOLDING_A_LOCK, f"json:{tmp_path / 'l.jsonl'}"],
-        env=child_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    returncode, _, err = _terminate_when_ready(
+        _SIGTERM_HOLDING_A_LOCK, f"json:{tmp_path / 'l.jsonl'}"
     )
-    try:
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == "ready"
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == -signal.SIGTERM, err
+    assert returncode == -signal.SIGTERM, err
 
 
 @pytest.mark.parametrize("start_method", ["fork", "spawn"])
