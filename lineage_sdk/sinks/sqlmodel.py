@@ -598,13 +598,33 @@ def plan_batch(
     again with those ids in ``skip``: the stored run is kept, the repeat skipped.
     """
     nodes, transformations, runs = split_records(records)
-    now = time.time_ns() // 1000
     plan: list[Statement] = []
     parts = parts if parts is not None else RunParts()
     parts.pending_revisions.clear()
     parts.pending_processes.clear()
     for declared in transformations:  # a revision carries its description and metadata
         parts.declarations[declared.id] = declared
+    _plan_declarations(plan, dialect, nodes, transformations)
+    # New runs take no shared locks (their keys are new), so they keep the batch's order.
+    fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
+    if not fresh:
+        return Plan(plan, (set(), set(), set()))
+    _plan_runs(plan, dialect, fresh, parts)
+    io, edges, columns = _graph_rows(fresh)
+    io -= known[0]
+    edges -= known[1]
+    columns -= known[2]
+    _plan_graph_rows(plan, dialect, io, edges, columns)
+    return Plan(plan, (io, edges, columns))
+
+
+def _plan_declarations(
+    plan: list[Statement],
+    dialect: Dialect,
+    nodes: Sequence[DataSource | Feature],
+    transformations: Sequence[Transformation],
+) -> None:
+    now = time.time_ns() // 1000
     if nodes:
         _insert(
             plan,
@@ -626,10 +646,10 @@ def plan_batch(
             "code_reference = excluded.code_reference, record = excluded.record, "
             "updated_us = excluded.updated_us",
         )
-    # New runs take no shared locks (their keys are new), so they keep the batch's order.
-    fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
-    if not fresh:
-        return Plan(plan, (set(), set(), set()))
+
+
+def _plan_runs(plan: list[Statement], dialect: Dialect, fresh: list[Run], parts: RunParts) -> None:
+    """The runs' own rows: new revisions and processes, the narrow run rows, inputs and outputs."""
     run_rows = []
     revisions: dict[str, Revision] = {}
     processes: dict[str, Process] = {}
@@ -678,8 +698,14 @@ def plan_batch(
         if rows:
             head = f"INSERT INTO {table} (run_id, node_id)"
             _insert(plan, dialect, head, rows, tail=_IGNORE, shared=False)
-    # Graph rows of completed runs are lineage; a failed run's go to the failed tables. The
-    # caches key each row by its table, so a row seen failed is still written once completed.
+
+
+def _graph_rows(fresh: list[Run]) -> GraphRows:
+    """The graph rows the runs make, each keyed by its table.
+
+    Graph rows of completed runs are lineage; a failed run's go to the failed tables. The caches
+    key each row by its table, so a row seen failed is still written once completed.
+    """
     io: set[GraphRow] = set()
     edges: set[GraphRow] = set()
     columns: set[ColumnRow] = set()
@@ -699,9 +725,16 @@ def plan_batch(
             columns.update(
                 (c.source, c.column, t, c.output, c.kind or "") for c in r.column_derivation
             )
-    io -= known[0]
-    edges -= known[1]
-    columns -= known[2]
+    return io, edges, columns
+
+
+def _plan_graph_rows(
+    plan: list[Statement],
+    dialect: Dialect,
+    io: set[GraphRow],
+    edges: set[GraphRow],
+    columns: set[ColumnRow],
+) -> None:
     for table in sorted({row[0] for row in io}):
         head = f"INSERT INTO {table} (transformation_id, direction, node_id)"
         io_rows = sorted(row[1:] for row in io if row[0] == table)
@@ -723,7 +756,6 @@ def plan_batch(
     if columns:
         head = "INSERT INTO column_edges (src, column_name, transformation_id, dst, kind)"
         _insert(plan, dialect, head, sorted(columns), tail=_IGNORE)
-    return Plan(plan, (io, edges, columns))
 
 
 def _run_row(r: Run, revision_id: str, process_id: str) -> tuple[Any, ...]:
