@@ -196,7 +196,15 @@ _POSTGRES_SNAPSHOT = (
 )
 
 
-class SQLiteDialect:
+class _JSONRecords:
+    """Both stores keep a record as JSON text in its ``record`` column."""
+
+    def record(self, value: object) -> dict[str, Any]:
+        loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
+        return loaded
+
+
+class SQLiteDialect(_JSONRecords):
     """SQLite (the embedded default store), through the standard library's ``sqlite3``.
 
     sqlite3 takes ``:name`` placeholders as they are; a list of ids travels as one JSON text
@@ -218,10 +226,6 @@ class SQLiteDialect:
     def id_list(self, ids: list[str]) -> object:
         return sqlmodel.SQLITE.id_list(ids)
 
-    def record(self, value: object) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
-        return loaded
-
     def json_text(self, column: str, path: tuple[str, ...]) -> str:
         return f"json_extract({column}, {_sqlite_json_path(path)})"
 
@@ -232,7 +236,7 @@ class SQLiteDialect:
         return [text.format(until_us=int(until_us)) for text in _SQLITE_SNAPSHOT]
 
 
-class PostgresDialect:
+class PostgresDialect(_JSONRecords):
     """PostgreSQL (the shared store), through psycopg 3.
 
     Statements get psycopg's ``%(name)s`` placeholders; a list of ids travels as one array
@@ -265,10 +269,6 @@ class PostgresDialect:
 
     def id_list(self, ids: list[str]) -> object:
         return sqlmodel.POSTGRES.id_list(ids)
-
-    def record(self, value: object) -> dict[str, Any]:
-        loaded: dict[str, Any] = json.loads(value)  # type: ignore[arg-type]
-        return loaded
 
     def json_text(self, column: str, path: tuple[str, ...]) -> str:
         # jsonb text is normalised (key order, spacing): equal values compare equal.
