@@ -86,13 +86,11 @@ def _sqlite_json_path(path: tuple[str, ...]) -> str:
 
 
 def _sqlite_io(table: str, status: str) -> tuple[str, ...]:
+    # main.run_io: each run's inputs and outputs, whatever layout wrote the run.
     return (
         f"CREATE TEMP TABLE {table} AS "
-        "SELECT DISTINCT r.transformation_id, 'in' AS direction, i.node_id AS node_id "
-        "FROM main.runs r JOIN main.run_inputs i ON i.run_id = r.run_id "
-        f"WHERE r.status {status} AND r.ended_us <= {{until_us}} "
-        "UNION SELECT DISTINCT r.transformation_id, 'out', o.node_id "
-        "FROM main.runs r JOIN main.run_outputs o ON o.run_id = r.run_id "
+        "SELECT DISTINCT r.transformation_id, i.direction, i.node_id "
+        "FROM main.runs r JOIN main.run_io i ON i.run_id = r.run_id "
         f"WHERE r.status {status} AND r.ended_us <= {{until_us}}",
         f"CREATE INDEX temp.{table}_by_node ON {table} (node_id, direction)",
         f"CREATE INDEX temp.{table}_by_t ON {table} (transformation_id, direction)",
@@ -147,12 +145,8 @@ _SQLITE_SNAPSHOT = (
 def _postgres_io(table: str, status: str) -> tuple[str, ...]:
     return (
         f"CREATE TEMP TABLE {table} AS "
-        "SELECT DISTINCT r.transformation_id, 'in'::text AS direction, i.node_id "
-        "FROM runs r JOIN run_inputs i ON i.run_id = r.run_id "
-        f"WHERE r.status {status} "
-        "UNION SELECT DISTINCT r.transformation_id, 'out'::text, o.node_id "
-        "FROM runs r JOIN run_outputs o ON o.run_id = r.run_id "
-        f"WHERE r.status {status}",
+        "SELECT DISTINCT r.transformation_id, i.direction, i.node_id "
+        f"FROM runs r JOIN run_io i ON i.run_id = r.run_id WHERE r.status {status}",
         f"CREATE INDEX ON {table} (node_id, direction)",
         f"CREATE INDEX ON {table} (transformation_id, direction)",
     )

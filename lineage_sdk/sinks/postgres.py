@@ -425,7 +425,9 @@ def read_records(
         conn.close()
 
 
-_WRITE_TABLES = ("nodes", "transformations", "runs", "run_inputs", "run_outputs", "edges")
+_WRITE_TABLES = ("nodes", "transformations", "runs", "edges")
+#: Tables a writer also fills from store version 6 on (an older store lacks revision_io).
+_WRITE_TABLES_V6 = ("revisions", "revision_io")
 
 
 def probe(
@@ -470,7 +472,7 @@ def probe(
         else:
             can = all(
                 conn.execute("SELECT has_table_privilege(%s, 'INSERT')", (t,)).fetchone()[0]
-                for t in _WRITE_TABLES
+                for t in (*_WRITE_TABLES, *(_WRITE_TABLES_V6 if version >= 6 else ()))
             )
         return {
             "server_version": conn.execute("SHOW server_version").fetchone()[0],

@@ -24,6 +24,7 @@ orders would deadlock.
 from __future__ import annotations
 
 import datetime
+import functools
 import json
 import operator
 import time
@@ -48,6 +49,7 @@ __all__ = [
     "Plan",
     "Pruned",
     "RunParts",
+    "SharedParts",
     "Statement",
     "StoreVersionError",
     "iter_records",
@@ -55,12 +57,13 @@ __all__ = [
     "migration",
     "plan_batch",
     "prune",
+    "run_row",
     "split_records",
     "stored_runs_query",
 ]
 
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 5
+STORE_VERSION = 6
 
 
 class StoreVersionError(RuntimeError):
@@ -316,6 +319,53 @@ INSERT INTO declarations (id, kind, recorded_us, record)
     ON CONFLICT DO NOTHING
 """
 
+# Version 6: a run's inputs and outputs belong to its revision (a revision's content includes
+# them, so every run of one revision has the same ones): revision_io holds them once per
+# revision, written with the revision row, and a new run writes its runs row only. Runs of older
+# layouts (revision_id NULL) keep their run_inputs / run_outputs rows; those of v4/v5 runs move
+# to revision_io. Readers ask the run_io view, the one place that answers "the inputs and
+# outputs of run X" (and "the runs that read or wrote node N") over both.
+#
+# What a run's commit writes, and why each b-tree of runs is worth its page (~1.1 WAL pages
+# each in SQLite, the cost that sets the sink's write time):
+# * the table itself and its run_id key: a run is found, replaced (running -> ended) and
+#   deduplicated by id;
+# * runs_by_transformation (transformation_id, started_us): a transformation's runs newest first
+#   (`lineage runs -t`, last status, history, staleness, prune's "newest run of each") and the
+#   transformation_versions view; without it each of those scans every run;
+# * no runs_by_start any more: only listing runs of every transformation newest first (`lineage
+#   runs` without -t) and --since sort by start over the whole table; they scan and sort instead
+#   (SQLite reads ~10^6 narrow rows a second), a price paid on request, not on every commit.
+# The run_io view reaches runs from a node through revision_io_by_node, the revision's
+# transformation and runs_by_transformation, so nothing per run is indexed for it.
+_SCHEMA_V6 = """
+CREATE TABLE IF NOT EXISTS revision_io (
+    revision_id  {text} NOT NULL,
+    direction    {text} NOT NULL,            -- 'in' | 'out'
+    node_id      {text} NOT NULL,
+    PRIMARY KEY (revision_id, direction, node_id)
+){clustered};
+CREATE INDEX IF NOT EXISTS revision_io_by_node ON revision_io (node_id, direction);
+INSERT INTO revision_io (revision_id, direction, node_id)
+    SELECT DISTINCT r.revision_id, 'in', i.node_id
+    FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
+    WHERE r.revision_id IS NOT NULL ON CONFLICT DO NOTHING;
+INSERT INTO revision_io (revision_id, direction, node_id)
+    SELECT DISTINCT r.revision_id, 'out', o.node_id
+    FROM runs r JOIN run_outputs o ON o.run_id = r.run_id
+    WHERE r.revision_id IS NOT NULL ON CONFLICT DO NOTHING;
+DELETE FROM run_inputs WHERE run_id IN (SELECT run_id FROM runs WHERE revision_id IS NOT NULL);
+DELETE FROM run_outputs WHERE run_id IN (SELECT run_id FROM runs WHERE revision_id IS NOT NULL);
+DROP INDEX IF EXISTS runs_by_start;
+{create_view} run_io AS
+    SELECT r.run_id, io.direction, io.node_id
+    FROM revision_io io
+    JOIN revisions v ON v.id = io.revision_id
+    JOIN runs r ON r.transformation_id = v.transformation_id AND r.revision_id = io.revision_id
+    UNION ALL SELECT run_id, 'in', node_id FROM run_inputs
+    UNION ALL SELECT run_id, 'out', node_id FROM run_outputs
+"""
+
 #: Store version N -> the script that brings a store from N to N + 1.
 _MIGRATIONS: dict[int, str] = {
     0: _SCHEMA_V1,
@@ -323,6 +373,7 @@ _MIGRATIONS: dict[int, str] = {
     2: _SCHEMA_V3,
     3: _SCHEMA_V4,
     4: _SCHEMA_V5,
+    5: _SCHEMA_V6,
 }
 
 
@@ -466,17 +517,37 @@ def _insert(
     rows go as one array per column instead of one placeholder per value.
     """
     if dialect.array_rows:
-        columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
-        arrays = ", ".join(f"?::{_array_type(c.strip())}[]" for c in columns)
-        sql = dialect.sql(f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip())
-        plan.append(Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared))
+        sql = _array_sql(dialect, head, tail)
+        if len(rows) == 1:
+            plan.append(Statement(sql, [[value] for value in rows[0]], shared))
+        else:
+            plan.append(
+                Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared)
+            )
+        return
+    if len(rows) == 1:  # the common batch: one run
+        plan.append(
+            Statement(_values_sql(dialect, head, tail, len(rows[0]), 1), list(rows[0]), shared)
+        )
         return
     for start in range(0, len(rows), _ROWS_PER_STATEMENT):
         chunk = rows[start : start + _ROWS_PER_STATEMENT]
-        group = "(" + ", ".join("?" * len(chunk[0])) + ")"
-        values = ", ".join([group] * len(chunk))
-        sql = dialect.sql(f"{head} VALUES {values} {tail}".rstrip())
+        sql = _values_sql(dialect, head, tail, len(chunk[0]), len(chunk))
         plan.append(Statement(sql, [value for row in chunk for value in row], shared))
+
+
+# Statement texts depend on the table, the dialect and the number of rows only: built once.
+@functools.lru_cache(maxsize=512)
+def _values_sql(dialect: Dialect, head: str, tail: str, width: int, count: int) -> str:
+    group = "(" + ", ".join("?" * width) + ")"
+    return dialect.sql(f"{head} VALUES {', '.join([group] * count)} {tail}".rstrip())
+
+
+@functools.lru_cache(maxsize=64)
+def _array_sql(dialect: Dialect, head: str, tail: str) -> str:
+    columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
+    arrays = ", ".join(f"?::{_array_type(c.strip())}[]" for c in columns)
+    return dialect.sql(f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip())
 
 
 def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
@@ -495,8 +566,10 @@ def _us(record_time: datetime.datetime) -> int:
 class RunParts:
     """Splits runs into narrow rows plus their revisions and processes, written once per store.
 
-    One per sink. ``known_*`` hold ids this process committed to the store; ``pending_*`` those
-    the batch being planned writes, promoted by :meth:`committed` once its transaction commits.
+    One per sink. ``known_*`` hold what this process committed to the store (revision and
+    process ids, and the (revision, completed) pairs whose graph rows are written); ``pending_*``
+    what the batch being planned writes, promoted by :meth:`committed` once its transaction
+    commits. A run whose revision, process and graph rows are all known costs its row only.
     """
 
     _CACHE_LIMIT = 4096
@@ -505,13 +578,16 @@ class RunParts:
         self.declarations: dict[str, Transformation] = {}
         self.known_revisions: set[str] = set()
         self.known_processes: set[str] = set()
+        self.known_graph: set[tuple[str, bool]] = set()
         self.pending_revisions: set[str] = set()
         self.pending_processes: set[str] = set()
-        # A run's shared fields -> its revision and process: split once, not per run.
-        self._cache: dict[tuple[Any, ...], tuple[Revision, Process]] = {}
-        self._last: tuple[tuple[Any, ...], tuple[Revision, Process] | None] = ((), None)
+        self.pending_graph: set[tuple[str, bool]] = set()
+        # A run's shared fields -> its revision, process and the run row's shared columns:
+        # split once, not per run.
+        self._cache: dict[tuple[Any, ...], SharedParts] = {}
+        self._last: tuple[tuple[Any, ...], SharedParts | None] = ((), None)
 
-    def parts(self, run: Run) -> tuple[Revision, Process]:
+    def parts(self, run: Run) -> SharedParts:
         """The revision and process of ``run`` (with its declaration's descriptive fields)."""
         declaration = self.declarations.get(run.transformation)
         key = (
@@ -529,16 +605,42 @@ class RunParts:
             if len(self._cache) >= self._CACHE_LIMIT:
                 self._cache.clear()
             revision, process, _ = split_run(run, declaration)
-            cached = self._cache[key] = (revision, process)
+            cached = self._cache[key] = SharedParts(revision, process)
         self._last = (key, cached)
         return cached
 
-    def committed(self) -> None:
-        """The planned batch committed: its revisions and processes need no writing again."""
-        self.known_revisions |= self.pending_revisions
-        self.known_processes |= self.pending_processes
+    def clear_pending(self) -> None:
+        """Forget what an earlier plan meant to write (its transaction did not commit)."""
         self.pending_revisions.clear()
         self.pending_processes.clear()
+        self.pending_graph.clear()
+
+    def committed(self) -> None:
+        """The planned batch committed: its revisions, processes and graph rows are stored."""
+        self.known_revisions |= self.pending_revisions
+        self.known_processes |= self.pending_processes
+        self.known_graph |= self.pending_graph
+        self.clear_pending()
+
+
+class SharedParts:
+    """What the runs of one revision in one process share: written once, referenced per run."""
+
+    __slots__ = ("columns", "process", "revision")
+
+    def __init__(self, revision: Revision, process: Process) -> None:
+        self.revision = revision
+        self.process = process
+        #: The run row's columns that come from the revision and process (see _RUN_COLUMNS).
+        self.columns: tuple[Any, ...] = (
+            revision.transformation,
+            revision.version,
+            revision.code.source_sha256 if revision.code else None,
+            revision.git.commit if revision.git else None,
+            revision.git.tag if revision.git else None,
+            revision.id,
+            process.id,
+        )
 
 
 def _record_without_id(record: Revision | Process) -> str:
@@ -593,24 +695,32 @@ def plan_batch(
     """The statements that write one batch (to run in one transaction, in this order).
 
     ``known`` holds graph rows this process committed before (a run repeating its lineage, the
-    common case, then writes only its own rows). A run stored already makes the insert raise the
-    driver's IntegrityError; the caller rolls back, asks :func:`stored_runs_query`, and plans
-    again with those ids in ``skip``: the stored run is kept, the repeat skipped.
+    common case, then writes only its own row: one statement). A run stored already makes the
+    insert raise the driver's IntegrityError; the caller rolls back, asks
+    :func:`stored_runs_query`, and plans again with those ids in ``skip``: the stored run is
+    kept, the repeat skipped.
     """
-    nodes, transformations, runs = split_records(records)
-    plan: list[Statement] = []
     parts = parts if parts is not None else RunParts()
-    parts.pending_revisions.clear()
-    parts.pending_processes.clear()
-    for declared in transformations:  # a revision carries its description and metadata
-        parts.declarations[declared.id] = declared
-    _plan_declarations(plan, dialect, nodes, transformations)
+    parts.clear_pending()
+    plan: list[Statement] = []
+    if all(type(r) is Run for r in records):  # the common batch: runs only, no declarations
+        runs = cast(Sequence[Run], records)
+    else:
+        nodes, transformations, runs = split_records(records)
+        for declared in transformations:  # a revision carries its description and metadata
+            parts.declarations[declared.id] = declared
+        _plan_declarations(plan, dialect, nodes, transformations)
     # New runs take no shared locks (their keys are new), so they keep the batch's order.
-    fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
+    if len(runs) == 1 and not skip:
+        fresh: Sequence[Run] = runs
+    else:
+        fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
     if not fresh:
         return Plan(plan, (set(), set(), set()))
-    _plan_runs(plan, dialect, fresh, parts)
-    io, edges, columns = _graph_rows(fresh)
+    lineage_runs = _plan_runs(plan, dialect, fresh, parts)
+    if not lineage_runs:
+        return Plan(plan, (set(), set(), set()))
+    io, edges, columns = _graph_rows(lineage_runs)
     io -= known[0]
     edges -= known[1]
     columns -= known[2]
@@ -648,18 +758,45 @@ def _plan_declarations(
         )
 
 
-def _plan_runs(plan: list[Statement], dialect: Dialect, fresh: list[Run], parts: RunParts) -> None:
-    """The runs' own rows: new revisions and processes, the narrow run rows, inputs and outputs."""
+#: The runs table's columns as run_row fills them: the run's own, then SharedParts.columns.
+_RUN_COLUMNS = (
+    "run_id, parent_run_id, status, started_us, ended_us, record, "
+    "transformation_id, version, source_sha256, git_commit, git_tag, revision_id, process_id"
+)
+_INSERT_RUNS = f"INSERT INTO runs ({_RUN_COLUMNS})"
+# A long run is written as 'running' first (and again as a heartbeat); its end record replaces
+# that row. A stored end is never replaced, whatever arrives late.
+_REPLACE_RUNNING = (
+    "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
+    "ended_us = excluded.ended_us, record = excluded.record, "
+    "revision_id = excluded.revision_id, process_id = excluded.process_id "
+    "WHERE runs.status = 'running'"
+)
+
+
+def _plan_runs(
+    plan: list[Statement], dialect: Dialect, fresh: Sequence[Run], parts: RunParts
+) -> list[Run]:
+    """The runs' own rows and their new revisions (with their inputs and outputs) and processes.
+
+    Returns the runs whose graph rows this process has not written yet (by revision and status).
+    """
     run_rows = []
     revisions: dict[str, Revision] = {}
     processes: dict[str, Process] = {}
+    lineage_runs: list[Run] = []
     for r in fresh:
-        revision, process = parts.parts(r)
-        if revision.id not in parts.known_revisions:
-            revisions[revision.id] = revision
-        if process.id not in parts.known_processes:
-            processes[process.id] = process
-        run_rows.append(_run_row(r, revision.id, process.id))
+        shared = parts.parts(r)
+        revision_id = shared.revision.id
+        if revision_id not in parts.known_revisions:
+            revisions[revision_id] = shared.revision
+        if shared.process.id not in parts.known_processes:
+            processes[shared.process.id] = shared.process
+        graph_key = (revision_id, r.status == "completed")
+        if graph_key not in parts.known_graph:
+            lineage_runs.append(r)
+            parts.pending_graph.add(graph_key)
+        run_rows.append(run_row(r, shared.columns))
     # Revisions and processes are shared rows (other writers insert the same ids): key order.
     if revisions:
         _insert(
@@ -669,6 +806,17 @@ def _plan_runs(plan: list[Statement], dialect: Dialect, fresh: list[Run], parts:
             sorted((v.id, v.transformation, _record_without_id(v)) for v in revisions.values()),
             tail=_IGNORE,
         )
+        io_rows = sorted(
+            {
+                (v.id, direction, node)
+                for v in revisions.values()
+                for direction, nodes in (("in", v.inputs), ("out", v.outputs))
+                for node in nodes
+            }
+        )
+        if io_rows:
+            head = "INSERT INTO revision_io (revision_id, direction, node_id)"
+            _insert(plan, dialect, head, io_rows, tail=_IGNORE)
         parts.pending_revisions.update(revisions)
     if processes:
         _insert(
@@ -679,25 +827,24 @@ def _plan_runs(plan: list[Statement], dialect: Dialect, fresh: list[Run], parts:
             tail=_IGNORE,
         )
         parts.pending_processes.update(processes)
-    _insert(
-        plan,
-        dialect,
-        "INSERT INTO runs (run_id, transformation_id, parent_run_id, status, started_us, "
-        "ended_us, version, source_sha256, git_commit, git_tag, record, revision_id, process_id)",
-        run_rows,
-        # A long run is written as 'running' first (and again as a heartbeat); its end record
-        # replaces that row. A stored end is never replaced, whatever arrives late.
-        tail="ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
-        "ended_us = excluded.ended_us, record = excluded.record, "
-        "revision_id = excluded.revision_id, process_id = excluded.process_id "
-        "WHERE runs.status = 'running'",
-        shared=False,
+    _insert(plan, dialect, _INSERT_RUNS, run_rows, tail=_REPLACE_RUNNING, shared=False)
+    return lineage_runs
+
+
+def run_row(r: Run, shared: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A run's row of the runs table: its own fields, then ``shared`` (SharedParts.columns).
+
+    The one place a run becomes a row, so a faster producer of runs can feed it directly.
+    """
+    return (
+        r.run_id,
+        r.parent_run_id,
+        r.status,
+        _us(r.started_at),
+        _us(r.ended_at),
+        _narrow_record(r),
+        *shared,
     )
-    for table, attr in (("run_inputs", "inputs"), ("run_outputs", "outputs")):
-        rows = sorted({(r.run_id, n) for r in fresh for n in getattr(r, attr)})
-        if rows:
-            head = f"INSERT INTO {table} (run_id, node_id)"
-            _insert(plan, dialect, head, rows, tail=_IGNORE, shared=False)
 
 
 def _graph_rows(fresh: list[Run]) -> GraphRows:
@@ -758,24 +905,6 @@ def _plan_graph_rows(
         _insert(plan, dialect, head, sorted(columns), tail=_IGNORE)
 
 
-def _run_row(r: Run, revision_id: str, process_id: str) -> tuple[Any, ...]:
-    return (
-        r.run_id,
-        r.transformation,
-        r.parent_run_id,
-        r.status,
-        _us(r.started_at),
-        _us(r.ended_at),
-        r.version,
-        r.code.source_sha256 if r.code else None,
-        r.git.commit if r.git else None,
-        r.git.tag if r.git else None,
-        _narrow_record(r),
-        revision_id,
-        process_id,
-    )
-
-
 # --- retention ---------------------------------------------------------------------------------
 
 # Runs older than the cut-off, except the newest run of each transformation.
@@ -786,32 +915,24 @@ _OLD_RUNS = """
     )
     ORDER BY transformation_id, started_us, run_id
 """
-# Nodes those runs read or wrote that no other (kept) run references.
+# Nodes those runs read or wrote that no other (kept) run references (run_io: both layouts).
 _ORPHANED_NODES = """
-    SELECT DISTINCT io.node_id FROM (
-        SELECT node_id FROM run_inputs WHERE run_id {any_id}
-        UNION SELECT node_id FROM run_outputs WHERE run_id {any_id}
-    ) io
-    WHERE NOT EXISTS (SELECT 1 FROM run_inputs k WHERE k.node_id = io.node_id
-                      AND NOT (k.run_id {any_id}))
-      AND NOT EXISTS (SELECT 1 FROM run_outputs k WHERE k.node_id = io.node_id
+    SELECT DISTINCT io.node_id FROM run_io io
+    WHERE io.run_id {any_id}
+      AND NOT EXISTS (SELECT 1 FROM run_io k WHERE k.node_id = io.node_id
                       AND NOT (k.run_id {any_id}))
     ORDER BY io.node_id
 """
 # Graph rows no kept run supports any more (a transformation's merged inputs and outputs, and
 # the derivation edges between a kept run's inputs and outputs).
 _STALE_IO = """DELETE FROM {table} WHERE NOT EXISTS (
-        SELECT 1 FROM runs r JOIN run_inputs i ON i.run_id = r.run_id
-        WHERE {table}.direction = 'in' AND r.status {status}
-          AND r.transformation_id = {table}.transformation_id AND i.node_id = {table}.node_id)
-      AND NOT EXISTS (
-        SELECT 1 FROM runs r JOIN run_outputs o ON o.run_id = r.run_id
-        WHERE {table}.direction = 'out' AND r.status {status}
-          AND r.transformation_id = {table}.transformation_id AND o.node_id = {table}.node_id)"""
+        SELECT 1 FROM runs r JOIN run_io i ON i.run_id = r.run_id
+        WHERE r.transformation_id = {table}.transformation_id AND r.status {status}
+          AND i.direction = {table}.direction AND i.node_id = {table}.node_id)"""
 _STALE_EDGES = """DELETE FROM {table} WHERE NOT EXISTS (
         SELECT 1 FROM runs r
-        JOIN run_inputs i ON i.run_id = r.run_id AND i.node_id = {table}.src
-        JOIN run_outputs o ON o.run_id = r.run_id AND o.node_id = {table}.dst
+        JOIN run_io i ON i.run_id = r.run_id AND i.direction = 'in' AND i.node_id = {table}.src
+        JOIN run_io o ON o.run_id = r.run_id AND o.direction = 'out' AND o.node_id = {table}.dst
         WHERE r.transformation_id = {table}.transformation_id AND r.status {status})"""
 # The graph tables of completed runs, then those of failed runs (see _GRAPH_TABLES).
 _STALE_GRAPH_ROWS = [
@@ -847,9 +968,9 @@ def prune(conn: Any, dialect: Dialect, cutoff_us: int, *, dry_run: bool) -> Prun
         return Pruned([], [])
     ids = dialect.id_list([run_id for run_id, _ in old])
     orphaned = dialect.sql(_ORPHANED_NODES.format(any_id=dialect.any_id))
-    nodes = [row[0] for row in conn.execute(orphaned, [ids] * 4).fetchall()]
+    nodes = [row[0] for row in conn.execute(orphaned, [ids] * 2).fetchall()]
     if not dry_run:
-        for table in ("run_inputs", "run_outputs", "runs"):
+        for table in ("run_inputs", "run_outputs", "runs"):  # run_inputs/outputs: older runs
             conn.execute(dialect.sql(f"DELETE FROM {table} WHERE run_id {dialect.any_id}"), [ids])
         if nodes:
             node_ids = dialect.id_list(nodes)

@@ -1,4 +1,4 @@
-"""The change questions answered in SQL over the normalised store (runs, run_outputs).
+"""The change questions answered in SQL over the normalised store (runs, the run_io view).
 
 Each question is one statement that aggregates in the database (window functions, which SQLite
 and PostgreSQL share); only one row per revision, per produced node or per transformation comes
@@ -208,8 +208,8 @@ class SQLChangeSource:
         rows = self._newest_of_each(
             "SELECT node_id AS key, transformation_id FROM transformation_io "
             "WHERE direction = 'out'",
-            " AND x.status = 'completed' AND EXISTS (SELECT 1 FROM run_outputs o "
-            "WHERE o.run_id = x.run_id AND o.node_id = p.key)",
+            " AND x.status = 'completed' AND EXISTS (SELECT 1 FROM run_io o "
+            "WHERE o.run_id = x.run_id AND o.direction = 'out' AND o.node_id = p.key)",
             until,
         )
         out: dict[str, RunFacts] = {}
@@ -254,9 +254,10 @@ class SQLChangeSource:
     def runs_producing(self, node_id: str, until: _dt.datetime | None) -> list[RunFacts]:
         where, params = self._until(until, "r.ended_us")
         sql = (
-            f"SELECT {_facts_columns(self._f, 'r')} FROM run_outputs o JOIN run_records r "
+            f"SELECT {_facts_columns(self._f, 'r')} FROM run_io o JOIN run_records r "
             "ON r.run_id = o.run_id "
-            f"WHERE o.node_id = :node{where} ORDER BY r.started_us DESC, r.run_id DESC"
+            f"WHERE o.direction = 'out' AND o.node_id = :node{where} "
+            "ORDER BY r.started_us DESC, r.run_id DESC"
         )
         return [_row_facts(row) for row in self._execute(sql, params | {"node": node_id})]
 
