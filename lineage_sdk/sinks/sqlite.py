@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from .._version import DISTRIBUTION
-from ..records import Record
+from ..records import Record, Run
 from .base import BaseSink, check_file_path
 from .sqlite_files import (
     BUSY_TIMEOUT_MS,
@@ -44,6 +44,7 @@ from .sqlmodel import (
     GraphRow,
     GraphRows,
     RunParts,
+    Statement,
     iter_records,
     merge_stored_declarations,
     migration,
@@ -124,6 +125,19 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     _retrying(upgrade)
 
 
+def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
+    """Run ``statements`` in one write transaction (taken at once: no lock upgrade later)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in statements:
+            conn.execute(statement.sql, statement.params)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
     """Open (and create or migrate) a store; ``create=False`` raises FileNotFoundError instead."""
     path = Path(path)
@@ -183,6 +197,25 @@ class SQLiteSink(BaseSink):
             return
         conn = self._connection()
         known = (self._known_io, self._known_edges, self._known_columns)
+        if all(type(r) is Run for r in records):
+            # Runs only: the plan needs nothing from the store, so it is made before the write
+            # lock is taken. The common batch (one run of a revision this process wrote
+            # before) is then BEGIN IMMEDIATE, one INSERT, COMMIT.
+            plan = plan_batch(SQLITE, records, known, (), self._parts)
+            try:
+                _retrying(lambda: _transaction(conn, plan.statements))
+            except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
+                self._emit_checked(conn, records, dedupe=True)
+                return
+            self._committed(plan.graph_rows)
+            return
+        self._emit_checked(conn, records)
+
+    def _emit_checked(
+        self, conn: sqlite3.Connection, records: Sequence[Record], dedupe: bool = False
+    ) -> None:
+        """Write a batch planned inside its transaction (declarations merge over the stored)."""
+        known = (self._known_io, self._known_edges, self._known_columns)
         written: list[GraphRows] = []
 
         def write(dedupe: bool = False) -> None:
@@ -205,15 +238,24 @@ class SQLiteSink(BaseSink):
                     conn.execute("ROLLBACK")
                 raise
 
-        try:
-            _retrying(write)
-        except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
+        if dedupe:
             _retrying(lambda: write(dedupe=True))
-        if written:  # committed: these no longer need writing from this process
-            self._parts.committed()
-            self._known_io.update(written[0][0])
-            self._known_edges.update(written[0][1])
-            self._known_columns.update(written[0][2])
+        else:
+            try:
+                _retrying(write)
+            except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
+                _retrying(lambda: write(dedupe=True))
+        if written:
+            self._committed(written[0])
+
+    def _committed(self, graph_rows: GraphRows) -> None:
+        """A batch committed: what it wrote no longer needs writing from this process."""
+        self._parts.committed()
+        io, edges, columns = graph_rows
+        if io or edges or columns:
+            self._known_io.update(io)
+            self._known_edges.update(edges)
+            self._known_columns.update(columns)
 
     def _close(self) -> None:
         if self._conn is not None:
