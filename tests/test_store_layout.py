@@ -1,0 +1,248 @@
+"""Store version 6: a run's inputs and outputs live once per revision, on every SQL store.
+
+The store-version-5 fixture (tests/data/store-v5.sqlite, written by the release before this
+layout, see make_store_v5.py) and its JSON-lines twin received the same records from one process,
+so the twin is the SQLite file's oracle. Readers never change a store; the first writer upgrades
+it in place. Old rows keep their run_inputs / run_outputs; the run_io view answers over both.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import shutil
+import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import lineage_sdk
+from lineage_sdk import DataSource, Feature, Run, load_graph, log_lineage
+from lineage_sdk.records import Record
+from lineage_sdk.sinks import SQLiteSink, build_sink
+from lineage_sdk.sinks.jsonfile import read_json_lines
+from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
+from lineage_sdk.stores import parse_store, prune_store, read_store
+
+from .conftest import PgCluster
+
+DATA = Path(__file__).parent / "data"
+UTC = dt.timezone.utc
+NOW = dt.datetime.now(UTC)
+ODD = "odd'; DROP TABLE runs;--\n\u202e"
+
+
+@pytest.fixture
+def v5_sqlite(tmp_path: Path) -> Path:
+    """A private copy: a writer upgrades it, and the fixture must stay as version 5 wrote it."""
+    path = tmp_path / "v5.sqlite"
+    shutil.copyfile(DATA / "store-v5.sqlite", path)
+    return path
+
+
+def _by_key(records: list[Record]) -> dict[tuple[str, str], Record]:
+    return {
+        (r.kind, r.run_id if isinstance(r, Run) else r.id): r  # type: ignore[union-attr]
+        for r in records
+    }
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _rows(path: Path, sql: str, *params: str) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        return [tuple(row) for row in conn.execute(sql, params)]
+
+
+def test_the_v5_fixture_is_a_store_of_the_old_layout() -> None:
+    path = DATA / "store-v5.sqlite"
+    assert _rows(path, "PRAGMA user_version") == [(5,)]
+    # Every run of version 5 has a revision and its own input and output rows.
+    assert _rows(path, "SELECT count(*) FROM runs WHERE revision_id IS NULL") == [(0,)]
+    assert _rows(path, "SELECT count(DISTINCT run_id) FROM run_inputs") == [(7,)]
+    names = {row[0] for row in _rows(path, "SELECT name FROM sqlite_master")}
+    assert "revision_io" not in names
+
+
+def test_a_v5_store_reads_the_same_records_as_its_json_twin_and_is_not_changed(
+    v5_sqlite: Path,
+) -> None:
+    before = _digest(v5_sqlite)
+    from_sqlite = list(read_records(v5_sqlite))
+    from_json = list(read_json_lines(DATA / "store-v5.jsonl"))
+    assert len(from_json) == 17
+    assert _by_key(from_sqlite) == _by_key(from_json)
+    graph = load_graph(f"sqlite:{v5_sqlite}")
+    try:
+        assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
+        assert ODD in graph.downstream("raw_clicks")
+        assert "daily_out" in graph.downstream("table_2024_01_02")
+        assert graph.last_status("failing_job") == "failed"
+        # History reads run_io: the runs that produced a node, answered from the old rows.
+        assert len(graph.history("user_ctr_7d").runs) == 2
+    finally:
+        graph.close()
+    assert _digest(v5_sqlite) == before
+    wal = v5_sqlite.with_name(v5_sqlite.name + "-wal")
+    assert not wal.exists() or wal.stat().st_size == 0  # nothing written, not even to the log
+
+
+def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) -> None:
+    before = _by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
+    clicks = DataSource("raw_clicks", type="kafka_topic", schema=["user_id", "ts"], owner="growth")
+    out = Feature("after_upgrade", value_type="int")
+
+    @log_lineage(inputs=[clicks], outputs=[out], name="new_job")
+    def new_job() -> int:
+        return 1
+
+    lineage_sdk.configure([SQLiteSink(v5_sqlite)], async_delivery=False)
+    assert new_job() == 1
+    assert new_job() == 1
+    lineage_sdk.flush()
+    assert _rows(v5_sqlite, "PRAGMA user_version") == [(STORE_VERSION,)]
+    # The v5 runs' input and output rows moved to their revisions; no run writes its own now.
+    assert _rows(v5_sqlite, "SELECT count(*) FROM run_inputs") == [(0,)]
+    assert _rows(v5_sqlite, "SELECT count(*) FROM run_outputs") == [(0,)]
+    new_revision = _rows(
+        v5_sqlite, "SELECT DISTINCT revision_id FROM runs WHERE transformation_id = 'new_job'"
+    )
+    assert len(new_revision) == 1
+    assert set(
+        _rows(
+            v5_sqlite,
+            "SELECT direction, node_id FROM revision_io WHERE revision_id = "
+            "(SELECT revision_id FROM runs WHERE transformation_id = 'new_job' LIMIT 1)",
+        )
+    ) == {("in", "raw_clicks"), ("out", "after_upgrade")}
+    after = _by_key(list(read_records(v5_sqlite)))
+    assert {k: v for k, v in after.items() if k in before} == before
+    new_runs = [r for r in after.values() if isinstance(r, Run) and r.transformation == "new_job"]
+    assert [(r.inputs, r.outputs) for r in new_runs] == [(("raw_clicks",), ("after_upgrade",))] * 2
+    # Every run's inputs and outputs, whichever layout wrote it, come from the one view.
+    for run in (r for r in after.values() if isinstance(r, Run)):
+        io = _rows(
+            v5_sqlite,
+            "SELECT direction, node_id FROM run_io WHERE run_id = ?",
+            run.run_id,
+        )
+        assert sorted(io) == sorted(
+            [("in", n) for n in run.inputs] + [("out", n) for n in run.outputs]
+        )
+    graph = load_graph(f"sqlite:{v5_sqlite}")
+    try:
+        assert set(graph.upstream("after_upgrade")) == {"new_job", "raw_clicks"}
+        assert set(graph.downstream("raw_clicks")) >= {"after_upgrade", "user_ctr_7d"}
+    finally:
+        graph.close()
+
+
+def _run(run_id: str, job: str, days_ago: float, inputs: list[str], outputs: list[str]) -> Run:
+    when = NOW - dt.timedelta(days=days_ago)
+    return Run(
+        run_id,
+        job,
+        "completed",
+        when,
+        when,
+        0.0,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        derivation=[(o, inputs) for o in outputs],
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'layout.db'}"
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.dsn(schema=cluster.new_schema())
+
+
+@contextmanager
+def _query(store: str) -> Iterator[Any]:
+    """A read-only way to run SQL on a store: ``(sql) -> rows``."""
+    if store.startswith("sqlite:"):
+        path = Path(store.removeprefix("sqlite:"))
+        yield lambda sql: _rows(path, sql)
+        return
+    from lineage_sdk.sinks.postgres import connect_reader, parse_dsn
+
+    conn = connect_reader(parse_dsn(store))
+    try:
+        yield lambda sql: [tuple(row) for row in conn.execute(sql).fetchall()]
+    finally:
+        conn.close()
+
+
+def test_runs_of_one_revision_store_their_inputs_and_outputs_once(sql_store: str) -> None:
+    records: list[Record] = [_run(f"r{i}", "job", 10 - i, ["a", "b"], ["c"]) for i in range(3)] + [
+        _run("s0", "job", 1, ["a"], ["d"])
+    ]  # another revision of the same job
+    sink = build_sink(parse_store(sql_store))
+    for record in records:  # one batch per run, as sync delivery sends them
+        sink.emit([record])
+    sink.close()
+    with _query(sql_store) as query:
+        assert query("SELECT count(*) FROM run_inputs") == [(0,)]
+        assert query("SELECT count(*) FROM run_outputs") == [(0,)]
+        assert query("SELECT count(DISTINCT revision_id) FROM runs") == [(2,)]
+        assert sorted(query("SELECT direction, node_id FROM revision_io")) == sorted(
+            [("in", "a"), ("in", "b"), ("out", "c"), ("in", "a"), ("out", "d")]
+        )
+        io = query("SELECT run_id, direction, node_id FROM run_io")
+        by_node = query("SELECT run_id FROM run_io WHERE direction = 'out' AND node_id = 'c'")
+    expected = {
+        (r.run_id, d, n)
+        for r in records
+        if isinstance(r, Run)
+        for d, nodes in (("in", r.inputs), ("out", r.outputs))
+        for n in nodes
+    }
+    assert sorted(io) == sorted(expected)
+    assert sorted(by_node) == [("r0",), ("r1",), ("r2",)]
+    read = [r for r in read_store(parse_store(sql_store)) if isinstance(r, Run)]
+    assert sorted(read, key=lambda r: r.run_id) == sorted(records, key=lambda r: r.run_id)  # type: ignore[attr-defined]
+
+
+def test_prune_on_a_store_of_both_layouts_keeps_every_node_a_kept_run_references(
+    tmp_path: Path,
+) -> None:
+    # The 0.1 store's runs have no revision (their io rows are their own); new runs share
+    # their revision's. Everything before now is old: only the newest run of each job stays.
+    path = tmp_path / "mixed.sqlite"
+    shutil.copyfile(DATA / "store-0.1.sqlite", path)
+    new = _run("n1", "ctr_job", 0, ["raw_clicks", "raw_views"], ["user_ctr_7d"])
+    sink = build_sink(parse_store(f"sqlite:{path}"))
+    sink.emit([new])
+    sink.close()
+    old_runs = {r.run_id: r for r in read_records(path) if isinstance(r, Run) and r is not new}
+    target = parse_store(f"sqlite:{path}")
+    pruned = prune_store(target, dt.timedelta(microseconds=1), dry_run=False)
+    kept = {r.run_id: r for r in read_records(path) if isinstance(r, Run)}
+    newest = {}
+    for r in old_runs.values():
+        if r.transformation not in newest or r.started_at > newest[r.transformation].started_at:
+            newest[r.transformation] = r
+    # Every job keeps its newest run; the new ctr_job run made both old ones prunable.
+    assert {r.run_id for r in newest.values() if r.transformation != "ctr_job"} <= set(kept)
+    assert {t for _, t in pruned.runs} == {"ctr_job", "child_job", "dynamic_job"}
+    assert [t for _, t in pruned.runs].count("ctr_job") == 2
+    referenced = {n for r in kept.values() for n in (*r.inputs, *r.outputs)}
+    assert not referenced & set(pruned.nodes)
+    # The older dynamic run's input went with it; the newer one's (an old-layout row) stayed.
+    assert "table_2024_01_01" in pruned.nodes
+    assert "table_2024_01_02" in referenced
+    graph = load_graph(f"sqlite:{path}")
+    try:
+        assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
+        assert "daily_out" in graph.downstream("table_2024_01_02")
+        assert "table_2024_01_01" not in graph.node_ids()
+    finally:
+        graph.close()
