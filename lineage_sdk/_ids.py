@@ -14,7 +14,7 @@ import itertools
 import os
 import time
 
-__all__ = ["new_run_id"]
+__all__ = ["new_run_id", "next_seq", "pid_of", "process_prefix", "render_run_id"]
 
 
 def _process_prefix() -> str:
@@ -26,13 +26,34 @@ def _process_prefix() -> str:
 
 
 _prefix = _process_prefix()
+# prefix -> the pid of the process that drew it: a run captured before a fork and built in the
+# child (a memory sink's copy) still names the process it ran in.
+_pids = {_prefix: os.getpid()}
 # itertools.count: next() is one C call, atomic under the GIL, so threads never share a value.
 _counter = itertools.count(int.from_bytes(os.urandom(4), "big"))
+
+
+#: The next counter value: the decorator takes it per call and renders the id later.
+next_seq = _counter.__next__
+
+
+def process_prefix() -> str:
+    """This process's random part of run ids (a forked child draws its own)."""
+    return _prefix
+
+
+def pid_of(prefix: str) -> int:
+    """The pid of the process whose run ids carry ``prefix``."""
+    return _pids[prefix]
 
 
 def _after_fork_in_child() -> None:
     global _prefix
     _prefix = _process_prefix()
+    _pids[_prefix] = os.getpid()
+# prefix -> the pid of the process that drew it: a run captured before a fork and built in the
+# child (a memory sink's copy) still names the process it ran in.
+_pids = {_prefix: os.getpid()}
 
 
 if hasattr(os, "register_at_fork"):
@@ -49,3 +70,12 @@ def new_run_id(_time_ns: object = time.time_ns, _next: object = _counter.__next_
         _prefix,
         _next() & 0xFFFFFFFF,  # type: ignore[operator]
     )
+
+
+def render_run_id(started_ns: int, prefix: str, seq: int) -> str:
+    """The id :func:`new_run_id` would have made at ``started_ns`` with ``prefix`` and ``seq``.
+
+    The hot path keeps the three numbers and renders the text only when a reader needs it.
+    """
+    ms = started_ns // 1_000_000
+    return "%08x-%04x-%s%08x" % (ms >> 16 & 0xFFFFFFFF, ms & 0xFFFF, prefix, seq & 0xFFFFFFFF)  # noqa: UP031

@@ -22,23 +22,22 @@ Example::
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from . import _runtime, inflight
+from . import _ids, _runtime, inflight
 from ._decorated import decorated_function_class
-from ._ids import new_run_id
+from ._ids import render_run_id
 from ._io_binding import Binder, IOSpec, node_list
 from ._version import __version__
 from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
+from .pending import PendingRun
 from .records import (
-    CodeRef,
     GitInfo,
     Record,
     Run,
@@ -62,18 +61,16 @@ _ERROR_STACK_LIMIT = 32768
 
 
 class _Process:
-    """Facts about this process that every run records, looked up once rather than per call."""
+    """Facts about this process that every run records, looked up once rather than per call.
 
-    __slots__ = ("_hostname", "pid", "python")
+    (The pid comes from ``_ids``, per run: a run captured before a fork names its own process.)
+    """
+
+    __slots__ = ("_hostname", "python")
 
     def __init__(self) -> None:
-        # os.getpid() per call is a system call: cache it and refresh it in forked children.
-        self.pid = os.getpid()
         self.python = "{}.{}.{}".format(*sys.version_info[:3])
         self._hostname: str | None = None
-
-    def refresh_after_fork(self) -> None:
-        self.pid = os.getpid()
 
     @property
     def hostname(self) -> str:
@@ -85,8 +82,6 @@ class _Process:
 
 
 _process = _Process()
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_process.refresh_after_fork)
 
 
 class _Instrumented:
@@ -126,7 +121,12 @@ class _Instrumented:
             static_inputs=self.dynamic_inputs is None,
         )
         self._location: CodeLocation | None = None
-        self._announced: tuple[object, object] = (None, None)
+        self._static_io: IOSpec | None = (
+            self.static if self.dynamic_inputs is None and self.dynamic_outputs is None else None
+        )
+        self._repository: Any = _UNSET  # the code's git repository (or None), once located
+        # (runtime, git state) whose declarations every sink has stored: end()'s fast path.
+        self._fast: tuple[_runtime.Runtime, GitInfo | None] | None = None
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
         self._binders: dict[tuple[object, bool], Binder] = {}
 
@@ -179,93 +179,126 @@ class _Instrumented:
         return binder
 
     # --- per call ------------------------------------------------------------------------------
+    # begin() and end() are the hot path: every decorated call runs both. They capture clock
+    # readings and references into a _Call and hand it to delivery; the Run is built later, from
+    # the _Call, by whoever needs it (pending.py). Keep work out of them.
     def begin(
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> _Call | None:
         """Start a run; None when lineage is off or the SDK failed (it never raises)."""
-        rt = _runtime.current()
+        rt = _runtime._current  # the installed one; current() builds it on first use
+        if rt is None:
+            rt = _runtime.current()
         if not rt.enabled:
             return None
+        io = self._static_io
+        if io is None:
+            io = self._io_of_call(wrapped, args, kwargs)
+        call = _Call()
+        call.job = self
+        call.rt = rt
+        call.io = io
+        call.parent = _current_run_get()
+        call.seq = _next_seq()
+        call.prefix = _ids._prefix
+        call.started_ns = _time_ns()
+        call.perf_ns = _perf_ns()
+        _inflight_register(call)  # the watcher thread, not this call, notices a long run
+        return call
+
+    def _io_of_call(
+        self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]
+    ) -> IOSpec:
         try:
-            io = self.io_for(wrapped, args, kwargs)
+            return self.io_for(wrapped, args, kwargs)
         except Exception as exc:  # the user's inputs/outputs callable failed
             _log.warning(
                 "lineage: resolving inputs/outputs of %s failed (%r); recording no nodes",
                 self.name,
                 exc,
             )
-            io = _EMPTY_IO
-        return _Call(rt, io, current_run.get(), self)
+            return _EMPTY_IO
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
-        ended_ns = time.time_ns()
-        duration = (time.perf_counter_ns() - call.perf_ns) / 1e9
-        inflight.unregister(call)
+        call.duration_ns = _perf_ns() - call.perf_ns
+        _inflight_unregister(call)
         try:
-            if call.rt.delivery.closed:
+            rt = call.rt
+            if exc is None:
+                call.status = "completed"
+            else:
+                call.status = "failed"
+                call.error = _error_fields(exc, rt.settings.capture_errors)
+            if rt.delivery.closed:
                 # configure() or the end of capture_records() replaced the configuration while
                 # this call ran: the run goes to the one in force now, not into a closed queue.
-                call.rt = _runtime.in_force_for(call.rt)
-            code, git, ref, declared = self._code_state(call)
-            run = self._run_record(call, exc, (ended_ns, duration), code, (git, ref))
-            batch = self._batch(call, declared, run)
+                rt = call.rt = _runtime.in_force_for(rt)
+            git = call.git = self._git_state(rt)
+            fast = self._fast
+            if fast is not None and fast[0] is rt and fast[1] is git and call.io is self._static_io:
+                batch = None  # the sinks have every declaration of this revision already
+            else:
+                batch = self._batch(call, git)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
-        call.rt.delivery.submit(batch)  # LineageSinkError in strict mode is meant to surface
+        # LineageSinkError in strict mode is meant to surface
+        if batch is None:
+            rt.delivery.submit_run(call)
+        else:
+            rt.delivery.submit(batch)
 
-    def _code_state(
-        self, call: _Call
-    ) -> tuple[CodeRef | None, GitInfo | None, str | None, Transformation]:
+    def _git_state(self, rt: _runtime.Runtime) -> GitInfo | None:
+        """The git state of this function's repository now (cached there: no file read per call)."""
+        repository = self._repository
+        if repository is _UNSET:
+            repository = self._repository = self.location().repository
+        settings = rt.settings
+        if repository is None or not settings.capture_git:
+            return None
+        state: GitInfo | None = repository.state(settings.git_binary)
+        return state
+
+    def _batch(self, call: _Call, git: GitInfo | None) -> list[Record | PendingRun]:
+        """The run, preceded by the declarations these sinks have not been sent yet."""
+        rt = call.rt
+        _, declared = self.declaration(git, self.location())
+        batch: list[Record | PendingRun] = list(
+            rt.pending_declarations((*call.io.nodes, declared))
+        )
+        if call.io is self._static_io and not batch:
+            # Every sink has stored them: later calls in this state skip the lookup (end()).
+            self._fast = (rt, git)
+        batch.append(call)
+        return batch
+
+    def run_record(self, call: _Call, running_at_ns: int | None = None) -> Run:
+        """The Run ``call`` stands for: ended, or (``running_at_ns``) running at that time."""
         location = self.location()
-        git = None
-        settings = call.rt.settings
-        if settings.capture_git and location.repository is not None:
-            git = location.repository.state(settings.git_binary)
-        ref, declared = self.declaration(git, location)
-        return location.code, git, ref, declared
-
-    def report_running(self, call: _Call, now_ns: int) -> None:
-        """Write ``call``'s ``running`` record (from the watcher thread); never raises."""
-        try:
-            if call.rt.delivery.closed:
-                return
-            code, git, ref, declared = self._code_state(call)
-            elapsed = (now_ns - call.started_ns) / 1e9
-            run = self._run_record(
-                call, None, (now_ns, elapsed), code, (git, ref), status="running"
-            )
-            batch = call.rt.pending_declarations((*call.io.nodes, declared))
-            batch.append(run)
-            call.rt.delivery.submit(batch)
-        except Exception as exc:  # a strict-mode sink error included: nobody to raise it to
-            _log.debug("lineage: writing the running record of %s failed: %r", self.name, exc)
-
-    def _run_record(
-        self,
-        call: _Call,
-        exc: BaseException | None,
-        timing: tuple[int, float],
-        code: CodeRef | None,
-        git_and_ref: tuple[GitInfo | None, str | None],
-        *,
-        status: RunStatus | None = None,
-    ) -> Run:
-        ended_ns, duration = timing
-        git, ref = git_and_ref
+        if running_at_ns is None:
+            git = getattr(call, "git", None)
+            duration_ns = call.duration_ns
+            status: RunStatus = call.status  # type: ignore[assignment]
+            error_type, error_message, error_stack = getattr(call, "error", _NO_ERROR)
+        else:
+            git = self._git_state(call.rt)
+            duration_ns = max(running_at_ns - call.started_ns, 0)
+            status = "running"
+            error_type = error_message = error_stack = None
+        ref, _ = self.declaration(git, location)
         io = call.io
-        error_type, error_message, error_stack = _error_fields(exc, call.rt.settings.capture_errors)
         parent = call.parent
+        started_ns = call.started_ns
         # trusted_run skips the validators: every field here was checked at decoration or is
         # produced by the SDK itself (the validating constructor costs several µs per call).
         run: Run = trusted_run(
             run_id=call.run_id,
             transformation=self.name,
-            status=status or ("failed" if exc is not None else "completed"),
-            started_at=datetime.fromtimestamp(call.started_ns / 1e9, timezone.utc),
-            ended_at=datetime.fromtimestamp(max(ended_ns, call.started_ns) / 1e9, timezone.utc),
-            duration_s=float(duration),
+            status=status,
+            started_at=datetime.fromtimestamp(started_ns / 1e9, timezone.utc),
+            ended_at=datetime.fromtimestamp((started_ns + duration_ns) / 1e9, timezone.utc),
+            duration_s=duration_ns / 1e9,
             inputs=io.inputs,
             outputs=io.outputs,
             derivation=io.derivation,
@@ -278,30 +311,29 @@ class _Instrumented:
             error_type=error_type,
             error_message=error_message,
             error_stack=error_stack,
-            code=code,
+            code=location.code,
             git=git,
             code_reference=ref,
             host=_process.hostname,
-            pid=_process.pid,
+            pid=call.pid,
             python_version=_process.python,
             sdk_version=__version__,
         )
         return run
 
-    def _batch(self, call: _Call, declared: Transformation, run: Run) -> list[Record]:
-        """The run, preceded by the declarations these sinks have not been sent yet."""
-        rt = call.rt
-        io = call.io
-        announced = self._announced
-        # Fast path, deliberately ahead of rt.pending_declarations: with static inputs/outputs and
-        # the same runtime and declaration as last time, there is nothing to look up.
-        if io is self.static and announced[0] is rt and announced[1] is declared:
-            return [run]
-        batch = rt.pending_declarations((*io.nodes, declared))
-        if io is self.static and not batch:  # every sink has stored them: the fast path is safe
-            self._announced = (rt, declared)
-        batch.append(run)
-        return batch
+    def report_running(self, call: _Call, now_ns: int) -> None:
+        """Write ``call``'s ``running`` record (from the watcher thread); never raises."""
+        try:
+            rt = call.rt
+            if rt.delivery.closed:
+                return
+            run = self.run_record(call, running_at_ns=now_ns)
+            _, declared = self.declaration(run.git, self.location())
+            batch = rt.pending_declarations((*call.io.nodes, declared))
+            batch.append(run)
+            rt.delivery.submit(batch)
+        except Exception as exc:  # a strict-mode sink error included: nobody to raise it to
+            _log.debug("lineage: writing the running record of %s failed: %r", self.name, exc)
 
     def end_failed(self, call: _Call, exc: BaseException) -> None:
         """Record a failed run without ever replacing the user's exception."""
@@ -309,7 +341,6 @@ class _Instrumented:
             self.end(call, exc)
         except LineageSinkError as sink_error:
             _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
-
 
 def _error_fields(
     exc: BaseException | None, capture: str = "full"
@@ -338,40 +369,83 @@ def _error_fields(
 
 
 _EMPTY_IO = IOSpec((), ())
+_NO_ERROR = (None, None, None)
+_UNSET: Any = object()
+_time_ns = time.time_ns
+_perf_ns = time.perf_counter_ns
+_next_seq = _ids.next_seq
+_current_run_get = current_run.get
+_inflight_register = inflight.register
+_inflight_unregister = inflight.unregister
 
 
-class _Call:
-    """One decorated call in progress."""
+class _Call(PendingRun):
+    """One decorated call: in progress, then ended and waiting to be built into its Run.
+
+    Only clock readings and references are taken per call; unset slots (``git``, ``error``,
+    ``reported_ns``...) mean "not captured" and are read with a default. See ``pending.py``.
+    """
 
     __slots__ = (
+        "_built",
+        "_id",
+        "duration_ns",
+        "error",
+        "git",
         "io",
         "job",
         "parent",
         "perf_ns",
+        "prefix",
         "reported_ns",
         "rt",
-        "run_id",
+        "seq",
         "started_ns",
-        "transformation",
+        "status",
     )
 
-    def __init__(
-        self,
-        rt: _runtime.Runtime,
-        io: IOSpec,
-        parent: ActiveRun | RunContext | None,
-        job: _Instrumented,
-    ) -> None:
-        self.rt = rt
-        self.io = io
-        self.parent = parent
-        self.job = job
-        self.transformation = job.name
-        self.run_id = new_run_id()
-        self.started_ns = time.time_ns()
-        self.perf_ns = time.perf_counter_ns()
-        self.reported_ns = 0
-        inflight.register(self)  # the watcher thread, not this call, notices a long run
+    job: _Instrumented
+    rt: _runtime.Runtime
+    io: IOSpec
+    parent: ActiveRun | RunContext | None
+    seq: int
+    prefix: str
+    started_ns: int
+    perf_ns: int
+    duration_ns: int
+    status: str  # a slot here, a read-only property on PendingRun
+    error: tuple[str | None, str | None, str | None]
+    git: GitInfo | None
+    reported_ns: int
+    _id: str
+    _built: Run
+
+    @property
+    def run_id(self) -> str:
+        """The run's id: a UUIDv7 rendered from the call's start, process prefix and counter."""
+        try:
+            return self._id
+        except AttributeError:
+            rid = self._id = render_run_id(self.started_ns, self.prefix, self.seq)
+            return rid
+
+    @property
+    def pid(self) -> int:
+        """The process the call ran in (a run pending at a fork belongs to the parent)."""
+        return _ids.pid_of(self.prefix)
+
+    def to_run(self) -> Run:
+        """The Run this call stands for, built on first use and kept."""
+        try:
+            return self._built
+        except AttributeError:
+            run = self._built = self.job.run_record(self)
+            return run
+
+    @property
+    def transformation(self) -> str:
+        """The decorated function's transformation id."""
+        return self.job.name
 
     def running_after_s(self) -> float:
         """After how long this call gets a running record (``LINEAGE_RUNNING_AFTER``)."""

@@ -29,12 +29,13 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from ._sigterm import SIGNAL_FLUSH_S, flush_on_sigterm, forget_sigterm_handler
 from .config import OnError
 from .errors import LineageSinkError
-from .records import Record, Run
+from .pending import RUN_TYPES, PendingRun, built
+from .records import Record
 from .sinks.base import Sink, SinkUnavailableError
 
 __all__ = ["Delivery", "SinkStats", "lost_after_close"]
@@ -62,13 +63,17 @@ class _Held:
     __slots__ = ("batches", "retry_at", "runs")
 
     def __init__(self) -> None:
-        self.batches: collections.deque[tuple[list[Record], int]] = collections.deque()
+        self.batches: collections.deque[tuple[list[Item], int]] = collections.deque()
         self.runs = 0
         self.retry_at = 0.0
 
 
-def _runs_in(records: Sequence[Record]) -> int:
-    return max(1, sum(1 for r in records if isinstance(r, Run)))
+#: What a batch holds: declarations, runs, and runs the decorator captured but did not build.
+Item = Record | PendingRun
+
+
+def _runs_in(records: Sequence[Item]) -> int:
+    return max(1, sum(1 for r in records if isinstance(r, RUN_TYPES)))
 
 
 class _Flush:
@@ -102,6 +107,8 @@ class Delivery:
         self._queue_size = queue_size
         self._flush_interval_s = flush_interval_s
         self._stats = {sink.name: SinkStats() for sink in self.sinks}
+        # Sinks that take pending runs as they are (the built-in ones); others get built Runs.
+        self._takes_pending = {s.name: bool(getattr(s, "accepts_pending", False)) for s in sinks}
         #: (kind, id) -> the declaration (node, transformation) every sink has stored.
         self.confirmed: dict[tuple[str, str], Record] = {}
         self._stored_by: dict[str, dict[tuple[str, str], Record]] = {
@@ -120,7 +127,18 @@ class Delivery:
             flush_on_sigterm(_shutdown_queued)
 
     # --- sync path ---------------------------------------------------------------------------
-    def submit(self, records: list[Record]) -> None:
+    def submit_run(self, run: PendingRun) -> None:
+        """:meth:`submit` of one run and nothing else: the decorator's common case, kept lean."""
+        if self._lean_async:
+            buffer = self._buffer
+            if len(buffer) < self._queue_size:
+                buffer.append(run)  # deque.append is atomic: no lock on the caller's path
+                if len(buffer) >= self._wake_at:
+                    self._wake.set()
+                return
+        self.submit([run])
+
+    def submit(self, records: Sequence[Item]) -> None:
         """Deliver one run's records. In sync mode they are stored when this returns.
 
         With policy ``raise`` a sink failure raises :class:`LineageSinkError` here (sync) or from
@@ -140,6 +158,7 @@ class Delivery:
                 raise _sink_error(failures)
             return
         self._ensure_worker()
+        self._lean_async = not self._closed  # submit_run may now append directly
         buffer = self._buffer
         if len(buffer) >= self._queue_size and not self._wait_for_room():
             with self._stats_lock:
@@ -179,7 +198,7 @@ class Delivery:
         return True
 
     def _write(
-        self, records: Sequence[Record], hold: bool = False
+        self, records: Sequence[Item], hold: bool = False
     ) -> list[tuple[str, BaseException]]:
         """Emit ``records`` to every sink; ``hold`` (the worker) keeps what a sink cannot take."""
         failures: list[tuple[str, BaseException]] = []
@@ -187,20 +206,24 @@ class Delivery:
             return failures
         # The common batch is one run and nothing else: no declaration bookkeeping for it.
         declarations = (
-            [r for r in records if not isinstance(r, Run)]
-            if len(records) > 1 or not isinstance(records[0], Run)
+            [r for r in records if not isinstance(r, RUN_TYPES)]
+            if len(records) > 1 or not isinstance(records[0], RUN_TYPES)
             else []
         )
+        takes_pending = self._takes_pending
         for sink in self.sinks:
             stats = self._stats[sink.name]
-            batch: Sequence[Record] = (
+            batch: Sequence[Item] = (
                 self._unstored(sink.name, records) if declarations else records
             )
+            if not takes_pending[sink.name]:
+                batch = built(batch)  # each pending run builds its Run once, for every sink
             if hold and sink.name in self._held:  # older batches wait: keep the order
                 self._hold(sink.name, list(batch))
                 continue
             try:
-                sink.emit(batch)
+                # Pending runs reach only the sinks that take them (built() above).
+                sink.emit(cast("Sequence[Record]", batch))
             except SinkUnavailableError as exc:
                 if not hold:
                     failures.append((sink.name, exc))
@@ -219,7 +242,7 @@ class Delivery:
                     self._mark_stored(sink.name, declarations)
         return failures
 
-    def _hold(self, name: str, records: list[Record]) -> _Held:
+    def _hold(self, name: str, records: list[Item]) -> _Held:
         held = self._held.setdefault(name, _Held())
         runs = _runs_in(records)
         if held.runs + runs > self._queue_size:  # bounded like the queue: drop and count
@@ -239,7 +262,7 @@ class Delivery:
             while held.batches and time.monotonic() >= held.retry_at:
                 records, runs = held.batches[0]
                 try:
-                    sink.emit(records)
+                    sink.emit(cast("list[Record]", records))  # built for it, as in _write
                 except SinkUnavailableError as exc:
                     self._record_failure(name, stats, exc, 0)
                     held.retry_at = time.monotonic() + exc.retry_in_s
@@ -249,26 +272,28 @@ class Delivery:
                 else:
                     with self._stats_lock:
                         stats.emitted += len(records)
-                    self._mark_stored(name, [r for r in records if not isinstance(r, Run)])
+                    self._mark_stored(
+                        name, [r for r in records if not isinstance(r, RUN_TYPES)]
+                    )
                 held.batches.popleft()
                 held.runs -= runs
             if not held.batches:
                 del self._held[name]
 
-    def _unstored(self, sink: str, records: Sequence[Record]) -> list[Record]:
+    def _unstored(self, sink: str, records: Sequence[Item]) -> list[Item]:
         """``records`` without the declarations ``sink`` has stored already (or repeats)."""
         stored = self._stored_by[sink]
         seen: set[int] = set()
-        out: list[Record] = []
+        out: list[Item] = []
         for record in records:
-            if not isinstance(record, Run):
+            if not isinstance(record, RUN_TYPES):
                 if stored.get(_key(record)) is record or id(record) in seen:
                     continue
                 seen.add(id(record))
             out.append(record)
         return out
 
-    def _mark_stored(self, sink: str, declarations: Sequence[Record]) -> None:
+    def _mark_stored(self, sink: str, declarations: Sequence[Any]) -> None:
         # A declaration counts as delivered only once every sink has stored it; until then the
         # decorator keeps sending it with each run, so a failed first batch is not the last word.
         stored = self._stored_by[sink]
@@ -313,6 +338,7 @@ class Delivery:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._writing = 0  # runs in the batch the worker is writing now
+        self._lean_async = False  # set once the worker runs: submit_run appends directly
         self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
@@ -337,7 +363,7 @@ class Delivery:
                     _log.exception("lineage delivery worker failed")
             stop = False
             while buffer and not stop:
-                batch: list[Record] = []
+                batch: list[Item] = []
                 markers: list[_Flush] = []
                 while buffer and len(batch) < _MAX_BATCH_RECORDS:
                     item = buffer.popleft()
@@ -347,9 +373,12 @@ class Delivery:
                     if isinstance(item, _Flush):
                         markers.append(item)
                         break  # everything before the marker is in this batch
-                    batch.extend(item)
+                    if type(item) is list:
+                        batch.extend(item)
+                    else:  # one pending run (submit_run)
+                        batch.append(item)
                 if batch:
-                    self._writing = sum(isinstance(r, Run) for r in batch)
+                    self._writing = sum(isinstance(r, RUN_TYPES) for r in batch)
                     try:
                         failures = self._write(batch, hold=True)
                     except Exception:  # never let the worker die: it would strand every flush()
@@ -393,6 +422,7 @@ class Delivery:
         while self._held and time.monotonic() < deadline:  # a server may be back any moment
             self._wake.set()
             time.sleep(0.05)
+        self._lean_async = False
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
@@ -428,8 +458,12 @@ class Delivery:
 
     def _unwritten_runs(self) -> int:
         """Runs queued or in the batch being written: what an exit now would lose."""
-        queued = [item for item in list(self._buffer) if isinstance(item, list)]
-        return self._writing + sum(isinstance(r, Run) for item in queued for r in item)
+        queued = [
+            item if type(item) is list else [item]
+            for item in list(self._buffer)
+            if type(item) is list or isinstance(item, PendingRun)
+        ]
+        return self._writing + sum(isinstance(r, RUN_TYPES) for item in queued for r in item)
 
     def stats(self) -> dict[str, Any]:
         """Counts of records emitted, failed and dropped, overall and per sink."""
@@ -460,8 +494,8 @@ class Delivery:
 _lost_runs = 0
 
 
-def _count_lost_after_close(records: Sequence[Record]) -> None:
-    runs = sum(isinstance(r, Run) for r in records)
+def _count_lost_after_close(records: Sequence[Item]) -> None:
+    runs = sum(isinstance(r, RUN_TYPES) for r in records)
     if not runs:
         return
     global _lost_runs
@@ -486,7 +520,7 @@ def _kind(exc: BaseException) -> str:
     return f"{type(exc).__module__}.{type(exc).__qualname__}"
 
 
-def _key(record: Record) -> tuple[str, str]:
+def _key(record: Item) -> tuple[str, str]:
     return (record.kind, record.id)  # type: ignore[union-attr]
 
 

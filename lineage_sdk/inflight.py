@@ -77,7 +77,7 @@ def scan(now_ns: int, everything: bool = False) -> None:
     heartbeat_ns = int(HEARTBEAT_S * 1e9)
     for call in list(_calls):  # list(set) is atomic: callers may add and remove meanwhile
         try:
-            if call.reported_ns:
+            if getattr(call, "reported_ns", 0):
                 due = now_ns - call.reported_ns >= heartbeat_ns
             else:
                 due = everything or now_ns - call.started_ns >= call.running_after_s() * 1e9

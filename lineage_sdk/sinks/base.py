@@ -23,7 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import ClassVar, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..records import Record
@@ -189,6 +189,10 @@ class BaseSink:
     :meth:`_after_fork` is called (under that lock) the first time a forked child emits, for
     sinks that hold file descriptors or connections that must not be shared with the parent.
     """
+
+    #: Whether :meth:`emit` takes :class:`~lineage_sdk.pending.PendingRun` objects as they are
+    #: (building each one's Run only if and when it needs it). False: delivery builds them first.
+    accepts_pending: ClassVar[bool] = False
 
     def __init__(self, name: str) -> None:
         self._name = name

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
 
-from ..records import Declaration, Record, Run
+from ..pending import RUN_TYPES, PendingRun
+from ..records import Declaration, Record
 from .base import BaseSink
 from .declarations import take_declarations
 
@@ -14,6 +16,9 @@ __all__ = ["MemorySink"]
 class MemorySink(BaseSink):
     """Keeps every record in a list, readable back with :meth:`read` or :attr:`records`.
 
+    Runs are kept as the decorator captured them and built into :class:`~lineage_sdk.Run`
+    objects when first read, so a process that records many runs and reads few pays little.
+
     Example::
 
         sink = MemorySink()
@@ -22,35 +27,42 @@ class MemorySink(BaseSink):
         runs = lineage_sdk.load_graph(sink).runs()
     """
 
+    accepts_pending: ClassVar[bool] = True
+
     def __init__(self, name: str = "memory") -> None:
         super().__init__(name)
-        self._records: list[Record] = []
+        self._records: list[Record | PendingRun] = []
         self._running: dict[str, int] = {}  # run id -> index of its running record
         self._declared: dict[str, Declaration] = {}  # merged, to log what a declaration changes
 
-    def _emit(self, records: Sequence[Record]) -> None:
+    def _emit(self, records: Sequence[Any]) -> None:
         # Declarations are kept as given (readers merge them); a change is logged once, here.
-        take_declarations(self._declared, records)
+        if len(records) != 1 or not isinstance(records[0], RUN_TYPES):
+            take_declarations(self._declared, records)
         if not self._running and not any(_is_running(r) for r in records):
             self._records.extend(records)
             return
         # Like a store: a long run's running record (and its heartbeats) is replaced by the
         # next record of that run, so each run appears once.
         for record in records:
-            if isinstance(record, Run) and record.run_id in self._running:
+            if isinstance(record, RUN_TYPES) and record.run_id in self._running:
                 self._records[self._running[record.run_id]] = record
                 if record.status != "running":
                     del self._running[record.run_id]
                 continue
             if _is_running(record):
-                self._running[record.run_id] = len(self._records)  # type: ignore[union-attr]
+                self._running[record.run_id] = len(self._records)
             self._records.append(record)
 
     @property
     def records(self) -> tuple[Record, ...]:
         """A snapshot of everything emitted so far, oldest first."""
         with self._lock:
-            return tuple(self._records)
+            stored = self._records
+            for index, record in enumerate(stored):
+                if isinstance(record, PendingRun):  # built once, then kept in its place
+                    stored[index] = record.to_run()
+            return tuple(stored)  # type: ignore[arg-type]  # no pending run is left
 
     def read(self) -> Iterator[Record]:
         """Every record emitted so far, oldest first."""
@@ -64,5 +76,5 @@ class MemorySink(BaseSink):
             self._declared.clear()
 
 
-def _is_running(record: Record) -> bool:
-    return isinstance(record, Run) and record.status == "running"
+def _is_running(record: Any) -> bool:
+    return isinstance(record, RUN_TYPES) and record.status == "running"
