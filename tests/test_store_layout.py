@@ -18,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, Run, load_graph, log_lineage
+from lineage_sdk.graph.backend import RunQuery
 from lineage_sdk.records import Record
 from lineage_sdk.sinks import SQLiteSink, build_sink
 from lineage_sdk.sinks.jsonfile import read_json_lines
@@ -28,6 +31,7 @@ from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
 from lineage_sdk.stores import parse_store, prune_store, read_store
 
 from .conftest import PgCluster
+from .helpers import store_graph
 
 DATA = Path(__file__).parent / "data"
 UTC = dt.timezone.utc
@@ -246,3 +250,53 @@ def test_prune_on_a_store_of_both_layouts_keeps_every_node_a_kept_run_references
         assert "table_2024_01_01" not in graph.node_ids()
     finally:
         graph.close()
+
+
+@st.composite
+def run_listings(draw: Any) -> tuple[list[Record], RunQuery]:
+    """Runs of a few transformations, many starting in the same second (ties), and a query."""
+    runs: list[Record] = []
+    for i in range(draw(st.integers(1, 14))):
+        at = dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=draw(st.integers(0, 5)))
+        runs.append(
+            Run(
+                f"run-{draw(st.integers(0, 9))}{i:02d}",
+                draw(st.sampled_from(["t0", "t1", "t2", "t3"])),
+                draw(st.sampled_from(["completed", "failed"])),
+                at,
+                at,
+                0.0,
+                inputs=["a"],
+                outputs=["b"],
+            )
+        )
+    since = draw(st.none() | st.integers(0, 5))
+    query = RunQuery(
+        status=draw(st.none() | st.sampled_from(["completed", "failed"])),
+        since=None
+        if since is None
+        else dt.datetime(2026, 1, 1, tzinfo=UTC) + dt.timedelta(seconds=since),
+        limit=draw(st.integers(1, 6)),
+    )
+    return runs, query
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(listing=run_listings())
+def test_the_newest_runs_of_every_transformation_match_memory(
+    kind: str, listing: tuple[list[Record], RunQuery], tmp_path: Path, request: Any
+) -> None:
+    # No index orders every run by start; the SQL stores merge each transformation's newest.
+    runs, query = listing
+    expected = store_graph("memory", runs, tmp_path).runs(
+        status=query.status, since=query.since, limit=query.limit
+    )
+    graph = store_graph(kind, runs, tmp_path, request=request)
+    try:
+        found = graph.runs(status=query.status, since=query.since, limit=query.limit)
+    finally:
+        graph.close()
+    assert [r.run_id for r in found] == [r.run_id for r in expected]
