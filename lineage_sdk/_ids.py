@@ -51,6 +51,8 @@ def _after_fork_in_child() -> None:
     global _prefix
     _prefix = _process_prefix()
     _pids[_prefix] = os.getpid()
+
+
 # prefix -> the pid of the process that drew it: a run captured before a fork and built in the
 # child (a memory sink's copy) still names the process it ran in.
 _pids = {_prefix: os.getpid()}

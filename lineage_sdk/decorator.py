@@ -25,7 +25,6 @@ import logging
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from . import _ids, _runtime, inflight
@@ -36,7 +35,7 @@ from ._version import __version__
 from ._wrappers import async_generator_wrapper, async_wrapper, generator_wrapper, sync_wrapper
 from .context import ActiveRun, RunContext, current_run, current_run_id
 from .errors import LineageSinkError
-from .pending import PendingRun
+from .pending import PendingRun, utc_datetime
 from .records import (
     GitInfo,
     Record,
@@ -125,8 +124,9 @@ class _Instrumented:
             self.static if self.dynamic_inputs is None and self.dynamic_outputs is None else None
         )
         self._repository: Any = _UNSET  # the code's git repository (or None), once located
-        # (runtime, git state) whose declarations every sink has stored: end()'s fast path.
-        self._fast: tuple[_runtime.Runtime, GitInfo | None] | None = None
+        # end()'s lean path: (runtime, git state, until when (perf_counter ns) that state is
+        # taken as current) for which every sink has stored this function's declarations.
+        self._lean: tuple[_runtime.Runtime, GitInfo | None, int] | None = None
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
         self._binders: dict[tuple[object, bool], Binder] = {}
 
@@ -203,7 +203,9 @@ class _Instrumented:
         call.prefix = _ids._prefix
         call.started_ns = _time_ns()
         call.perf_ns = _perf_ns()
-        _inflight_register(call)  # the watcher thread, not this call, notices a long run
+        _in_progress.add(call)  # the watcher thread, not this call, notices a long run
+        if not _watching:
+            inflight.start()
         return call
 
     def _io_of_call(
@@ -221,38 +223,33 @@ class _Instrumented:
 
     def end(self, call: _Call, exc: BaseException | None) -> None:
         """Record the run. Raises only LineageSinkError, and only in strict mode."""
-        call.duration_ns = _perf_ns() - call.perf_ns
-        _inflight_unregister(call)
+        now = _perf_ns()
+        call.duration_ns = now - call.perf_ns
+        _in_progress.discard(call)
+        rt = call.rt
+        if exc is None:
+            call.status = "completed"
+        else:
+            call.status = "failed"
+            call.error = _error_fields(exc, rt.settings.capture_errors)
+        lean = self._lean
+        if lean is not None and lean[0] is rt and now < lean[2]:
+            call.git = lean[1]
+            # (LineageSinkError in strict mode is meant to surface from here.)
+            if rt.delivery.submit_run(call):
+                return
         try:
-            rt = call.rt
-            if exc is None:
-                call.status = "completed"
-            else:
-                call.status = "failed"
-                call.error = _error_fields(exc, rt.settings.capture_errors)
-            if rt.delivery.closed:
-                # configure() or the end of capture_records() replaced the configuration while
-                # this call ran: the run goes to the one in force now, not into a closed queue.
-                rt = call.rt = _runtime.in_force_for(rt)
             git = call.git = self._git_state(rt)
-            fast = self._fast
-            if fast is not None and fast[0] is rt and fast[1] is git and call.io is self._static_io:
-                batch = None  # the sinks have every declaration of this revision already
-            else:
-                batch = self._batch(call, git)
+            batch = self._batch(call, git, now)
         except Exception as internal:
             _runtime.report_internal_error(internal, f"recording a run of {self.name}")
             return
-        # LineageSinkError in strict mode is meant to surface
-        if batch is None:
-            rt.delivery.submit_run(call)
-        else:
-            rt.delivery.submit(batch)
+        call.rt.delivery.submit(batch)
 
     def _git_state(self, rt: _runtime.Runtime) -> GitInfo | None:
         """The git state of this function's repository now (cached there: no file read per call)."""
         repository = self._repository
-        if repository is _UNSET:
+        if repository is _UNSET:  # the first call: reading source is too slow for import time
             repository = self._repository = self.location().repository
         settings = rt.settings
         if repository is None or not settings.capture_git:
@@ -260,16 +257,21 @@ class _Instrumented:
         state: GitInfo | None = repository.state(settings.git_binary)
         return state
 
-    def _batch(self, call: _Call, git: GitInfo | None) -> list[Record | PendingRun]:
+    def _batch(self, call: _Call, git: GitInfo | None, now: int) -> list[Record | PendingRun]:
         """The run, preceded by the declarations these sinks have not been sent yet."""
         rt = call.rt
+        if rt.delivery.closed:
+            # configure() or the end of capture_records() replaced the configuration while this
+            # call ran: the run goes to the one in force now, not into a closed queue.
+            rt = call.rt = _runtime.in_force_for(rt)
         _, declared = self.declaration(git, self.location())
-        batch: list[Record | PendingRun] = list(
-            rt.pending_declarations((*call.io.nodes, declared))
-        )
+        batch: list[Record | PendingRun] = list(rt.pending_declarations((*call.io.nodes, declared)))
         if call.io is self._static_io and not batch:
-            # Every sink has stored them: later calls in this state skip the lookup (end()).
-            self._fast = (rt, git)
+            # Every sink has stored them: later calls skip the lookup and take this git state,
+            # which the repository itself re-reads no more often than this (end()).
+            from .capture.git import RECHECK_INTERVAL_S
+
+            self._lean = (rt, git, now + int(RECHECK_INTERVAL_S * 1e9))
         batch.append(call)
         return batch
 
@@ -296,8 +298,8 @@ class _Instrumented:
             run_id=call.run_id,
             transformation=self.name,
             status=status,
-            started_at=datetime.fromtimestamp(started_ns / 1e9, timezone.utc),
-            ended_at=datetime.fromtimestamp((started_ns + duration_ns) / 1e9, timezone.utc),
+            started_at=utc_datetime(started_ns),
+            ended_at=utc_datetime(started_ns + duration_ns),
             duration_s=duration_ns / 1e9,
             inputs=io.inputs,
             outputs=io.outputs,
@@ -342,6 +344,7 @@ class _Instrumented:
         except LineageSinkError as sink_error:
             _log.error("lineage: %s (while %s was raising)", sink_error, type(exc).__name__)
 
+
 def _error_fields(
     exc: BaseException | None, capture: str = "full"
 ) -> tuple[str | None, str | None, str | None]:
@@ -375,8 +378,9 @@ _time_ns = time.time_ns
 _perf_ns = time.perf_counter_ns
 _next_seq = _ids.next_seq
 _current_run_get = current_run.get
-_inflight_register = inflight.register
-_inflight_unregister = inflight.unregister
+# The calls in progress (inflight's set: it never replaces it) and whether its watcher runs.
+_in_progress = inflight.calls
+_watching = inflight.watching
 
 
 class _Call(PendingRun):
@@ -433,6 +437,20 @@ class _Call(PendingRun):
     def pid(self) -> int:
         """The process the call ran in (a run pending at a fork belongs to the parent)."""
         return _ids.pid_of(self.prefix)
+
+    def parent_ids(self) -> tuple[str | None, str | None]:
+        """``(parent_run_id, parent_transformation)``."""
+        parent = self.parent
+        return (None, None) if parent is None else (parent.run_id, parent.transformation)
+
+    def error_fields(self) -> tuple[str | None, str | None, str | None]:
+        """``(error_type, error_message, error_stack)``; all None for a success."""
+        return getattr(self, "error", _NO_ERROR)
+
+    def revision_key(self) -> tuple[object, ...]:
+        """What fixes the Run's other fields: the function, its inputs and outputs this call,
+        the git state, the configuration (namespace) and the process (pid)."""
+        return (self.job, self.io, getattr(self, "git", None), self.rt, self.prefix)
 
     def to_run(self) -> Run:
         """The Run this call stands for, built on first use and kept."""

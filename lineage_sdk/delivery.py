@@ -22,6 +22,7 @@ from __future__ import annotations
 import atexit
 import collections
 import contextlib
+import itertools
 import logging
 import os
 import sys
@@ -29,7 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 from ._sigterm import SIGNAL_FLUSH_S, flush_on_sigterm, forget_sigterm_handler
 from .config import OnError
@@ -47,14 +48,28 @@ _EXIT_FLUSH_S = 10.0
 
 
 class SinkStats:
-    """Counters of one sink: records stored, records lost to failures, failures by kind."""
+    """Counters of one sink: records stored, records lost to failures, failures by kind.
 
-    __slots__ = ("emitted", "errors", "failed")
+    ``batches`` counts records stored in batches (under the delivery's stats lock); ``one_run``
+    is bumped, without a lock, for each run stored alone: ``next()`` on an ``itertools.count``
+    is one atomic C call, a lock would cost the lean path twice as much as everything else.
+    """
+
+    __slots__ = ("_runs", "batches", "errors", "failed", "one_run")
 
     def __init__(self) -> None:
-        self.emitted = 0
+        self.batches = 0
         self.failed = 0
         self.errors: dict[str, int] = {}
+        self._runs = itertools.count()
+        self.one_run = self._runs.__next__
+
+    @property
+    def emitted(self) -> int:
+        """Records stored so far."""
+        # The repr of a count is "count(N)", N the next value: the number of bumps. (Reading it
+        # another way, copy() or __reduce__, is deprecated for itertools objects.)
+        return self.batches + int(repr(self._runs)[6:-1])
 
 
 class _Held:
@@ -104,11 +119,16 @@ class Delivery:
         self.sinks = tuple(sinks)
         self.on_error = on_error
         self.async_delivery = async_delivery
+        self._closed = False
         self._queue_size = queue_size
         self._flush_interval_s = flush_interval_s
         self._stats = {sink.name: SinkStats() for sink in self.sinks}
-        # Sinks that take pending runs as they are (the built-in ones); others get built Runs.
-        self._takes_pending = {s.name: bool(getattr(s, "accepts_pending", False)) for s in sinks}
+        # Per sink: its counters, and whether it takes pending runs as they are (the built-in
+        # sinks do); the others are given built Runs.
+        self._plan = tuple(
+            (sink, self._stats[sink.name], bool(getattr(sink, "accepts_pending", False)))
+            for sink in self.sinks
+        )
         #: (kind, id) -> the declaration (node, transformation) every sink has stored.
         self.confirmed: dict[tuple[str, str], Record] = {}
         self._stored_by: dict[str, dict[tuple[str, str], Record]] = {
@@ -118,7 +138,6 @@ class Delivery:
         self._dropped = 0
         self._pending_errors: list[tuple[str, BaseException]] = []
         self._stats_lock = threading.Lock()
-        self._closed = False
         self._process_checked = False
         self._reset_worker()
         _live.add(self)
@@ -127,16 +146,38 @@ class Delivery:
             flush_on_sigterm(_shutdown_queued)
 
     # --- sync path ---------------------------------------------------------------------------
-    def submit_run(self, run: PendingRun) -> None:
-        """:meth:`submit` of one run and nothing else: the decorator's common case, kept lean."""
+    def submit_run(self, run: PendingRun) -> bool:
+        """:meth:`submit` of one run and nothing else: the decorator's common case, kept lean.
+
+        Returns False, having done nothing, when this delivery is closed: the caller may then
+        give the run to the configuration in force instead.
+        """
         if self._lean_async:
             buffer = self._buffer
             if len(buffer) < self._queue_size:
                 buffer.append(run)  # deque.append is atomic: no lock on the caller's path
                 if len(buffer) >= self._wake_at:
                     self._wake.set()
-                return
+                return True
+        elif self._lean_sync:
+            failures: list[tuple[str, BaseException]] | None = None
+            for sink, stats, takes_pending in self._plan:
+                try:
+                    # A pending run only to the sinks that take one (as in _write).
+                    sink.emit((run,) if takes_pending else (run.to_run(),))  # type: ignore[arg-type]
+                except Exception as exc:
+                    failures = failures or []
+                    failures.append((sink.name, exc))
+                    self._record_failure(sink.name, stats, exc, 1)
+                else:
+                    stats.one_run()
+            if failures and self.on_error == "raise":
+                raise _sink_error(failures)
+            return True
+        if self._closed:
+            return False
         self.submit([run])
+        return True
 
     def submit(self, records: Sequence[Item]) -> None:
         """Deliver one run's records. In sync mode they are stored when this returns.
@@ -182,6 +223,7 @@ class Delivery:
         mp = sys.modules.get("multiprocessing")
         if mp is not None and mp.parent_process() is not None:
             self.async_delivery = False
+            self._lean_sync = not self._closed
             _log.info(
                 "lineage: LINEAGE_ASYNC=1 is ignored in worker process %d: workers can exit "
                 "without running exit handlers, so each run is written when it ends",
@@ -208,22 +250,18 @@ class Delivery:
         declarations = (
             [r for r in records if not isinstance(r, RUN_TYPES)]
             if len(records) > 1 or not isinstance(records[0], RUN_TYPES)
-            else []
+            else ()
         )
-        takes_pending = self._takes_pending
-        for sink in self.sinks:
-            stats = self._stats[sink.name]
-            batch: Sequence[Item] = (
-                self._unstored(sink.name, records) if declarations else records
-            )
-            if not takes_pending[sink.name]:
+        for sink, stats, takes_pending in self._plan:
+            batch: Sequence[Item] = self._unstored(sink.name, records) if declarations else records
+            if not takes_pending:
                 batch = built(batch)  # each pending run builds its Run once, for every sink
             if hold and sink.name in self._held:  # older batches wait: keep the order
                 self._hold(sink.name, list(batch))
                 continue
             try:
                 # Pending runs reach only the sinks that take them (built() above).
-                sink.emit(cast("Sequence[Record]", batch))
+                sink.emit(batch)  # type: ignore[arg-type]
             except SinkUnavailableError as exc:
                 if not hold:
                     failures.append((sink.name, exc))
@@ -237,7 +275,7 @@ class Delivery:
                 self._record_failure(sink.name, stats, exc, len(batch))
             else:
                 with self._stats_lock:
-                    stats.emitted += len(batch)
+                    stats.batches += len(batch)
                 if declarations:
                     self._mark_stored(sink.name, declarations)
         return failures
@@ -262,7 +300,7 @@ class Delivery:
             while held.batches and time.monotonic() >= held.retry_at:
                 records, runs = held.batches[0]
                 try:
-                    sink.emit(cast("list[Record]", records))  # built for it, as in _write
+                    sink.emit(records)  # type: ignore[arg-type]  # built for it, as in _write
                 except SinkUnavailableError as exc:
                     self._record_failure(name, stats, exc, 0)
                     held.retry_at = time.monotonic() + exc.retry_in_s
@@ -271,10 +309,8 @@ class Delivery:
                     self._record_failure(name, stats, exc, len(records))
                 else:
                     with self._stats_lock:
-                        stats.emitted += len(records)
-                    self._mark_stored(
-                        name, [r for r in records if not isinstance(r, RUN_TYPES)]
-                    )
+                        stats.batches += len(records)
+                    self._mark_stored(name, [r for r in records if not isinstance(r, RUN_TYPES)])
                 held.batches.popleft()
                 held.runs -= runs
             if not held.batches:
@@ -339,6 +375,7 @@ class Delivery:
         self._worker_lock = threading.Lock()
         self._writing = 0  # runs in the batch the worker is writing now
         self._lean_async = False  # set once the worker runs: submit_run appends directly
+        self._lean_sync = not self.async_delivery and bool(self.sinks) and not self._closed
         self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
@@ -422,7 +459,7 @@ class Delivery:
         while self._held and time.monotonic() < deadline:  # a server may be back any moment
             self._wake.set()
             time.sleep(0.05)
-        self._lean_async = False
+        self._lean_async = self._lean_sync = False
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():

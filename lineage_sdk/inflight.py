@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from .records import HEARTBEAT_S
 
-__all__ = ["Tracked", "register", "unregister"]
+__all__ = ["Tracked", "calls", "register", "start", "unregister", "watching"]
 
 #: How often the watcher looks at the calls in progress.
 SCAN_INTERVAL_S = 0.2
@@ -41,8 +41,13 @@ class Tracked(Protocol):
         ...
 
 
-_calls: set[Any] = set()
-_watcher: list[threading.Thread] = []
+#: The calls in progress. The decorator adds and discards its calls itself (a call to
+#: :func:`register` per decorated call is measurable); this set object is never replaced.
+calls: set[Any] = set()
+#: Holds the watcher thread once started (empty again in a forked child): see :func:`start`.
+watching: list[threading.Thread] = []
+_calls = calls
+_watcher = watching
 _start_lock = threading.Lock()
 
 
@@ -50,7 +55,7 @@ def register(call: Tracked) -> None:
     """Track ``call`` until :func:`unregister`; starts the watcher on first use."""
     _calls.add(call)
     if not _watcher:
-        _start()
+        start()
 
 
 def unregister(call: Tracked) -> None:
@@ -58,7 +63,8 @@ def unregister(call: Tracked) -> None:
     _calls.discard(call)
 
 
-def _start() -> None:
+def start() -> None:
+    """Start the watcher thread, unless it runs already."""
     with _start_lock:
         if not _watcher:
             thread = threading.Thread(target=_watch, name="lineage-sdk-running", daemon=True)

@@ -15,16 +15,22 @@ sinks share one.
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
 
 from .records import Record, Run
 
-__all__ = ["RUN_TYPES", "PendingRun", "built", "is_run"]
+__all__ = ["RUN_TYPES", "PendingRun", "built", "is_run", "utc_datetime", "utc_isoformat"]
 
 
 class PendingRun:
-    """A run captured on the hot path; :meth:`to_run` builds (once) the Run it stands for."""
+    """A run captured on the hot path; :meth:`to_run` builds (once) the Run it stands for.
+
+    Besides :meth:`to_run`, a pending run answers what a sink writes per run without building
+    the Run: its own fields (id, status, times, parent, error) and :meth:`revision_key`, the
+    objects that determine every other field (the revision and process it ran as).
+    """
 
     __slots__ = ()
 
@@ -35,12 +41,60 @@ class PendingRun:
 
     @property
     def status(self) -> str:
-        """``completed``, ``failed`` (or ``running`` for a long run's interim record)."""
+        """``completed`` or ``failed``."""
+        raise NotImplementedError
+
+    @property
+    def started_ns(self) -> int:
+        """When the run started, in ns since the epoch (``started_at``: :func:`utc_datetime`)."""
+        raise NotImplementedError
+
+    @property
+    def duration_ns(self) -> int:
+        """How long it ran, in ns (``ended_at`` is ``started_ns + duration_ns``)."""
+        raise NotImplementedError
+
+    def parent_ids(self) -> tuple[str | None, str | None]:
+        """``(parent_run_id, parent_transformation)``."""
+        raise NotImplementedError
+
+    def error_fields(self) -> tuple[str | None, str | None, str | None]:
+        """``(error_type, error_message, error_stack)``; all None for a success."""
+        raise NotImplementedError
+
+    def revision_key(self) -> tuple[object, ...]:
+        """Objects whose identities fix every field of the Run but the ones above: two pending
+        runs with identical keys (``is``, item by item) share those fields."""
         raise NotImplementedError
 
     def to_run(self) -> Run:
         """The full Run; the same object on every call."""
         raise NotImplementedError
+
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+_second: tuple[int, str] = (-1, "")  # the last second utc_isoformat rendered, and its text
+
+
+def utc_datetime(ns: int) -> _dt.datetime:
+    """The UTC datetime of ``ns`` since the epoch, truncated to the microsecond.
+
+    The one rule for a pending run's times: its Run's ``started_at`` and ``ended_at`` and the
+    text :func:`utc_isoformat` writes without building them agree to the microsecond.
+    """
+    return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
+
+
+def utc_isoformat(ns: int) -> str:
+    """``utc_datetime(ns).isoformat()``, for a fraction of its cost (the second is cached)."""
+    global _second
+    seconds, micros = divmod(ns // 1000, 1_000_000)
+    cached, text = _second
+    if cached != seconds:
+        text = (_EPOCH + _dt.timedelta(seconds=seconds)).isoformat()[:-6]  # without "+00:00"
+        _second = (seconds, text)  # one assignment: threads see the old pair or the new one
+    # isoformat() leaves the fraction out when it is zero
+    return f"{text}.{micros:06d}+00:00" if micros else f"{text}+00:00"
 
 
 #: For ``isinstance``: a run, built or pending.

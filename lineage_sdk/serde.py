@@ -25,6 +25,7 @@ from typing import Any
 import attrs
 
 from ._version import DISTRIBUTION
+from .pending import PendingRun, utc_isoformat
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -181,6 +182,11 @@ _CACHE_LIMIT = 1024
 #: The other fields of a Run, in order: rendered per run into the template.
 _OWN_RUN_FIELDS = tuple(a.name for a in attrs.fields(Run) if a.name not in _SHARED_RUN_FIELDS)
 _encode_str = json.encoder.encode_basestring  # the C function the encoder uses for a str
+#: The fields a pending run fills into its revision's template, in to_dict's order (what else
+#: is a run's own, its partitions and schema version, is fixed by its revision key).
+_PER_CALL_FIELDS = tuple(
+    name for name in _OWN_RUN_FIELDS if name not in {"partitions", "schema_version"}
+)
 
 
 def _json_value(value: Any) -> str:
@@ -188,6 +194,8 @@ def _json_value(value: Any) -> str:
     if value is None:
         return "null"
     cls = type(value)
+    if cls is tuple and not value:  # partitions, as most runs have them
+        return "[]"
     if cls is str:
         return _encode_str(value)
     if cls is _dt.datetime:
@@ -207,11 +215,46 @@ class RunLines:
     replaced in one assignment.
     """
 
-    __slots__ = ("_cache", "_last")
+    __slots__ = ("_cache", "_last", "_last_pending", "_pending")
 
     def __init__(self) -> None:
         self._last: tuple[tuple[Any, ...], str] = ((), "")
         self._cache: dict[tuple[Any, ...], str] = {}
+        self._last_pending: tuple[tuple[object, ...], str] = ((), "")
+        # id()s of a revision key -> (the key, kept so no id is reused while cached; template)
+        self._pending: dict[tuple[int, ...], tuple[tuple[object, ...], str]] = {}
+
+    def pending_line(self, run: PendingRun) -> str:
+        """``dumps(run.to_run())``, byte for byte, without building the Run (but the first of
+        each revision): the template of the run's revision with its own fields filled in."""
+        key = run.revision_key()
+        last_key, template = self._last_pending
+        if len(last_key) != len(key) or not all(map(operator.is_, key, last_key)):
+            ids = tuple(map(id, key))
+            found = self._pending.get(ids)
+            if found is None:
+                if len(self._pending) >= _CACHE_LIMIT:
+                    self._pending.clear()
+                found = self._pending[ids] = (key, self._template(run.to_run(), _PER_CALL_FIELDS))
+            template = found[1]
+            self._last_pending = (key, template)
+        started = run.started_ns
+        duration = run.duration_ns
+        parent_id, parent_transformation = run.parent_ids()
+        error_type, error_message, error_stack = run.error_fields()
+        text = template % (
+            _encode_str(run.run_id),
+            _encode_str(run.status),
+            f'"{utc_isoformat(started)}"',
+            f'"{utc_isoformat(started + duration)}"',
+            repr(duration / 1e9),
+            "null" if parent_id is None else _encode_str(parent_id),
+            "null" if parent_transformation is None else _encode_str(parent_transformation),
+            "null" if error_type is None else _encode_str(error_type),
+            "null" if error_message is None else _encode_str(error_message),
+            "null" if error_stack is None else _encode_str(error_stack),
+        )
+        return line_safe(text)
 
     def line(self, run: Run) -> str:
         """``dumps(run)``, byte for byte."""
@@ -230,12 +273,14 @@ class RunLines:
         return line_safe(template % own)
 
     @staticmethod
-    def _template(run: Run) -> str:
-        # Once per revision and process: the full record, its own fields turned into slots.
+    def _template(run: Run, slots: tuple[str, ...] = ()) -> str:
+        # Once per revision and process: the full record, its own fields (or ``slots``) turned
+        # into %s slots, in the order to_dict writes them.
         data = to_dict(run)
+        slots = slots or _OWN_RUN_FIELDS
         parts = []
         for name, value in data.items():
-            if name in _OWN_RUN_FIELDS:
+            if name in slots:
                 parts.append(f"{_encode_str(name)}:%s")
             else:
                 rendered = f"{_encode_str(name)}:{_encode(value)}"

@@ -66,16 +66,19 @@ class _Gate:
         self.release = threading.Event()
 
     def wrap(self, sink: BaseSink) -> BaseSink:
-        original = sink._emit
+        original = sink.emit
 
         def emit(records: Sequence[Record]) -> None:
-            original(records)
-            if self.armed and threading.current_thread() is not threading.main_thread():
-                self.armed = False
-                self.inside.set()
-                self.release.wait(30)
+            # The sink's lock is taken here, around the write, even where the sink itself would
+            # take none (the memory sink appends a lone run without it): the worst case.
+            with sink._lock:
+                original(records)
+                if self.armed and threading.current_thread() is not threading.main_thread():
+                    self.armed = False
+                    self.inside.set()
+                    self.release.wait(30)
 
-        sink._emit = emit  # type: ignore[method-assign]
+        sink.emit = emit  # type: ignore[method-assign]
         return sink
 
 

@@ -13,7 +13,9 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
+from ..pending import RUN_TYPES, PendingRun
 from ..records import Declaration, Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
 from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
@@ -31,12 +33,20 @@ _log = logging.getLogger("lineage_sdk")
 _FILE_MODE = 0o664
 
 
+def _line(lines: RunLines, record: Record | PendingRun) -> str:
+    if isinstance(record, PendingRun):
+        return lines.pending_line(record)
+    return lines.line(record) if type(record) is Run else dumps(record)
+
+
 class JsonFileSink(BaseSink):
     """Appends records to a JSON Lines file (created with its folders on first write).
 
     ``fsync=True`` also forces each batch to disk, surviving power loss, at a cost of
     milliseconds per batch; without it a batch survives the death of the process.
     """
+
+    accepts_pending: ClassVar[bool] = True  # a run line is rendered without building the Run
 
     def __init__(self, path: str | os.PathLike[str], *, fsync: bool = False) -> None:
         self.path = Path(path)
@@ -63,11 +73,9 @@ class JsonFileSink(BaseSink):
         if not records:
             return
         lines = self._lines
-        data = "".join(
-            [(lines.line(r) if type(r) is Run else dumps(r)) + "\n" for r in records]
-        ).encode("utf-8")
+        data = "".join([_line(lines, r) + "\n" for r in records]).encode("utf-8")
         fd = self._open()
-        if not all(type(r) is Run for r in records):
+        if not all(isinstance(r, RUN_TYPES) for r in records):
             if self._declared is None:  # opened: the file exists (perhaps empty)
                 declared: dict[str, Declaration] = {}
                 take_declarations(declared, _stored_declarations(self.path), log=False)

@@ -35,6 +35,16 @@ class MemorySink(BaseSink):
         self._running: dict[str, int] = {}  # run id -> index of its running record
         self._declared: dict[str, Declaration] = {}  # merged, to log what a declaration changes
 
+    def emit(self, records: Sequence[Record]) -> None:
+        if len(records) == 1 and not self._running and not self._closed:
+            record = records[0]
+            if isinstance(record, PendingRun):  # ended: a pending run is never "running"
+                # One run and no long run to replace: list.append is atomic, no lock is needed
+                # (readers copy the list under the lock and build what they find).
+                self._records.append(record)
+                return
+        super().emit(records)
+
     def _emit(self, records: Sequence[Any]) -> None:
         # Declarations are kept as given (readers merge them); a change is logged once, here.
         if len(records) != 1 or not isinstance(records[0], RUN_TYPES):
@@ -59,10 +69,11 @@ class MemorySink(BaseSink):
         """A snapshot of everything emitted so far, oldest first."""
         with self._lock:
             stored = self._records
-            for index, record in enumerate(stored):
+            snapshot = stored[:]  # emit() may append meanwhile, without the lock
+            for index, record in enumerate(snapshot):
                 if isinstance(record, PendingRun):  # built once, then kept in its place
-                    stored[index] = record.to_run()
-            return tuple(stored)  # type: ignore[arg-type]  # no pending run is left
+                    snapshot[index] = stored[index] = record.to_run()
+            return tuple(snapshot)  # type: ignore[arg-type]  # no pending run is left
 
     def read(self) -> Iterator[Record]:
         """Every record emitted so far, oldest first."""
