@@ -28,7 +28,7 @@ import random
 import re
 import time
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 import attrs
@@ -36,6 +36,7 @@ import attrs
 from .._version import DISTRIBUTION
 from ..config import DEFAULT_PG_CONNECT_TIMEOUT_S, parse_pg_schema, redact_secrets
 from ..errors import ConfigError
+from ..pending import PendingRun
 from ..records import Record, Run
 from .base import BaseSink, SinkUnavailableError
 from .sqlmodel import (
@@ -268,6 +269,9 @@ class PostgresSink(BaseSink):
     failure up to ``max_cooldown_s`` and resets once a batch is written.
     """
 
+    #: A run of a revision this process wrote before is written without building its Run.
+    accepts_pending: ClassVar[bool] = True
+
     def __init__(
         self,
         dsn: str,
@@ -332,7 +336,7 @@ class PostgresSink(BaseSink):
         skip: set[str] = set()
         for attempt in range(_DEADLOCK_RETRIES + 1):
             try:
-                if all(type(r) is Run for r in records):
+                if all(type(r) is Run or isinstance(r, PendingRun) for r in records):
                     plan = plan_batch(POSTGRES, records, self._known, skip, self._parts)
                     _run_plan(conn, plan)
                     self._parts.committed()

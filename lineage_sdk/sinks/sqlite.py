@@ -22,8 +22,10 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from .._version import DISTRIBUTION
+from ..pending import PendingRun, built
 from ..records import Record, Run
 from .base import BaseSink, check_file_path
 from .sqlite_files import (
@@ -174,6 +176,9 @@ class SQLiteSink(BaseSink):
         lineage_sdk.configure(sinks=[SQLiteSink("lineage.db")])
     """
 
+    #: A run of a revision this process wrote before is written without building its Run.
+    accepts_pending: ClassVar[bool] = True
+
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         check_file_path(self.path, "sqlite", is_sqlite_store)
@@ -197,7 +202,7 @@ class SQLiteSink(BaseSink):
             return
         conn = self._connection()
         known = (self._known_io, self._known_edges, self._known_columns)
-        if all(type(r) is Run for r in records):
+        if all(type(r) is Run or isinstance(r, PendingRun) for r in records):
             # Runs only: the plan needs nothing from the store, so it is made before the write
             # lock is taken. The common batch (one run of a revision this process wrote
             # before) is then BEGIN IMMEDIATE, one INSERT, COMMIT.
@@ -215,6 +220,7 @@ class SQLiteSink(BaseSink):
         self, conn: sqlite3.Connection, records: Sequence[Record], dedupe: bool = False
     ) -> None:
         """Write a batch planned inside its transaction (declarations merge over the stored)."""
+        records = built(records)
         known = (self._known_io, self._known_edges, self._known_columns)
         written: list[GraphRows] = []
 

@@ -34,6 +34,7 @@ from typing import Any, cast
 
 import attrs
 
+from ..pending import PendingRun, built, is_run, utc_isoformat
 from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
 from ..revisions import Process, Revision, split_run
 from ..serde import _encode, converter, dumps, from_dict, line_safe
@@ -56,6 +57,7 @@ __all__ = [
     "iter_records",
     "merge_stored_declarations",
     "migration",
+    "pending_run_row",
     "plan_batch",
     "prune",
     "run_row",
@@ -601,6 +603,10 @@ class RunParts:
         # split once, not per run.
         self._cache: dict[tuple[Any, ...], SharedParts] = {}
         self._last: tuple[tuple[Any, ...], SharedParts | None] = ((), None)
+        # Pending runs: id()s of a revision key -> _PendingParts (which keeps the key alive,
+        # so no id is reused while it is cached).
+        self._pending: dict[tuple[int, ...], _PendingParts] = {}
+        self._last_pending: _PendingParts | None = None
 
     def parts(self, run: Run) -> SharedParts:
         """The revision and process of ``run`` (with its declaration's descriptive fields)."""
@@ -624,6 +630,27 @@ class RunParts:
         self._last = (key, cached)
         return cached
 
+    def pending_parts(self, run: PendingRun) -> tuple[SharedParts, str]:
+        """The revision and process of a pending run, and its narrow record's tail (see
+        _record_tail); its Run is built for the first run of each revision key only."""
+        key = run.revision_key()
+        last = self._last_pending
+        if last is None or not last.matches(key, self.declarations):
+            ids = tuple(map(id, key))
+            last = self._pending.get(ids)
+            if last is None or not last.matches(key, self.declarations):
+                built_run = run.to_run()
+                if len(self._pending) >= self._CACHE_LIMIT:
+                    self._pending.clear()
+                last = self._pending[ids] = _PendingParts(
+                    key,
+                    self.declarations.get(built_run.transformation),
+                    self.parts(built_run),
+                    _record_tail(built_run),
+                )
+            self._last_pending = last
+        return last.shared, last.tail
+
     def clear_pending(self) -> None:
         """Forget what an earlier plan meant to write (its transaction did not commit)."""
         if not (self.pending_revisions or self.pending_processes or self.pending_graph):
@@ -639,6 +666,33 @@ class RunParts:
             self.known_processes |= self.pending_processes
             self.known_graph |= self.pending_graph
             self.clear_pending()
+
+
+class _PendingParts:
+    """A cached revision key of pending runs, with what the runs that share it share."""
+
+    __slots__ = ("declaration", "key", "shared", "tail")
+
+    def __init__(
+        self,
+        key: tuple[object, ...],
+        declaration: Transformation | None,
+        shared: SharedParts,
+        tail: str,
+    ) -> None:
+        self.key = key
+        self.declaration = declaration
+        self.shared = shared
+        self.tail = tail
+
+    def matches(self, key: tuple[object, ...], declarations: dict[str, Transformation]) -> bool:
+        """Whether runs of ``key`` share these parts: the same objects, and the declaration
+        the revision was built with is still the sink's latest."""
+        return (
+            len(key) == len(self.key)
+            and all(map(operator.is_, key, self.key))
+            and declarations.get(self.shared.revision.transformation) is self.declaration
+        )
 
 
 class SharedParts:
@@ -667,51 +721,59 @@ def _record_without_id(record: Revision | Process) -> str:
     return line_safe(_encode({k: v for k, v in data.items() if v is not None and k != "id"}))
 
 
-def _narrow_record(r: Run, started_us: int, ended_us: int) -> str:
-    """The run's own fields as JSON, null fields left out (the run_records view adds the rest).
+def _narrow_record(
+    run_id: str,
+    status: str,
+    *,
+    started: str,
+    ended: str,
+    duration_s: float,
+    optional: tuple[str | None, ...],
+    tail: str,
+) -> str:
+    """A run's own fields as JSON, null fields left out (the run_records view adds the rest).
 
     Filled in as text: every value is a JSON string escaped by the json module's own string
-    encoder, a float as ``repr`` gives it (as json does) or an integer; only partitions go
-    through the converter. Several times faster than encoding a dict, and the same JSON value.
+    encoder or a float as ``repr`` gives it (as json does); ``started`` and ``ended`` are
+    isoformat texts, ``optional`` the values of _OPTIONAL_OWN_FIELDS, ``tail`` from
+    :func:`_record_tail`. Several times faster than encoding a dict, and the same JSON value.
     """
-    duration = r.duration_s
     parts = [
         '{"run_id":',
-        _string(r.run_id),
+        _string(run_id),
         ',"status":',
-        _string(r.status),
+        _string(status),
         ',"started_at":"',
-        _isoformat(r.started_at, started_us),
+        started,
         '","ended_at":"',
-        _isoformat(r.ended_at, ended_us),
+        ended,
         '","duration_s":',
-        float.__repr__(duration)
-        if type(duration) is float and math.isfinite(duration)
-        else _encode(duration),
+        float.__repr__(duration_s)
+        if type(duration_s) is float and math.isfinite(duration_s)
+        else _encode(duration_s),
     ]
-    for name in _OPTIONAL_OWN_FIELDS:
-        value = getattr(r, name)
+    for name, value in zip(_OPTIONAL_OWN_FIELDS, optional, strict=True):
         if value is not None:
             parts += (',"', name, '":', _string(value))
-    if r.partitions:
-        parts += (',"partitions":', _encode(converter().unstructure(r.partitions)))
-    parts += (',"schema_version":', str(int(r.schema_version)), ',"record_type":"run"}')
+    parts.append(tail)
     return line_safe("".join(parts))
 
 
+def _record_tail(run: Run) -> str:
+    """The end of a run's narrow record: its partitions (if any) and its schema version."""
+    tail = f',"schema_version":{int(run.schema_version)},"record_type":"run"}}'
+    if run.partitions:
+        return ',"partitions":' + _encode(converter().unstructure(run.partitions)) + tail
+    return tail
+
+
 _UTC = datetime.timezone.utc
-_last_second: list[Any] = [None, ""]  # (a UTC time's whole second since the epoch, its text)
 
 
 def _isoformat(when: datetime.datetime, us: int) -> str:
-    """``when.isoformat()``, given ``us`` = ``_us(when)``. For UTC times the text of the whole
+    """``when.isoformat()``, given ``us`` = ``_us(when)``; for a UTC time the cached text of its
     second is reused (a run's two times, and consecutive runs, mostly share it)."""
-    if when.tzinfo is not _UTC:
-        return when.isoformat()
-    second, micro = divmod(us, 1_000_000)
-    if second != _last_second[0]:
-        _last_second[:] = [second, when.replace(microsecond=0).isoformat()[:-6]]
-    return f"{_last_second[1]}.{micro:06d}+00:00" if micro else f"{_last_second[1]}+00:00"
+    return utc_isoformat(us * 1000) if when.tzinfo is _UTC else when.isoformat()
 
 
 # The json module's escaping of one string (its C version where present), as _encode does it.
@@ -729,7 +791,7 @@ _OPTIONAL_OWN_FIELDS = (
 
 def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
     """The query of which of the batch's run ids a store holds already."""
-    ids = [r.run_id for r in records if isinstance(r, Run)]
+    ids = [cast(Run, r).run_id for r in records if is_run(r)]
     sql = dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}")
     return Statement(sql, [dialect.id_list(ids)], shared=False)
 
@@ -747,14 +809,16 @@ def plan_batch(
     common case, then writes only its own row: one statement). A run stored already makes the
     insert raise the driver's IntegrityError; the caller rolls back, asks
     :func:`stored_runs_query`, and plans again with those ids in ``skip``: the stored run is
-    kept, the repeat skipped.
+    kept, the repeat skipped. Runs may be pending (lineage_sdk.pending): the common batch is
+    written without building its Run.
     """
     parts = parts if parts is not None else RunParts()
     parts.clear_pending()
-    if len(records) == 1 and not skip and type(records[0]) is Run:
-        statement = _known_run_statement(dialect, records[0], parts)
+    if len(records) == 1 and not skip and is_run(records[0]):
+        statement = _known_run_statement(dialect, cast(Run, records[0]), parts)
         if statement is not None:
             return Plan([statement], (set(), set(), set()))
+    records = built(records)  # any other batch: from full records
     plan: list[Statement] = []
     if all(type(r) is Run for r in records):  # the common batch: runs only, no declarations
         runs = cast(Sequence[Run], records)
@@ -781,24 +845,31 @@ def plan_batch(
     return Plan(plan, (io, edges, columns))
 
 
-def _known_run_statement(dialect: Dialect, run: Run, parts: RunParts) -> Statement | None:
+def _known_run_statement(
+    dialect: Dialect, run: Run | PendingRun, parts: RunParts
+) -> Statement | None:
     """The common batch, one run whose revision, process and graph rows this process wrote
     before: the statement that inserts its row (None for any other run)."""
-    shared = parts.parts(run)
+    if type(run) is Run:
+        shared = parts.parts(run)
+    else:
+        shared, tail = parts.pending_parts(cast(PendingRun, run))
+    revision_id = shared.revision.id
     if (
-        shared.revision.id not in parts.known_revisions
+        revision_id not in parts.known_revisions
         or shared.process.id not in parts.known_processes
-        or (shared.revision.id, run.status == "completed") not in parts.known_graph
+        or (revision_id, run.status == "completed") not in parts.known_graph
     ):
         return None
-    row = run_row(run, shared.columns)
+    if type(run) is Run:
+        row = run_row(run, shared.columns)
+    else:
+        row = pending_run_row(cast(PendingRun, run), shared.columns, tail)
     if dialect.array_rows:
-        return Statement(
-            _array_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING), [[v] for v in row], False
-        )
-    return Statement(
-        _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, len(row), 1), list(row), False
-    )
+        sql = _array_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING)
+        return Statement(sql, [[value] for value in row], False)
+    sql = _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, len(row), 1)
+    return Statement(sql, list(row), False)
 
 
 def _plan_declarations(
@@ -905,19 +976,48 @@ def _plan_runs(
 
 
 def run_row(r: Run, shared: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A run's row of the runs table: its own fields, then ``shared`` (SharedParts.columns).
-
-    The one place a run becomes a row, so a faster producer of runs can feed it directly.
-    """
+    """A run's row of the runs table: its own fields, then ``shared`` (SharedParts.columns)."""
     started_us = _us(r.started_at)
     ended_us = _us(r.ended_at)
-    return (
+    optional = (r.parent_run_id, r.parent_transformation, r.error_type, r.error_message)
+    text = _narrow_record(
         r.run_id,
-        r.parent_run_id,
         r.status,
-        started_us,
-        ended_us,
-        _narrow_record(r, started_us, ended_us),
+        started=_isoformat(r.started_at, started_us),
+        ended=_isoformat(r.ended_at, ended_us),
+        duration_s=r.duration_s,
+        optional=(*optional, r.error_stack),
+        tail=_record_tail(r),
+    )
+    return (r.run_id, r.parent_run_id, r.status, started_us, ended_us, text, *shared)
+
+
+def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[Any, ...]:
+    """:func:`run_row` of ``r.to_run()``, the same values, without building the Run: its own
+    fields come from the pending run, everything else from its revision's ``shared`` columns
+    and ``tail`` (see :meth:`RunParts.pending_parts`)."""
+    started_ns = r.started_ns
+    duration_ns = r.duration_ns
+    ended_ns = started_ns + duration_ns
+    parent_run_id, parent_transformation = r.parent_ids()
+    run_id = r.run_id
+    status = r.status
+    text = _narrow_record(
+        run_id,
+        status,
+        started=utc_isoformat(started_ns),
+        ended=utc_isoformat(ended_ns),
+        duration_s=duration_ns / 1e9,
+        optional=(parent_run_id, parent_transformation, *r.error_fields()),
+        tail=tail,
+    )
+    return (
+        run_id,
+        parent_run_id,
+        status,
+        started_ns // 1000,
+        ended_ns // 1000,
+        text,
         *shared,
     )
 
