@@ -366,3 +366,57 @@ def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(tmp_path: Path) 
     stored = [r for r in read_records(store) if isinstance(r, Run)]
     assert len(expected) == 9
     assert sorted(stored, key=lambda r: r.run_id) == sorted(expected, key=lambda r: r.run_id)
+
+
+def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
+    pg_cluster: PgCluster,
+) -> None:
+    import psycopg
+
+    from lineage_sdk.sinks.postgres import PostgresSink
+    from lineage_sdk.sinks.sqlmodel import POSTGRES, migration
+
+    schema = pg_cluster.new_schema()
+    dsn = pg_cluster.dsn(schema=schema)
+    # A version-5 store holding what the v5 SQLite fixture holds, row for row.
+    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        for version in range(5):
+            for statement in migration(POSTGRES, version):
+                conn.execute(statement)
+        conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO lineage_store_version VALUES (5)")
+        with closing(sqlite3.connect(DATA / "store-v5.sqlite")) as lite:
+            tables = [
+                row[0]
+                for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                cursor = lite.execute(f"SELECT * FROM {table}")  # names from the fixture
+                columns = ", ".join(d[0] for d in cursor.description)
+                marks = ", ".join(["%s"] * len(cursor.description))
+                for row in cursor:
+                    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+    before = _by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
+    assert _by_key(list(read_store(parse_store(dsn)))) == before
+    graph = load_graph(dsn)
+    try:
+        assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
+        assert len(graph.history("user_ctr_7d").runs) == 2
+    finally:
+        graph.close()
+    with _query(dsn) as query:  # the readers left it as it was
+        assert query("SELECT version FROM lineage_store_version") == [(5,)]
+        assert query("SELECT to_regclass('revision_io')") == [(None,)]
+    sink = PostgresSink(dsn)
+    sink.emit([_run("after", "new_job", 0, ["raw_clicks"], ["after_upgrade"])])
+    sink.close()
+    with _query(dsn) as query:
+        assert query("SELECT version FROM lineage_store_version") == [(STORE_VERSION,)]
+        assert query("SELECT count(*) FROM run_inputs") == [(0,)]
+        moved = query("SELECT count(*) FROM revision_io")[0][0]
+        assert moved > 0
+    after = _by_key(list(read_store(parse_store(dsn))))
+    assert {k: v for k, v in after.items() if k in before} == before
+    assert ("Run", "after") in after

@@ -194,6 +194,14 @@ def _store_version(conn: Any) -> int | None:
     return None if row is None else int(row[0])
 
 
+#: A store of this version is read without being upgraded (see _OLD_RUN_IO).
+_READABLE_OLD_VERSION = 5
+_OLD_RUN_IO = (
+    "CREATE TEMP VIEW run_io AS SELECT run_id, 'in'::text AS direction, node_id FROM run_inputs "
+    "UNION ALL SELECT run_id, 'out'::text, node_id FROM run_outputs"
+)
+
+
 def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
     psycopg = _psycopg()
     version = _store_version(conn)
@@ -204,6 +212,11 @@ def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
             f"{target.display} has store version {version}; this lineage-sdk reads up to "
             f"{STORE_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
+    if not create and version == _READABLE_OLD_VERSION:
+        # Read as it is (a writer upgrades it): this session's own view stands in for the one
+        # version 6 adds; every run of version 5 keeps its inputs and outputs in its own rows.
+        conn.execute(_OLD_RUN_IO)
+        return
     if not create:
         raise FileNotFoundError(f"no lineage store at {target.display}")
     with conn.transaction():
