@@ -356,15 +356,20 @@ def test_a_pending_run_makes_the_same_row_as_its_built_run() -> None:
         assert shared.revision.id == parts.parts(run.to_run()).revision.id
 
 
-def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(tmp_path: Path) -> None:
+@pytest.mark.parametrize("async_delivery", [False, True])
+def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(
+    sql_store: str, async_delivery: bool
+) -> None:
     memory = lineage_sdk.MemorySink()
-    store = tmp_path / "pending.db"
-    lineage_sdk.configure([memory, SQLiteSink(store)], async_delivery=False)
+    sink = build_sink(parse_store(sql_store))
+    lineage_sdk.configure([memory, sink], async_delivery=async_delivery, on_error="raise")
     _calls_of_every_shape()
+    _calls_of_every_shape()  # a second decorator of each: new revisions, then known ones
     lineage_sdk.flush()
+    assert lineage_sdk.stats()["failed"] == 0
     expected = [r for r in memory.records if isinstance(r, Run)]
-    stored = [r for r in read_records(store) if isinstance(r, Run)]
-    assert len(expected) == 9
+    stored = [r for r in read_store(parse_store(sql_store)) if isinstance(r, Run)]
+    assert len(expected) == 18
     assert sorted(stored, key=lambda r: r.run_id) == sorted(expected, key=lambda r: r.run_id)
 
 

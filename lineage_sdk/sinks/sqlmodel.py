@@ -818,18 +818,18 @@ def plan_batch(
         statement = _known_run_statement(dialect, cast(Run, records[0]), parts)
         if statement is not None:
             return Plan([statement], (set(), set(), set()))
-    records = built(records)  # any other batch: from full records
     plan: list[Statement] = []
-    if all(type(r) is Run for r in records):  # the common batch: runs only, no declarations
-        runs = cast(Sequence[Run], records)
+    runs: Sequence[Run | PendingRun]
+    if all(map(is_run, records)):  # runs only, no declarations (async batches)
+        runs = cast(Sequence[Run | PendingRun], records)
     else:
-        nodes, transformations, runs = split_records(records)
+        nodes, transformations, runs = split_records(built(records))
         for declared in transformations:  # a revision carries its description and metadata
             parts.declarations[declared.id] = declared
         _plan_declarations(plan, dialect, nodes, transformations)
     # New runs take no shared locks (their keys are new), so they keep the batch's order.
     if len(runs) == 1 and not skip:
-        fresh: Sequence[Run] = runs
+        fresh: Sequence[Run | PendingRun] = runs
     else:
         fresh = [r for r in {r.run_id: r for r in runs}.values() if r.run_id not in skip]
     if not fresh:
@@ -919,18 +919,25 @@ _REPLACE_RUNNING = (
 
 
 def _plan_runs(
-    plan: list[Statement], dialect: Dialect, fresh: Sequence[Run], parts: RunParts
+    plan: list[Statement], dialect: Dialect, fresh: Sequence[Run | PendingRun], parts: RunParts
 ) -> list[Run]:
     """The runs' own rows and their new revisions (with their inputs and outputs) and processes.
 
-    Returns the runs whose graph rows this process has not written yet (by revision and status).
+    Returns the runs whose graph rows this process has not written yet (by revision and status),
+    built. A pending run is built only for that, or for the first run of its revision key.
     """
     run_rows = []
     revisions: dict[str, Revision] = {}
     processes: dict[str, Process] = {}
     lineage_runs: list[Run] = []
     for r in fresh:
-        shared = parts.parts(r)
+        if type(r) is Run:
+            shared = parts.parts(r)
+            row = run_row(r, shared.columns)
+        else:
+            pending = cast(PendingRun, r)
+            shared, tail = parts.pending_parts(pending)
+            row = pending_run_row(pending, shared.columns, tail)
         revision_id = shared.revision.id
         if revision_id not in parts.known_revisions:
             revisions[revision_id] = shared.revision
@@ -938,9 +945,9 @@ def _plan_runs(
             processes[shared.process.id] = shared.process
         graph_key = (revision_id, r.status == "completed")
         if graph_key not in parts.known_graph:
-            lineage_runs.append(r)
+            lineage_runs.append(r if type(r) is Run else cast(PendingRun, r).to_run())
             parts.pending_graph.add(graph_key)
-        run_rows.append(run_row(r, shared.columns))
+        run_rows.append(row)
     # Revisions and processes are shared rows (other writers insert the same ids): key order.
     if revisions:
         _insert(
