@@ -22,7 +22,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from .._version import DISTRIBUTION
 from ..pending import PendingRun, built
@@ -47,7 +47,9 @@ from .sqlmodel import (
     GraphRows,
     RunParts,
     Statement,
+    insert_run_sql,
     iter_records,
+    known_run_row,
     merge_stored_declarations,
     migration,
     plan_batch,
@@ -140,6 +142,21 @@ def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> N
         raise
 
 
+_INSERT_RUN = insert_run_sql(SQLITE)
+
+
+def _insert_run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+    """One run row in its own write transaction (taken at once: no lock upgrade later)."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(_INSERT_RUN, row)
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+
+
 def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
     """Open (and create or migrate) a store; ``create=False`` raises FileNotFoundError instead."""
     path = Path(path)
@@ -201,11 +218,20 @@ class SQLiteSink(BaseSink):
         if not records:
             return
         conn = self._connection()
+        if len(records) == 1:
+            # The common batch: one run of a revision this process wrote before. BEGIN
+            # IMMEDIATE, one INSERT, COMMIT, and nothing else.
+            row = known_run_row(records[0], self._parts)
+            if row is not None:
+                try:
+                    _retrying(lambda: _insert_run(conn, row))
+                except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
+                    self._emit_checked(conn, records, dedupe=True)
+                return
         known = (self._known_io, self._known_edges, self._known_columns)
         if all(type(r) is Run or isinstance(r, PendingRun) for r in records):
             # Runs only: the plan needs nothing from the store, so it is made before the write
-            # lock is taken. The common batch (one run of a revision this process wrote
-            # before) is then BEGIN IMMEDIATE, one INSERT, COMMIT.
+            # lock is taken.
             plan = plan_batch(SQLITE, records, known, (), self._parts)
             try:
                 _retrying(lambda: _transaction(conn, plan.statements))

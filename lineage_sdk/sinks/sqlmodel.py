@@ -54,7 +54,9 @@ __all__ = [
     "SharedParts",
     "Statement",
     "StoreVersionError",
+    "insert_run_sql",
     "iter_records",
+    "known_run_row",
     "merge_stored_declarations",
     "migration",
     "pending_run_row",
@@ -814,8 +816,8 @@ def plan_batch(
     """
     parts = parts if parts is not None else RunParts()
     parts.clear_pending()
-    if len(records) == 1 and not skip and is_run(records[0]):
-        statement = _known_run_statement(dialect, cast(Run, records[0]), parts)
+    if len(records) == 1 and not skip:
+        statement = _known_run_statement(dialect, records[0], parts)
         if statement is not None:
             return Plan([statement], (set(), set(), set()))
     plan: list[Statement] = []
@@ -845,31 +847,42 @@ def plan_batch(
     return Plan(plan, (io, edges, columns))
 
 
-def _known_run_statement(
-    dialect: Dialect, run: Run | PendingRun, parts: RunParts
-) -> Statement | None:
-    """The common batch, one run whose revision, process and graph rows this process wrote
-    before: the statement that inserts its row (None for any other run)."""
-    if type(run) is Run:
-        shared = parts.parts(run)
+def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
+    """The row of the common batch's run, one (built or pending) whose revision, process and
+    graph rows this process wrote before; None for anything else (a declaration, a new
+    revision...). Its statement is :func:`insert_run_sql` alone: no other row to write."""
+    if type(record) is Run:
+        shared = parts.parts(record)
+    elif isinstance(record, PendingRun):
+        shared, tail = parts.pending_parts(record)
     else:
-        shared, tail = parts.pending_parts(cast(PendingRun, run))
+        return None
     revision_id = shared.revision.id
     if (
         revision_id not in parts.known_revisions
         or shared.process.id not in parts.known_processes
-        or (revision_id, run.status == "completed") not in parts.known_graph
+        or (revision_id, record.status == "completed") not in parts.known_graph
     ):
         return None
-    if type(run) is Run:
-        row = run_row(run, shared.columns)
-    else:
-        row = pending_run_row(cast(PendingRun, run), shared.columns, tail)
+    if type(record) is Run:
+        return run_row(record, shared.columns)
+    return pending_run_row(cast(PendingRun, record), shared.columns, tail)
+
+
+def insert_run_sql(dialect: Dialect) -> str:
+    """The statement that writes one run row (:func:`run_row`), in ``dialect``."""
     if dialect.array_rows:
-        sql = _array_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING)
-        return Statement(sql, [[value] for value in row], False)
-    sql = _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, len(row), 1)
-    return Statement(sql, list(row), False)
+        return _array_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING)
+    return _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, _RUN_COLUMNS.count(",") + 1, 1)
+
+
+def _known_run_statement(dialect: Dialect, record: Record, parts: RunParts) -> Statement | None:
+    row = known_run_row(record, parts)
+    if row is None:
+        return None
+    if dialect.array_rows:
+        return Statement(insert_run_sql(dialect), [[value] for value in row], False)
+    return Statement(insert_run_sql(dialect), list(row), False)
 
 
 def _plan_declarations(
