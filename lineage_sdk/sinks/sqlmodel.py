@@ -880,9 +880,9 @@ def _known_run_statement(dialect: Dialect, record: Record, parts: RunParts) -> S
     row = known_run_row(record, parts)
     if row is None:
         return None
-    if dialect.array_rows:
-        return Statement(insert_run_sql(dialect), [[value] for value in row], False)
-    return Statement(insert_run_sql(dialect), list(row), False)
+    # One row: plain VALUES, one scalar parameter each (cheaper to adapt than 13 arrays).
+    sql = _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, len(row), 1)
+    return Statement(sql, list(row), False)
 
 
 def _plan_declarations(
