@@ -5,13 +5,13 @@
 * One ``BEGIN IMMEDIATE`` transaction per batch, a busy timeout and a bounded retry, so many
   processes can write one file.
 * Only bound parameters: no SQL is ever built from an id or a value.
-* A normalised schema (nodes, transformations and their versions, runs, run inputs and outputs,
-  and the derivation edges ``input -> transformation -> output``) with the indexes that upstream
-  and downstream traversal need. The graph tables (``transformation_io``, ``edges``) hold what
-  completed runs established; what only failed runs touched is kept apart (``failed_io``,
-  ``failed_edges``) so that it is lineage only on request. Every row also keeps its record's
-  JSON so that reading back is exact. The schema version lives in ``PRAGMA user_version`` and
-  is migrated forward on open.
+* A normalised schema (nodes, transformations and their revisions with their inputs and outputs,
+  narrow runs, and the derivation edges ``input -> transformation -> output``) with the indexes
+  that upstream and downstream traversal need. The graph tables (``transformation_io``,
+  ``edges``) hold what completed runs established; what only failed runs touched is kept apart
+  (``failed_io``, ``failed_edges``) so that it is lineage only on request. Every row also keeps
+  its record's JSON so that reading back is exact. The schema version lives in ``PRAGMA
+  user_version`` and is migrated forward on open.
 """
 
 from __future__ import annotations
