@@ -282,7 +282,7 @@ class _Instrumented:
             git = getattr(call, "git", None)
             duration_ns = call.duration_ns
             status: RunStatus = call.status  # type: ignore[assignment]
-            error_type, error_message, error_stack = getattr(call, "error", _NO_ERROR)
+            error_type, error_message, error_stack = call.error_fields()
         else:
             git = self._git_state(call.rt)
             duration_ns = max(running_at_ns - call.started_ns, 0)
@@ -445,7 +445,7 @@ class _Call(PendingRun):
 
     def error_fields(self) -> tuple[str | None, str | None, str | None]:
         """``(error_type, error_message, error_stack)``; all None for a success."""
-        return getattr(self, "error", _NO_ERROR)
+        return _NO_ERROR if self.status == "completed" else self.error
 
     def revision_key(self) -> tuple[object, ...]:
         """What fixes the Run's other fields: the function, its inputs and outputs this call,

@@ -21,7 +21,15 @@ from typing import Any
 
 from .records import Record, Run
 
-__all__ = ["RUN_TYPES", "PendingRun", "built", "is_run", "utc_datetime", "utc_isoformat"]
+__all__ = [
+    "RUN_TYPES",
+    "PendingRun",
+    "built",
+    "is_run",
+    "utc_datetime",
+    "utc_isoformat",
+    "utc_second",
+]
 
 
 class PendingRun:
@@ -36,7 +44,7 @@ class PendingRun:
 
     @property
     def run_id(self) -> str:
-        """The run's id (rendered on first use)."""
+        """The run's id (rendered on first use): a UUID, so hex digits and dashes only."""
         raise NotImplementedError
 
     @property
@@ -85,16 +93,24 @@ def utc_datetime(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
 
-def utc_isoformat(ns: int) -> str:
-    """``utc_datetime(ns).isoformat()``, for a fraction of its cost (the second is cached)."""
+def utc_second(seconds: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS`` of ``seconds`` since the epoch, in UTC (the last one is cached)."""
     global _second
-    seconds, micros = divmod(ns // 1000, 1_000_000)
-    cached, text = _second
-    if cached != seconds:
+    cached = _second
+    if cached[0] != seconds:
         text = (_EPOCH + _dt.timedelta(seconds=seconds)).isoformat()[:-6]  # without "+00:00"
-        _second = (seconds, text)  # one assignment: threads see the old pair or the new one
+        cached = _second = (seconds, text)  # one assignment: threads see the old or the new
+    return cached[1]
+
+
+def utc_isoformat(ns: int) -> str:
+    """``utc_datetime(ns).isoformat()``, for a fraction of its cost (see :func:`utc_second`)."""
+    micros = ns // 1000
+    seconds = micros // 1_000_000
+    fraction = micros - seconds * 1_000_000
     # isoformat() leaves the fraction out when it is zero
-    return f"{text}.{micros:06d}+00:00" if micros else f"{text}+00:00"
+    text = utc_second(seconds)
+    return "%s.%06d+00:00" % (text, fraction) if fraction else text + "+00:00"  # noqa: UP031
 
 
 #: For ``isinstance``: a run, built or pending.

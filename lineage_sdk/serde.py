@@ -25,7 +25,7 @@ from typing import Any
 import attrs
 
 from ._version import DISTRIBUTION
-from .pending import PendingRun, utc_isoformat
+from .pending import PendingRun, utc_isoformat, utc_second
 from .records import SCHEMA_VERSION, DataSource, Feature, Record, Run, Transformation
 
 __all__ = [
@@ -187,6 +187,20 @@ _encode_str = json.encoder.encode_basestring  # the C function the encoder uses 
 _PER_CALL_FIELDS = tuple(
     name for name in _OWN_RUN_FIELDS if name not in {"partitions", "schema_version"}
 )
+# A completed run without parent: only its id and times vary (the slots, in this order; %r of a
+# float is what the encoder writes; isoformat() with a fraction, "+00:00" being UTC's offset).
+_PLAIN = {
+    "run_id": '"%s"',
+    "started_at": '"%s.%06d+00:00"',
+    "ended_at": '"%s.%06d+00:00"',
+    "duration_s": "%r",
+    "status": '"completed"',
+    "parent_run_id": "null",
+    "parent_transformation": "null",
+    "error_type": "null",
+    "error_message": "null",
+    "error_stack": "null",
+}
 
 
 def _json_value(value: Any) -> str:
@@ -220,29 +234,42 @@ class RunLines:
     def __init__(self) -> None:
         self._last: tuple[tuple[Any, ...], str] = ((), "")
         self._cache: dict[tuple[Any, ...], str] = {}
-        self._last_pending: tuple[tuple[object, ...], str] = ((), "")
-        # id()s of a revision key -> (the key, kept so no id is reused while cached; template)
-        self._pending: dict[tuple[int, ...], tuple[tuple[object, ...], str]] = {}
+        self._last_pending: tuple[tuple[object, ...], tuple[str, str]] = ((), ("", ""))
+        # id()s of a revision key -> (the key, kept so that no id is reused while cached; the
+        # revision's templates: any run's, and a completed run's without parent)
+        self._pending: dict[tuple[int, ...], tuple[tuple[object, ...], tuple[str, str]]] = {}
 
     def pending_line(self, run: PendingRun) -> str:
         """``dumps(run.to_run())``, byte for byte, without building the Run (but the first of
         each revision): the template of the run's revision with its own fields filled in."""
         key = run.revision_key()
-        last_key, template = self._last_pending
-        if len(last_key) != len(key) or not all(map(operator.is_, key, last_key)):
-            ids = tuple(map(id, key))
-            found = self._pending.get(ids)
-            if found is None:
-                if len(self._pending) >= _CACHE_LIMIT:
-                    self._pending.clear()
-                found = self._pending[ids] = (key, self._template(run.to_run(), _PER_CALL_FIELDS))
-            template = found[1]
-            self._last_pending = (key, template)
+        last_key, templates = self._last_pending
+        # == on tuples compares item by item, identity first: cheap when it is the same revision
+        # as last time, and equal items (an equal git state) mean equal fields.
+        if key != last_key:
+            templates = self._pending_templates(run, key)
         started = run.started_ns
         duration = run.duration_ns
         parent_id, parent_transformation = run.parent_ids()
+        if parent_id is None and run.status == "completed":
+            # The common line: only the id and the times vary, filled in by one format.
+            started_us = started // 1000
+            ended_us = (started + duration) // 1000
+            started_s = started_us // 1_000_000
+            ended_s = ended_us // 1_000_000
+            started_fraction = started_us - started_s * 1_000_000
+            ended_fraction = ended_us - ended_s * 1_000_000
+            if started_fraction and ended_fraction:  # else isoformat() writes no fraction
+                return templates[1] % (
+                    run.run_id,  # a UUID: hex digits and dashes
+                    utc_second(started_s),
+                    started_fraction,
+                    utc_second(ended_s),
+                    ended_fraction,
+                    duration / 1e9,
+                )
         error_type, error_message, error_stack = run.error_fields()
-        text = template % (
+        text = templates[0] % (
             _encode_str(run.run_id),
             _encode_str(run.status),
             f'"{utc_isoformat(started)}"',
@@ -255,6 +282,19 @@ class RunLines:
             "null" if error_stack is None else _encode_str(error_stack),
         )
         return line_safe(text)
+
+    def _pending_templates(self, run: PendingRun, key: tuple[object, ...]) -> tuple[str, str]:
+        ids = tuple(map(id, key))
+        found = self._pending.get(ids)
+        if found is None:
+            if len(self._pending) >= _CACHE_LIMIT:
+                self._pending.clear()
+            first = run.to_run()
+            general = self._template(first, _PER_CALL_FIELDS)
+            plain = self._template(first, (), _PLAIN)
+            found = self._pending[ids] = (key, (general, plain))
+        self._last_pending = (key, found[1])
+        return found[1]
 
     def line(self, run: Run) -> str:
         """``dumps(run)``, byte for byte."""
@@ -273,14 +313,18 @@ class RunLines:
         return line_safe(template % own)
 
     @staticmethod
-    def _template(run: Run, slots: tuple[str, ...] = ()) -> str:
+    def _template(
+        run: Run, slots: tuple[str, ...] = (), fixed: dict[str, str] | None = None
+    ) -> str:
         # Once per revision and process: the full record, its own fields (or ``slots``) turned
-        # into %s slots, in the order to_dict writes them.
+        # into %s slots, in the order to_dict writes them; ``fixed`` fields get the JSON given.
         data = to_dict(run)
         slots = slots or _OWN_RUN_FIELDS
         parts = []
         for name, value in data.items():
-            if name in slots:
+            if fixed is not None and name in fixed:
+                parts.append(f"{_encode_str(name)}:{fixed[name]}")
+            elif fixed is None and name in slots:
                 parts.append(f"{_encode_str(name)}:%s")
             else:
                 rendered = f"{_encode_str(name)}:{_encode(value)}"

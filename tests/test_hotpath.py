@@ -1,18 +1,29 @@
-"""The hot path's cheap parts: run ids and the prepared binding of callable inputs/outputs."""
+"""The hot path's cheap parts: run ids, the prepared binding of callable inputs/outputs, and
+pending runs (captured per call, built into Runs where they are read)."""
 
 from __future__ import annotations
 
+import contextlib
+import datetime as dt
+import json
 import os
 import threading
 import uuid
 from typing import Any
 
+import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import lineage_sdk
+from lineage_sdk import DataSource, Feature, MemorySink, Run, log_lineage
 from lineage_sdk._ids import new_run_id
 from lineage_sdk._io_binding import Binder
+from lineage_sdk.errors import LineageSinkError
+from lineage_sdk.pending import PendingRun, utc_datetime, utc_isoformat
+from lineage_sdk.records import Record, Transformation
+from lineage_sdk.serde import RunLines, dumps, loads
 
 
 def test_run_ids_are_uuid7_and_ordered_by_millisecond() -> None:
@@ -104,3 +115,147 @@ def test_prepared_binding_equals_signature_bind_or_raises_the_same(
             got = Binder(func)(args, kwargs)
             assert got == expected
             assert list(got) == list(expected)  # parameter order kept
+
+
+# --- pending runs: what the hot path captures, built into Runs later ---------------------------
+
+_node_ids = st.text(
+    st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from('"%\\\u2028\n{}'),
+    min_size=1,
+    max_size=12,
+).filter(str.strip)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    inputs=st.lists(_node_ids, max_size=3, unique=True),
+    outputs=st.lists(_node_ids, max_size=3, unique=True),
+    fail=st.booleans(),
+    nested=st.booleans(),
+    message=st.text(max_size=30),
+)
+def test_a_pending_run_builds_the_run_the_validating_constructor_builds_and_its_json_line(
+    inputs: list[str], outputs: list[str], fail: bool, nested: bool, message: str
+) -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+
+    @log_lineage(inputs=inputs, outputs=outputs, name="pending_job")
+    def job() -> None:
+        if fail:
+            raise KeyError(message)
+
+    @log_lineage(name="pending_parent")
+    def parent() -> None:
+        job()
+
+    for _ in range(3):  # the first call also sends declarations; later ones take the lean path
+        with contextlib.suppress(KeyError):
+            parent() if nested else job()
+    pending = [r for r in sink._records if isinstance(r, PendingRun)]
+    assert len(pending) == (6 if nested else 3)
+    lines = RunLines()
+    for item in pending:
+        run = item.to_run()
+        assert item.to_run() is run  # built once
+        validated = Run(**{f.name: getattr(run, f.name) for f in attrs.fields(Run)})
+        assert validated == run
+        assert run.run_id == item.run_id and run.status == item.status
+        assert lines.pending_line(item) == dumps(run)
+        assert loads(lines.pending_line(item)) == run
+    assert [r for r in sink.records if isinstance(r, Run)] == [p.to_run() for p in pending]
+
+
+@given(st.integers(min_value=0, max_value=4_102_444_800 * 10**9))
+def test_the_pending_time_rule_agrees_with_datetime_isoformat(ns: int) -> None:
+    assert utc_isoformat(ns) == utc_datetime(ns).isoformat()
+    assert utc_datetime(ns) == dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(
+        microseconds=ns // 1000
+    )
+
+
+def test_decorated_runs_have_unique_ids_across_threads_and_every_one_is_counted() -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+
+    @log_lineage(inputs=["t_in"], outputs=["t_out"], name="threaded_job")
+    def job() -> None:
+        pass
+
+    job()
+    seen: list[tuple[Record, ...]] = []
+
+    def read_meanwhile() -> None:
+        for _ in range(20):
+            seen.append(sink.records)  # never a pending run, whatever is appended meanwhile
+
+    threads = [threading.Thread(target=lambda: [job() for _ in range(2000)]) for _ in range(6)]
+    threads.append(threading.Thread(target=read_meanwhile))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    runs = [r for r in sink.records if isinstance(r, Run)]
+    assert len(runs) == 12_001
+    assert len({r.run_id for r in runs}) == 12_001
+    assert all(isinstance(r, (Run, DataSource, Feature, Transformation)) for s in seen for r in s)
+    assert lineage_sdk.stats()["sinks"]["memory"]["emitted"] == len(sink.records)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork (POSIX)")
+def test_a_run_captured_before_a_fork_keeps_its_id_and_pid_when_the_child_builds_it() -> None:
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+
+    @log_lineage(name="before_fork")
+    def job() -> None:
+        pass
+
+    job()
+    job()
+    captured = sink._records[-1]
+    assert isinstance(captured, PendingRun)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # child: build the parent's pending run here, then make one of its own
+        try:
+            os.close(read_end)
+            job()
+            mine = sink.records[-1]
+            theirs = captured.to_run()
+            with os.fdopen(write_end, "w") as out:
+                json.dump([theirs.run_id, theirs.pid, mine.run_id, mine.pid], out)  # type: ignore[union-attr]
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    with os.fdopen(read_end) as source:
+        theirs_id, theirs_pid, child_id, child_pid = json.load(source)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    built_here = captured.to_run()
+    assert (theirs_id, theirs_pid) == (built_here.run_id, os.getpid())
+    assert child_pid == pid and child_id != theirs_id
+    assert child_id[14:28] != theirs_id[14:28]  # the child drew its own random part
+
+
+def test_a_strict_sink_error_surfaces_from_the_lean_path() -> None:
+    class Failing(MemorySink):
+        fail = False
+
+        def emit(self, records: Any) -> None:
+            if self.fail:
+                raise OSError("disk gone")
+            super().emit(records)
+
+    sink = Failing()
+    lineage_sdk.configure([sink], on_error="raise", capture_git=False)
+
+    @log_lineage(name="strict_lean")
+    def job() -> int:
+        return 7
+
+    assert job() == 7 and job() == 7  # declarations sent: the next call is a lean one
+    sink.fail = True
+    with pytest.raises(LineageSinkError, match="disk gone"):
+        job()
+    assert lineage_sdk.stats()["sinks"]["memory"]["failed"] == 1

@@ -2,8 +2,12 @@
 
 Each batch is written with a single ``write`` on an ``O_APPEND`` descriptor while holding an
 advisory ``flock``, so lines from concurrent writers never interleave. A writer killed mid-line
-leaves a torn last line; the next writer starts on a fresh line and readers skip the torn one with
-a warning that names its line number.
+(between the writes of a batch a short write split) leaves a torn line. A writer looks at the
+file's last byte once, when it opens the file, and starts on a fresh line if it must; a line
+another writer tears later gets this writer's next record glued to its end. Readers skip a torn
+line with a warning that names its line number, and read the record glued after it: a record
+line is a JSON object from ``{"`` to the end of the line, so the first ``{"`` from which the
+rest of the line parses as a record is where that record begins.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ class JsonFileSink(BaseSink):
         super().__init__(f"json:{self.path}")
         self._fsync = fsync
         self._fd: int | None = None
-        self._end = -1  # file size right after our last write
+        self._check_tail = True  # whether the file may end mid-line (until the first write)
         self._lines = RunLines()  # a run's shared fields rendered once, not per line
         # The file's declarations, merged, read on this sink's first declaration: to log what a
         # re-declaration changes (runs never pay for it).
@@ -67,12 +71,17 @@ class JsonFileSink(BaseSink):
             self.path.parent.mkdir(parents=True, exist_ok=True)
             flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
             self._fd = open_regular(self.path, flags, _FILE_MODE, self._follow)
+            self._check_tail = True
         return self._fd
 
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
         lines = self._lines
+        if len(records) == 1 and isinstance(records[0], PendingRun):  # the common batch
+            data = (lines.pending_line(records[0]) + "\n").encode("utf-8")
+            self._append(self._fd if self._fd is not None else self._open(), data)
+            return
         data = "".join([_line(lines, r) + "\n" for r in records]).encode("utf-8")
         fd = self._open()
         if not all(isinstance(r, RUN_TYPES) for r in records):
@@ -81,19 +90,25 @@ class JsonFileSink(BaseSink):
                 take_declarations(declared, _stored_declarations(self.path), log=False)
                 self._declared = declared
             take_declarations(self._declared, records)
+        self._append(fd, data)
+
+    def _append(self, fd: int, data: bytes) -> None:
         if fcntl is not None:
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
-            size = os.fstat(fd).st_size
-            # Unless the file ends where our own last write ended (with a newline), look at its
-            # last byte: a killed writer may have left a torn line, and we must not glue onto it.
-            if size and size != self._end and os.pread(fd, 1, size - 1) != b"\n":
-                data = b"\n" + data
-            view = memoryview(data)
-            while view:
-                written = os.write(fd, view)
-                view = view[written:]
-            self._end = size + len(data)
+            if self._check_tail:
+                # A killed writer may have left a torn line: do not glue the first one onto it.
+                # Later, no check per write (two system calls more on every run's path): a
+                # line torn meanwhile gets ours glued on, and readers recover it (see above).
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    data = b"\n" + data
+                self._check_tail = False
+            written = os.write(fd, data)
+            if written < len(data):  # a short write (a signal, a full disk): write the rest
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(fd, view) :]
             if self._fsync:
                 os.fsync(fd)
         finally:
@@ -108,7 +123,6 @@ class JsonFileSink(BaseSink):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-            self._end = -1
 
     def _after_fork(self) -> None:
         # flock belongs to the open file description, which a forked child shares with its
@@ -116,7 +130,6 @@ class JsonFileSink(BaseSink):
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
-        self._end = -1
 
     def read(self) -> Iterator[Record]:
         """Every readable record in the file, oldest first; bad lines are skipped with a warning."""
@@ -143,7 +156,9 @@ def _stored_declarations(path: Path) -> Iterator[Record]:
                 try:
                     yield loads(raw.decode("utf-8"))
                 except (ValueError, UnicodeDecodeError, RecursionError):
-                    continue  # a torn line: the readers warn about it
+                    glued = _glued_record(raw)
+                    if glued is not None:
+                        yield glued
 
 
 def is_json_store(path: Path) -> bool:
@@ -195,6 +210,46 @@ def read_json_lines(
             except (ValueError, UnicodeDecodeError, RecursionError) as exc:
                 # RecursionError: a pathologically nested line ([[[[...) is one bad line too.
                 kind = "unsupported" if isinstance(exc, UnsupportedRecord) else "torn or corrupt"
-                _log.warning("%s:%d: skipped a %s line: %s", path, lineno, kind, exc)
+                glued = None if isinstance(exc, UnsupportedRecord) else _glued_record(raw)
+                _log.warning(
+                    "%s:%d: skipped a %s line%s: %s",
+                    path,
+                    lineno,
+                    kind,
+                    " (and read the record written after it on the same line)" if glued else "",
+                    exc,
+                )
                 if on_skip is not None:
                     on_skip()
+                if glued is not None:
+                    yield glued
+
+
+def _glued_record(raw: bytes) -> Record | None:
+    """The record a writer appended to a torn line (see the module's docstring), or None.
+
+    Records begin with their id (``{"run_id":`` or ``{"id":``); a few such places are tried,
+    leftmost first, so that a hostile line cannot make this quadratic.
+    """
+    starts = sorted(i for tag in _RECORD_STARTS for i in _find_all(raw, tag) if i > 0)[
+        :_GLUED_ATTEMPTS
+    ]
+    for start in starts:
+        try:
+            return loads(raw[start:].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError, RecursionError):
+            continue
+    return None
+
+
+_RECORD_STARTS = (b'{"run_id":', b'{"id":')
+_GLUED_ATTEMPTS = 8
+
+
+def _find_all(raw: bytes, tag: bytes) -> list[int]:
+    found: list[int] = []
+    at = raw.find(tag)
+    while at != -1 and len(found) < _GLUED_ATTEMPTS + 1:
+        found.append(at)
+        at = raw.find(tag, at + 1)
+    return found
