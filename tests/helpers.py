@@ -285,3 +285,14 @@ def build_history(base: Path, extra_stores: dict[str, str] | None = None) -> Pip
     repo.commit("notes")  # HEAD: a commit at which nothing ran
     tags = {t: repo.git("rev-parse", f"{t}^{{commit}}") for t in ("v1.0", "v1.1")}
     return PipelineHistory(repo, stores, tags)
+
+
+#: SQL that gives each run of a store written by this release its own input and output rows, as
+#: every layout before store version 6 kept them: tests that turn a fresh store into an older
+#: version's run it first (migration 6 moves them back into revision_io).
+RUN_IO_AS_BEFORE_V6 = (
+    "INSERT OR IGNORE INTO run_inputs SELECT r.run_id, io.node_id FROM runs r "
+    "JOIN revision_io io ON io.revision_id = r.revision_id AND io.direction = 'in';"
+    "INSERT OR IGNORE INTO run_outputs SELECT r.run_id, io.node_id FROM runs r "
+    "JOIN revision_io io ON io.revision_id = r.revision_id AND io.direction = 'out';"
+)
