@@ -22,7 +22,7 @@ __all__ = [
 
 
 class RunHooks(Protocol):
-    """What a wrapper needs of a decorated function (``decorator._Instrumented``)."""
+    """What a wrapper needs of a decorated function (``_instrumented.Instrumented``)."""
 
     def begin(
         self, wrapped: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]

@@ -12,7 +12,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["NETWORK_FILESYSTEMS", "filesystem_type", "network_filesystem"]
+__all__ = [
+    "LOCAL_FILESYSTEMS",
+    "NETWORK_FILESYSTEMS",
+    "atomic_appends",
+    "filesystem_type",
+    "network_filesystem",
+]
 
 #: File systems on which SQLite's locking cannot be trusted (see sqlite.org/faq.html#q5).
 NETWORK_FILESYSTEMS = frozenset(
@@ -43,6 +49,16 @@ NETWORK_FILESYSTEMS = frozenset(
 )
 
 
+#: Local file systems of Linux on which one ``write`` to an ``O_APPEND`` descriptor is atomic
+#: with respect to every other appender (the kernel holds the inode's lock for the whole write).
+LOCAL_FILESYSTEMS = frozenset(
+    {
+        "ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "ramfs", "f2fs", "zfs", "overlay",
+        "jfs", "reiserfs", "bcachefs", "nilfs2",
+    }
+)  # fmt: skip
+
+
 def filesystem_type(path: str | os.PathLike[str], mounts: str | None = None) -> str | None:
     """The type of the file system holding ``path`` (from ``/proc/mounts``), or None if unknown."""
     if mounts is None:
@@ -67,3 +83,13 @@ def network_filesystem(path: str | os.PathLike[str], mounts: str | None = None) 
     """The network file system type ``path`` is on (SQLite is not safe there), or None."""
     fs = filesystem_type(path, mounts)
     return fs if fs is not None and fs.lower() in NETWORK_FILESYSTEMS else None
+
+
+def atomic_appends(path: str | os.PathLike[str], mounts: str | None = None) -> bool:
+    """Whether appends to ``path`` need no lock to stay whole: a known local file system.
+
+    False where unsure (an unknown or network file system, no ``/proc/mounts``): NFS clients
+    compute the end of file themselves, so only a lock keeps two hosts' lines apart.
+    """
+    fs = filesystem_type(os.path.realpath(path), mounts)
+    return fs is not None and fs.lower() in LOCAL_FILESYSTEMS

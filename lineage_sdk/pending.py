@@ -28,7 +28,6 @@ __all__ = [
     "is_run",
     "utc_datetime",
     "utc_isoformat",
-    "utc_second",
 ]
 
 
@@ -81,7 +80,8 @@ class PendingRun:
 
 
 _EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-_second: tuple[int, str] = (-1, "")  # the last second utc_isoformat rendered, and its text
+# The second utc_isoformat rendered last: its first ns, the first ns after it, and its text.
+_second: tuple[int, int, str] = (0, 0, "")
 
 
 def utc_datetime(ns: int) -> _dt.datetime:
@@ -93,24 +93,23 @@ def utc_datetime(ns: int) -> _dt.datetime:
     return _EPOCH + _dt.timedelta(microseconds=ns // 1000)
 
 
-def utc_second(seconds: int) -> str:
-    """``YYYY-MM-DDTHH:MM:SS`` of ``seconds`` since the epoch, in UTC (the last one is cached)."""
-    global _second
-    cached = _second
-    if cached[0] != seconds:
-        text = (_EPOCH + _dt.timedelta(seconds=seconds)).isoformat()[:-6]  # without "+00:00"
-        cached = _second = (seconds, text)  # one assignment: threads see the old or the new
-    return cached[1]
-
-
 def utc_isoformat(ns: int) -> str:
-    """``utc_datetime(ns).isoformat()``, for a fraction of its cost (see :func:`utc_second`)."""
-    micros = ns // 1000
-    seconds = micros // 1_000_000
-    fraction = micros - seconds * 1_000_000
-    # isoformat() leaves the fraction out when it is zero
-    text = utc_second(seconds)
-    return "%s.%06d+00:00" % (text, fraction) if fraction else text + "+00:00"  # noqa: UP031
+    """``utc_datetime(ns).isoformat()``, for a fraction of its cost.
+
+    The text of the second is kept from one call to the next (runs come many to a second), so
+    a call costs a comparison, a small division and one format.
+    """
+    global _second
+    first, after, text = _second
+    if not first <= ns < after:
+        seconds = ns // 1_000_000_000
+        first = seconds * 1_000_000_000
+        after = first + 1_000_000_000
+        text = (_EPOCH + _dt.timedelta(seconds=seconds)).isoformat()[:-6]  # without "+00:00"
+        _second = (first, after, text)  # one assignment: threads see the old or the new
+    micros = (ns - first) // 1000
+    # isoformat() leaves a zero fraction out
+    return f"{text}.{micros:06d}+00:00" if micros else f"{text}+00:00"
 
 
 #: For ``isinstance``: a run, built or pending.

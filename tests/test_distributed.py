@@ -188,3 +188,21 @@ def test_doctor_reports_no_network_filesystem_for_a_local_store(tmp_path: Path) 
     [store] = report["sinks"]
     assert store["filesystem"] is None
     assert not any("network file system" in p for p in report["problems"])
+
+
+@pytest.mark.parametrize(
+    ("path", "atomic"),
+    [
+        ("/var/lib/lineage.jsonl", True),  # ext4: the kernel appends each write whole
+        ("/mnt/shared/lineage.jsonl", False),  # NFS: only a lock keeps two hosts' lines apart
+        ("/mnt/team share/l.jsonl", False),
+        ("/home/me/remote/l.jsonl", False),
+    ],
+)
+def test_json_appends_skip_the_lock_only_on_known_local_file_systems(
+    path: str, atomic: bool
+) -> None:
+    from lineage_sdk.filesystems import atomic_appends
+
+    assert atomic_appends(path, MOUNTS) is atomic
+    assert atomic_appends(path, "") is False  # unknown: lock

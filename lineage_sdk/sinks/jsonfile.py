@@ -1,7 +1,9 @@
 """JSON Lines: one record per line, appended, safe for many processes writing one file.
 
-Each batch is written with a single ``write`` on an ``O_APPEND`` descriptor while holding an
-advisory ``flock``, so lines from concurrent writers never interleave. A writer killed mid-line
+Each batch is written with a single ``write`` on an ``O_APPEND`` descriptor, so lines from
+concurrent writers never interleave: on a local file system the kernel appends each write whole;
+elsewhere (NFS, where clients compute the end of file themselves, or a file system not known to
+be local) the writer also holds an advisory ``flock`` around it. A writer killed mid-line
 (between the writes of a batch a short write split) leaves a torn line. A writer looks at the
 file's last byte once, when it opens the file, and starts on a fresh line if it must; a line
 another writer tears later gets this writer's next record glued to its end. Readers skip a torn
@@ -19,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import ClassVar
 
+from ..filesystems import atomic_appends
 from ..pending import RUN_TYPES, PendingRun
 from ..records import Declaration, Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
@@ -61,6 +64,7 @@ class JsonFileSink(BaseSink):
         self._fsync = fsync
         self._fd: int | None = None
         self._check_tail = True  # whether the file may end mid-line (until the first write)
+        self._lock_appends = True  # flock around each write: unless on a local file system
         self._lines = RunLines()  # a run's shared fields rendered once, not per line
         # The file's declarations, merged, read on this sink's first declaration: to log what a
         # re-declaration changes (runs never pay for it).
@@ -72,6 +76,7 @@ class JsonFileSink(BaseSink):
             flags = os.O_RDWR | os.O_APPEND | os.O_CREAT
             self._fd = open_regular(self.path, flags, _FILE_MODE, self._follow)
             self._check_tail = True
+            self._lock_appends = fcntl is not None and not atomic_appends(self.path)
         return self._fd
 
     def _emit(self, records: Sequence[Record]) -> None:
@@ -93,7 +98,9 @@ class JsonFileSink(BaseSink):
         self._append(fd, data)
 
     def _append(self, fd: int, data: bytes) -> None:
-        if fcntl is not None:
+        # Threads of this process are kept apart by the sink's own lock (emit holds it).
+        lock = fcntl is not None and (self._lock_appends or self._check_tail)
+        if lock:
             fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             if self._check_tail:
@@ -112,7 +119,7 @@ class JsonFileSink(BaseSink):
             if self._fsync:
                 os.fsync(fd)
         finally:
-            if fcntl is not None:
+            if lock:
                 fcntl.flock(fd, fcntl.LOCK_UN)
 
     def _flush(self) -> None:
