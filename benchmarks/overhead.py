@@ -88,7 +88,7 @@ def _raw_sqlite_transaction(path: Path, n: int) -> float:
 
 
 def run(report: Report, *, quick: bool) -> None:
-    n, repeats = (300, 3) if quick else (2000, 15)
+    n, repeats = (300, 3) if quick else (2000, 21)
     tmp = Path(tempfile.mkdtemp(prefix="lineage-bench-"))
     otel_simple, keep1 = _otel("simple")
     otel_batch, keep2 = _otel("batch")
@@ -140,10 +140,14 @@ def run(report: Report, *, quick: bool) -> None:
     report.add(
         "overhead", "raw SQLite single-row transaction (WAL, synchronous=NORMAL)", raw_sqlite, "s"
     )
-    otel = statistics.median(overhead["OpenTelemetry span, SimpleSpanProcessor"])
+    otel = overhead["OpenTelemetry span, SimpleSpanProcessor"]
+    floor = overhead["wrapt no-op decorator (floor)"]
 
-    def ratio(name: str, base: float) -> float:
-        return statistics.median(overhead[name]) / base
+    def ratio(name: str, base: list[float]) -> float:
+        # The median of per-repeat ratios: a repeat measures every variant back to back, so
+        # pairing them cancels how the machine's speed drifts from one repeat to the next (on a
+        # shared VM it moves by 2x over a minute), where a ratio of medians would not.
+        return statistics.median(a / b for a, b in zip(overhead[name], base, strict=True))
 
     report.target(
         "memory sink, sync / OTel span (Simple)",
@@ -162,10 +166,9 @@ def run(report: Report, *, quick: bool) -> None:
         )
     report.target(
         "sqlite sink, sync / raw single-row SQLite transaction",
-        ratio("log_lineage sqlite, sync", statistics.median(raw_sqlite)),
+        ratio("log_lineage sqlite, sync", raw_sqlite),
         1.0,
     )
-    floor = statistics.median(overhead["wrapt no-op decorator (floor)"])
     for name in ("log_lineage none, sync", "log_lineage disabled (LINEAGE_ENABLED=0)"):
         report.target(
             f"{name.removeprefix('log_lineage ')} / wrapt no-op wrapper", ratio(name, floor), 1.2

@@ -118,7 +118,9 @@ def write_markdown(report: Report, path: Path, *, quick: bool, seconds: float) -
         "",
         "Written by `make bench` (`python -m benchmarks`). Every ratio compares numbers measured",
         "in the same run on the same machine; absolute times only describe this machine. Values",
-        "are the median of the repeats, with the spread (min .. max) in brackets.",
+        "are the median of the repeats, with the spread (min .. max) in brackets. A per-call",
+        "target is the median of per-repeat ratios (each repeat measures every variant back to",
+        "back, so the machine's drift between repeats cancels out).",
         "",
         f"- date: {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC"
         + (" — **quick mode** (small sizes, for CI; not representative)" if quick else ""),

@@ -79,5 +79,14 @@ def render_run_id(started_ns: int, prefix: str, seq: int) -> str:
 
     The hot path keeps the three numbers and renders the text only when a reader needs it.
     """
+    global _rendered
     ms = started_ns // 1_000_000
-    return "%08x-%04x-%s%08x" % (ms >> 16 & 0xFFFFFFFF, ms & 0xFFFF, prefix, seq & 0xFFFFFFFF)  # noqa: UP031
+    last_ms, last_prefix, head = _rendered
+    if ms != last_ms or prefix is not last_prefix:  # runs come many to a millisecond
+        head = "%08x-%04x-%s" % (ms >> 16 & 0xFFFFFFFF, ms & 0xFFFF, prefix)  # noqa: UP031
+        _rendered = (ms, prefix, head)  # one assignment: threads see the old or the new
+    return head + format(seq & 0xFFFFFFFF, "08x")
+
+
+# The last millisecond and prefix render_run_id rendered, and the id's text up to the counter.
+_rendered: tuple[int, str, str] = (-1, "", "")

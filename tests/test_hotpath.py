@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, MemorySink, Run, log_lineage
-from lineage_sdk._ids import new_run_id
+from lineage_sdk._ids import new_run_id, render_run_id
 from lineage_sdk._io_binding import Binder
 from lineage_sdk.errors import LineageSinkError
 from lineage_sdk.pending import PendingRun, utc_datetime, utc_isoformat
@@ -259,3 +259,24 @@ def test_a_strict_sink_error_surfaces_from_the_lean_path() -> None:
     with pytest.raises(LineageSinkError, match="disk gone"):
         job()
     assert lineage_sdk.stats()["sinks"]["memory"]["failed"] == 1
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.integers(min_value=0, max_value=2**62),
+            st.sampled_from(["7abc-8def-0123", "7fff-bfff-ffff"]),
+            st.integers(min_value=0, max_value=2**40),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_a_lazily_rendered_run_id_is_the_uuid7_text_of_its_parts(
+    calls: list[tuple[int, str, int]],
+) -> None:
+    for started_ns, prefix, seq in calls:  # a sequence: the millisecond cache is crossed too
+        ms = started_ns // 1_000_000
+        expected = f"{ms >> 16 & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}-{prefix}{seq & 0xFFFFFFFF:08x}"
+        assert render_run_id(started_ns, prefix, seq) == expected
+        assert uuid.UUID(expected).version == 7
