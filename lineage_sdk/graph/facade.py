@@ -166,10 +166,13 @@ class LineageGraph:
         column counts (an output derived from the whole source depends on every column). An id
         that is itself a node keeps meaning the node.
         """
-        column = self.split_column(node_id)
-        if column is None:
+        kind = self._backend.kind(node_id)
+        if kind is not None:  # a node's id (split_column's first test, asked once here)
             # One query on SQL stores: the reached ids are filtered where they are, not sent back.
-            return sorted(self._backend.impact(node_id, self.kind(node_id)))
+            return sorted(self._backend.impact(node_id, kind))
+        column = self.split_column(node_id)
+        if column is None:  # became a node since the test above
+            return self.impact(node_id)
         # One query for the features, not one kind lookup per node reached.
         features = self._backend.declared_node_ids("Feature")
         reached: set[str] = set()

@@ -35,11 +35,18 @@ __all__ = ["SQLBackend"]
 # A batch of ids per statement in path search: bounded so no database hits its parameter limit.
 _BATCH = 500
 
-_TRANSFORMATION_PROBES = (
-    "SELECT 1 FROM transformations WHERE id = :id",
-    "SELECT 1 FROM @io WHERE transformation_id = :id LIMIT 1",
-    "SELECT 1 FROM runs WHERE transformation_id = :id LIMIT 1",
-)
+# What an id names, in one statement (one round trip to a server, not five): a declared node's
+# kind, else a transformation (declared, in the graph, or with runs), else an external node that
+# some transformation reads or writes, else NULL. coalesce stops at the first answer.
+_KIND = """
+    SELECT coalesce(
+        (SELECT kind FROM nodes WHERE id = :id),
+        (SELECT 'Transformation' WHERE EXISTS (SELECT 1 FROM transformations WHERE id = :id)
+            OR EXISTS (SELECT 1 FROM @io WHERE transformation_id = :id)
+            OR EXISTS (SELECT 1 FROM runs WHERE transformation_id = :id)),
+        (SELECT 'External' WHERE EXISTS (SELECT 1 FROM @io WHERE node_id = :id))
+    )
+"""
 
 _REACH = """
     WITH RECURSIVE reach(id) AS (
@@ -74,18 +81,27 @@ _BOUNDED = """
 # The declared features among what _REACH finds, in the same statement: a store answers impact
 # without sending every reached id back (10^6 rows for a root) to be filtered in Python. A
 # transformation that shares its id with a feature counts when reached, as in a walk.
+# - The walk starts only if the store declares a feature at all (the seed's EXISTS): a store
+#   without features answers at once, whichever plan the database picks.
+# - Both tests are uncorrelated IN lists, each built once (SQLite: an ephemeral index;
+#   PostgreSQL: a hashed SubPlan). The second used to be an EXISTS correlated with n over the
+#   walk's result: neither database indexes a CTE, so every feature not reached by the first test
+#   scanned the whole walk again (SQLite: 335 s instead of 0.3 s for a node reaching 1.1 * 10^5
+#   of 10^6 nodes on a store with 10^4 features; PostgreSQL: the same plan where its estimates
+#   put the CTE scan outside).
 _IMPACT = """
     WITH RECURSIVE reach(id) AS (
-        {seed}
+        SELECT * FROM ({seed}) AS seed
+        WHERE EXISTS (SELECT 1 FROM nodes WHERE kind = 'Feature')
         UNION
         SELECT e.dst FROM @edges e JOIN reach r ON e.src = r.id
     )
     SELECT n.id FROM nodes n
     WHERE n.kind = 'Feature' AND n.id != :start AND (
         n.id IN (SELECT id FROM reach)
-        OR EXISTS (
-            SELECT 1 FROM @io io JOIN reach r ON io.node_id = r.id
-            WHERE io.transformation_id = n.id AND io.direction = 'in'
+        OR n.id IN (
+            SELECT io.transformation_id FROM @io io JOIN reach r ON io.node_id = r.id
+            WHERE io.direction = 'in'
         )
     )
 """
@@ -206,15 +222,8 @@ class SQLBackend:
 
     # --- vertices ------------------------------------------------------------------------------
     def kind(self, ident: str) -> NodeKind | None:
-        row = self._one("SELECT kind FROM nodes WHERE id = :id", id=ident)
-        if row:
-            return str(row[0])  # type: ignore[return-value]
-        for probe in _TRANSFORMATION_PROBES:
-            if self._one(probe, id=ident):
-                return "Transformation"
-        if self._one("SELECT 1 FROM @io WHERE node_id = :id LIMIT 1", id=ident):
-            return "External"
-        return None
+        row = self._one(_KIND, id=ident)
+        return None if row is None or row[0] is None else str(row[0])  # type: ignore[return-value]
 
     def declaration(self, ident: str) -> DataSource | Feature | Transformation | None:
         for table in ("nodes", "transformations"):
