@@ -313,6 +313,61 @@ def test_a_statement_timeout_is_counted_and_the_next_runs_land(
     assert len(stored_runs(pg_dsn)) == 2
 
 
+def _fill_the_disk(pg_dsn: str) -> psycopg.Connection[Any]:
+    """Make the server answer inserts into runs as a server whose disk is full does: SQLSTATE
+    53100 (disk_full), through a trigger, since no test may fill the machine's disk."""
+    admin = psycopg.connect(pg_dsn.split("?", maxsplit=1)[0], autocommit=True)
+    schema = schema_of(pg_dsn)
+    admin.execute(
+        f'CREATE FUNCTION "{schema}".full_disk() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN '
+        "RAISE EXCEPTION 'could not extend file: No space left on device' "
+        "USING ERRCODE = 'disk_full'; END $$"
+    )
+    admin.execute(
+        f'CREATE TRIGGER full_disk BEFORE INSERT ON "{schema}".runs '
+        f'FOR EACH ROW EXECUTE FUNCTION "{schema}".full_disk()'
+    )
+    return admin
+
+
+@pytest.mark.parametrize("async_delivery", [False, True])
+def test_a_full_disk_is_logged_once_counted_and_runs_land_once_there_is_room(
+    pg_dsn: str, async_delivery: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    sink = sink_for(pg_dsn, cooldown_s=0.05)
+    lineage_sdk.configure(
+        [sink], on_error="warn", async_delivery=async_delivery, flush_interval_s=0.05
+    )
+    job = make_job()
+    job(0)
+    assert lineage_sdk.flush(10)
+    admin = _fill_the_disk(pg_dsn)
+    try:
+        with caplog.at_level(logging.WARNING, logger="lineage_sdk"):
+            assert [job(i) for i in range(1, 6)] == [2, 4, 6, 8, 10]
+            if async_delivery:
+                assert not lineage_sdk.flush(1)  # held: the server has no room yet
+        stats = lineage_sdk.stats()
+        assert stats["sinks"][sink.name]["errors"].keys() == {"disk_full"}
+        warnings = [r.getMessage() for r in caplog.records if "disk_full" in r.getMessage()]
+        assert len(warnings) == 1 and "No space left on device" in warnings[0]
+        admin.execute(f'DROP TRIGGER full_disk ON "{schema_of(pg_dsn)}".runs')  # room again
+    finally:
+        admin.close()
+    time.sleep(0.1)  # the cool-down
+    job(6)
+    deadline = time.monotonic() + 30
+    while not lineage_sdk.flush(1) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stats = lineage_sdk.stats()
+    if async_delivery:  # every run waited in the queue and landed
+        assert (stats["held"], stats["failed"], stats["dropped"]) == (0, 0, 0)
+        assert len(stored_runs(pg_dsn)) == 7
+    else:  # sync: the runs written while the disk was full are lost, and counted
+        assert stats["sinks"][sink.name]["failed"] == 5
+        assert len(stored_runs(pg_dsn)) == 2
+
+
 def test_a_server_restart_mid_run_loses_only_the_runs_while_it_was_down_sync(
     pg_cluster: PgCluster, pg_dsn: str
 ) -> None:

@@ -23,10 +23,13 @@ import threading
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, ClassVar, Protocol, runtime_checkable
 
 from ..errors import ConfigError
 from ..records import Record
+
+if TYPE_CHECKING:
+    from ..pending import PendingRun
 
 __all__ = [
     "BaseSink",
@@ -214,6 +217,10 @@ class BaseSink:
         with self._lock:
             self._check_fork()
             self._emit(records)
+
+    def emit_run(self, run: PendingRun) -> None:
+        """Store one pending run (a sink with :attr:`accepts_pending`); delivery's lean path."""
+        self.emit((run,))  # type: ignore[arg-type]  # accepts_pending: emit takes it
 
     def flush(self) -> None:
         with self._lock:

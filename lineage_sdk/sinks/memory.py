@@ -35,14 +35,18 @@ class MemorySink(BaseSink):
         self._running: dict[str, int] = {}  # run id -> index of its running record
         self._declared: dict[str, Declaration] = {}  # merged, to log what a declaration changes
 
+    def emit_run(self, run: PendingRun) -> None:
+        if not self._running and not self._closed:  # ended: a pending run is never "running"
+            # No long run to replace: list.append is atomic, no lock is needed (readers copy
+            # the list under the lock and build what they find).
+            self._records.append(run)
+            return
+        super().emit((run,))  # type: ignore[arg-type]  # accepts_pending: emit takes it
+
     def emit(self, records: Sequence[Record]) -> None:
-        if len(records) == 1 and not self._running and not self._closed:
-            record = records[0]
-            if isinstance(record, PendingRun):  # ended: a pending run is never "running"
-                # One run and no long run to replace: list.append is atomic, no lock is needed
-                # (readers copy the list under the lock and build what they find).
-                self._records.append(record)
-                return
+        if len(records) == 1 and isinstance(records[0], PendingRun):
+            self.emit_run(records[0])
+            return
         super().emit(records)
 
     def _emit(self, records: Sequence[Any]) -> None:
