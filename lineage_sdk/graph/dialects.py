@@ -256,11 +256,11 @@ class PostgresDialect(_JSONRecords):
         # edges). Index nested loops are the right plan for every query this backend sends.
         conn.execute("SET enable_hashjoin = off")
         conn.execute("SET enable_mergejoin = off")
-        # No JIT: these statements follow indexes and return in well under a millisecond, but
-        # the cost estimate of a correlated subplan over a store of 10^6 edges passes
-        # jit_above_cost, and compiling the plan with LLVM then costs ~25 ms per statement
-        # (EXPLAIN ANALYZE of impact() on a store without features: execution 0.02 ms of
-        # nodes scan, 27.7 ms "Execution Time", 26 JIT functions) - ~150x SQLite's answer.
+        # No JIT: these statements follow indexes, but on a store of 10^6 edges their cost
+        # estimates (a recursive walk, subplans over it) pass jit_above_cost, and compiling a
+        # plan with LLVM costs ~25 ms per statement. EXPLAIN ANALYZE of impact() on a store
+        # without features: its only scan took 0.02 ms, "Execution Time" 27.7 ms with 26 JIT
+        # functions, 0.1 ms without - ~150x SQLite's answer before, in the benchmark.
         conn.execute("SET jit = off")
         return conn
 
