@@ -214,8 +214,8 @@ def _deep_queries(report: Report, dsn: str, size: int, probes: int = _PROBES) ->
         query, node = ("upstream", deepest) if shape == "chains" else ("impact", root)
         # impact() keeps the declared features among everything downstream: on these
         # undeclared synthetic nodes that is none, and a store declaring no feature answers
-        # without walking (SQLite always did; PostgreSQL now too): what is measured here is the
-        # fixed cost of the call (kind lookup, planning, round trips), not a walk.
+        # without walking: what is measured here is the fixed cost of the call (kind lookup,
+        # planning, round trips), not a walk. (PostgreSQL's ~150x was JIT compilation.)
         samples = [_probe(store, node, query) for _ in range(probes)]
         probe = sorted(samples, key=lambda p: float(p["seconds"]))[probes // 2]  # the median
         results[(kind, query)] = probe
