@@ -125,6 +125,31 @@ def make_run(
     )
 
 
+def records_by_key(records: list[Record]) -> dict[tuple[str, str], Record]:
+    """Records keyed by (kind, id or run id): two stores compare equal whatever their order."""
+    return {
+        (r.kind, r.run_id if isinstance(r, Run) else r.id): r  # type: ignore[union-attr]
+        for r in records
+    }
+
+
+def aged_run(run_id: str, job: str, days_ago: float, inputs: list[str], outputs: list[str]) -> Run:
+    """A completed run of ``job`` that started ``days_ago`` days before now, every output
+    derived from every input (for retention tests)."""
+    when = dt.datetime.now(UTC) - dt.timedelta(days=days_ago)
+    return Run(
+        run_id,
+        job,
+        "completed",
+        when,
+        when,
+        0.0,
+        inputs=tuple(inputs),
+        outputs=tuple(outputs),
+        derivation=[(o, inputs) for o in outputs],
+    )
+
+
 _n = itertools.count()
 
 

@@ -13,10 +13,12 @@ import pytest
 
 import lineage_sdk
 from lineage_sdk import DataSource, Feature, load_graph, log_lineage
-from lineage_sdk.records import Record, Run
+from lineage_sdk.records import Run
 from lineage_sdk.sinks import SQLiteSink
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, connect, read_records
+
+from .helpers import records_by_key
 
 DATA = Path(__file__).parent / "data"
 ODD = "odd'; DROP TABLE runs;--\n\u202e"
@@ -37,20 +39,13 @@ def old_jsonl(tmp_path: Path) -> Path:
     return path
 
 
-def _by_key(records: list[Record]) -> dict[tuple[str, str], Record]:
-    return {
-        (r.kind, r.run_id if isinstance(r, Run) else r.id): r  # type: ignore[union-attr]
-        for r in records
-    }
-
-
 def test_a_0_1_sqlite_store_reads_the_same_records_as_its_json_twin(
     old_sqlite: Path, old_jsonl: Path
 ) -> None:
     from_sqlite = list(read_records(old_sqlite))
     from_json = list(read_json_lines(old_jsonl))
     assert len(from_json) == 17
-    assert _by_key(from_sqlite) == _by_key(from_json)
+    assert records_by_key(from_sqlite) == records_by_key(from_json)
     runs = [r for r in from_sqlite if isinstance(r, Run)]
     assert [r.transformation for r in runs].count("ctr_job") == 2
     assert sorted(r.status for r in runs) == ["completed"] * 6 + ["failed"]
@@ -84,7 +79,7 @@ def test_a_0_1_store_answers_graph_queries_as_declared(
 def test_a_0_1_sqlite_store_is_migrated_in_place_on_first_write_and_keeps_its_runs(
     old_sqlite: Path, old_jsonl: Path
 ) -> None:
-    before = _by_key(list(read_json_lines(old_jsonl)))
+    before = records_by_key(list(read_json_lines(old_jsonl)))
     src = DataSource("raw_clicks", type="kafka_topic", schema=["user_id", "ts"], owner="growth")
     out = Feature("after_upgrade", value_type="int")
 
@@ -95,7 +90,7 @@ def test_a_0_1_sqlite_store_is_migrated_in_place_on_first_write_and_keeps_its_ru
     lineage_sdk.configure([SQLiteSink(old_sqlite)], async_delivery=False)
     assert new_job() == 1
     lineage_sdk.flush()
-    after = _by_key(list(read_records(old_sqlite)))
+    after = records_by_key(list(read_records(old_sqlite)))
     new_runs = [r for r in after.values() if isinstance(r, Run) and r.transformation == "new_job"]
     assert len(new_runs) == 1
     # Every 0.1 run reads back unchanged; raw_clicks was redeclared identically.

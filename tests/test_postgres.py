@@ -503,6 +503,48 @@ def test_many_writers_declaring_the_same_nodes_never_deadlock(
     assert nodes == [(40,)]
 
 
+def test_writers_redeclaring_a_node_at_once_each_keep_their_field(pg_dsn: str) -> None:
+    # Four writers, each naming one field of the same features at the same moment: the merge
+    # reads the stored declaration and writes it back, so without a lock around it two writers
+    # would both merge over the same state and one field would be lost.
+    parts: list[dict[str, Any]] = [
+        {"description": "CTR over 7 days"},
+        {"value_type": "float"},
+        {"entity": "user"},
+        {"tags": ("ctr", "7d")},
+    ]
+    sinks = [sink_for(pg_dsn) for _ in parts]
+    rounds = 15
+    barrier = threading.Barrier(len(parts))
+    errors: list[BaseException] = []
+
+    def declare(sink: PostgresSink, fields: dict[str, Any]) -> None:
+        try:
+            for k in range(rounds):
+                barrier.wait(10)
+                sink.emit([Feature(f"contested_{k}", **fields)])
+        except BaseException as exc:  # surfaces below, in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=declare, args=pair) for pair in zip(sinks, parts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for sink in sinks:
+        sink.close()
+    assert not errors
+    stored = {r.id: r for r in read_records(parse_dsn(pg_dsn)) if isinstance(r, Feature)}
+    for k in range(rounds):
+        assert stored[f"contested_{k}"] == Feature(
+            f"contested_{k}",
+            description="CTR over 7 days",
+            value_type="float",
+            entity="user",
+            tags=("ctr", "7d"),
+        )
+
+
 def test_a_child_process_password_never_reaches_its_output(pg_cluster: PgCluster) -> None:
     dsn = pg_cluster.dsn().replace(pg_cluster.password, "wrong-PW-0815")
     out = subprocess.run(

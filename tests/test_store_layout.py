@@ -34,11 +34,10 @@ from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
 from lineage_sdk.stores import parse_store, prune_store, read_store
 
 from .conftest import PgCluster
-from .helpers import store_graph
+from .helpers import aged_run, records_by_key, store_graph
 
 DATA = Path(__file__).parent / "data"
 UTC = dt.timezone.utc
-NOW = dt.datetime.now(UTC)
 ODD = "odd'; DROP TABLE runs;--\n\u202e"
 
 
@@ -48,13 +47,6 @@ def v5_sqlite(tmp_path: Path) -> Path:
     path = tmp_path / "v5.sqlite"
     shutil.copyfile(DATA / "store-v5.sqlite", path)
     return path
-
-
-def _by_key(records: list[Record]) -> dict[tuple[str, str], Record]:
-    return {
-        (r.kind, r.run_id if isinstance(r, Run) else r.id): r  # type: ignore[union-attr]
-        for r in records
-    }
 
 
 def _digest(path: Path) -> str:
@@ -83,7 +75,7 @@ def test_a_v5_store_reads_the_same_records_as_its_json_twin_and_is_not_changed(
     from_sqlite = list(read_records(v5_sqlite))
     from_json = list(read_json_lines(DATA / "store-v5.jsonl"))
     assert len(from_json) == 17
-    assert _by_key(from_sqlite) == _by_key(from_json)
+    assert records_by_key(from_sqlite) == records_by_key(from_json)
     graph = load_graph(f"sqlite:{v5_sqlite}")
     try:
         assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
@@ -100,7 +92,7 @@ def test_a_v5_store_reads_the_same_records_as_its_json_twin_and_is_not_changed(
 
 
 def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) -> None:
-    before = _by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
+    before = records_by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
     clicks = DataSource("raw_clicks", type="kafka_topic", schema=["user_id", "ts"], owner="growth")
     out = Feature("after_upgrade", value_type="int")
 
@@ -127,7 +119,7 @@ def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) ->
             "(SELECT revision_id FROM runs WHERE transformation_id = 'new_job' LIMIT 1)",
         )
     ) == {("in", "raw_clicks"), ("out", "after_upgrade")}
-    after = _by_key(list(read_records(v5_sqlite)))
+    after = records_by_key(list(read_records(v5_sqlite)))
     assert {k: v for k, v in after.items() if k in before} == before
     new_runs = [r for r in after.values() if isinstance(r, Run) and r.transformation == "new_job"]
     assert [(r.inputs, r.outputs) for r in new_runs] == [(("raw_clicks",), ("after_upgrade",))] * 2
@@ -147,21 +139,6 @@ def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) ->
         assert set(graph.downstream("raw_clicks")) >= {"after_upgrade", "user_ctr_7d"}
     finally:
         graph.close()
-
-
-def _run(run_id: str, job: str, days_ago: float, inputs: list[str], outputs: list[str]) -> Run:
-    when = NOW - dt.timedelta(days=days_ago)
-    return Run(
-        run_id,
-        job,
-        "completed",
-        when,
-        when,
-        0.0,
-        inputs=tuple(inputs),
-        outputs=tuple(outputs),
-        derivation=[(o, inputs) for o in outputs],
-    )
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -189,9 +166,9 @@ def _query(store: str) -> Iterator[Any]:
 
 
 def test_runs_of_one_revision_store_their_inputs_and_outputs_once(sql_store: str) -> None:
-    records: list[Record] = [_run(f"r{i}", "job", 10 - i, ["a", "b"], ["c"]) for i in range(3)] + [
-        _run("s0", "job", 1, ["a"], ["d"])
-    ]  # another revision of the same job
+    records: list[Record] = [
+        aged_run(f"r{i}", "job", 10 - i, ["a", "b"], ["c"]) for i in range(3)
+    ] + [aged_run("s0", "job", 1, ["a"], ["d"])]  # another revision of the same job
     sink = build_sink(parse_store(sql_store))
     for record in records:  # one batch per run, as sync delivery sends them
         sink.emit([record])
@@ -225,7 +202,7 @@ def test_prune_on_a_store_of_both_layouts_keeps_every_node_a_kept_run_references
     # their revision's. Everything before now is old: only the newest run of each job stays.
     path = tmp_path / "mixed.sqlite"
     shutil.copyfile(DATA / "store-0.1.sqlite", path)
-    new = _run("n1", "ctr_job", 0, ["raw_clicks", "raw_views"], ["user_ctr_7d"])
+    new = aged_run("n1", "ctr_job", 0, ["raw_clicks", "raw_views"], ["user_ctr_7d"])
     sink = build_sink(parse_store(f"sqlite:{path}"))
     sink.emit([new])
     sink.close()
@@ -403,8 +380,8 @@ def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
                 marks = ", ".join(["%s"] * len(cursor.description))
                 for row in cursor:
                     conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
-    before = _by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
-    assert _by_key(list(read_store(parse_store(dsn)))) == before
+    before = records_by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
+    assert records_by_key(list(read_store(parse_store(dsn)))) == before
     graph = load_graph(dsn)
     try:
         assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
@@ -415,13 +392,13 @@ def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
         assert query("SELECT version FROM lineage_store_version") == [(5,)]
         assert query("SELECT to_regclass('revision_io')") == [(None,)]
     sink = PostgresSink(dsn)
-    sink.emit([_run("after", "new_job", 0, ["raw_clicks"], ["after_upgrade"])])
+    sink.emit([aged_run("after", "new_job", 0, ["raw_clicks"], ["after_upgrade"])])
     sink.close()
     with _query(dsn) as query:
         assert query("SELECT version FROM lineage_store_version") == [(STORE_VERSION,)]
         assert query("SELECT count(*) FROM run_inputs") == [(0,)]
         moved = query("SELECT count(*) FROM revision_io")[0][0]
         assert moved > 0
-    after = _by_key(list(read_store(parse_store(dsn))))
+    after = records_by_key(list(read_store(parse_store(dsn))))
     assert {k: v for k, v in after.items() if k in before} == before
     assert ("Run", "after") in after

@@ -16,24 +16,9 @@ from lineage_sdk.sinks import build_sink
 from lineage_sdk.stores import CopySummary, copy_store, parse_store, prune_store, read_store
 
 from .conftest import PgCluster
+from .helpers import aged_run
 
 UTC = dt.timezone.utc
-NOW = dt.datetime.now(UTC)
-
-
-def run(run_id: str, job: str, days_ago: float, inputs: list[str], outputs: list[str]) -> Run:
-    when = NOW - dt.timedelta(days=days_ago)
-    return Run(
-        run_id,
-        job,
-        "completed",
-        when,
-        when,
-        0.0,
-        inputs=tuple(inputs),
-        outputs=tuple(outputs),
-        derivation=[(o, inputs) for o in outputs],
-    )
 
 
 RECORDS: list[Record] = [
@@ -43,10 +28,10 @@ RECORDS: list[Record] = [
     Feature("old_feat"),
     Transformation("job"),
     Transformation("other"),
-    run("r-old-1", "job", 200, ["old_raw"], ["old_feat"]),
-    run("r-old-2", "job", 150, ["raw"], ["feat"]),
-    run("r-new", "job", 1, ["raw"], ["feat"]),
-    run("o-only", "other", 300, ["raw"], ["feat"]),  # old, but the newest of its job
+    aged_run("r-old-1", "job", 200, ["old_raw"], ["old_feat"]),
+    aged_run("r-old-2", "job", 150, ["raw"], ["feat"]),
+    aged_run("r-new", "job", 1, ["raw"], ["feat"]),
+    aged_run("o-only", "other", 300, ["raw"], ["feat"]),  # old, but the newest of its job
 ]
 
 

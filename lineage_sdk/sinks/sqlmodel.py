@@ -95,6 +95,10 @@ class Dialect:
     # Rows travel as one array per column (``unnest``): the statement text stays the same for
     # any number of rows, so the driver parses and the server plans it once.
     array_rows: bool = False
+    # Taken in the transaction that merges declarations, before it reads the stored ones, where
+    # the transaction alone does not keep two writers from merging over the same stored state
+    # (PostgreSQL's READ COMMITTED; SQLite's BEGIN IMMEDIATE already does).
+    declarations_lock: str | None = None
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -128,6 +132,9 @@ POSTGRES = Dialect(
     bigint="BIGINT",
     clustered="",
     create_view="CREATE OR REPLACE VIEW",
+    # One transaction-scoped lock for every writer's declaration merges: rare (once per process
+    # and declaration state), and one key cannot deadlock.
+    declarations_lock="SELECT pg_advisory_xact_lock(7813316540163170931)",
     any_id="= ANY(?)",
     id_list=list,
     one_statement=_data_modifying_ctes,
@@ -457,6 +464,8 @@ def merge_stored_declarations(
     declared = [r for r in records if isinstance(r, (DataSource, Feature, Transformation))]
     if not declared:
         return records, []
+    if dialect.declarations_lock is not None:
+        list(query(dialect.declarations_lock, []))
     latest: dict[str, Declaration] = {}
     for table, kinds in (("nodes", (DataSource, Feature)), ("transformations", (Transformation,))):
         ids = sorted({r.id for r in declared if isinstance(r, kinds)})

@@ -9,15 +9,9 @@ release: they pin what store version 5 held. The JSON-lines twin is the SQLite f
 
 from __future__ import annotations
 
-import contextlib
-import shutil
 from pathlib import Path
 
-import lineage_sdk
-from lineage_sdk import DataSource, _runtime
-from lineage_sdk.sinks import JsonFileSink, SQLiteSink
-
-from make_stores_0_1 import ctr_job, dynamic_job, failing_job  # type: ignore[import-not-found]
+from make_stores_0_1 import write_stores  # type: ignore[import-not-found]
 
 HERE = Path(__file__).parent
 SQLITE = HERE / "store-v5.sqlite"
@@ -25,26 +19,7 @@ JSONL = HERE / "store-v5.jsonl"
 
 
 def main() -> None:
-    for path in (SQLITE, JSONL):
-        path.unlink(missing_ok=True)
-    tmp = HERE / "_tmp"
-    shutil.rmtree(tmp, ignore_errors=True)
-    lineage_sdk.configure(
-        [SQLiteSink(tmp / "s.sqlite"), JsonFileSink(tmp / "s.jsonl")],
-        async_delivery=False,
-        capture_git=False,
-    )
-    lineage_sdk.register(DataSource("reference_only", type="s3_bucket"))
-    ctr_job(1)
-    ctr_job(2)
-    with contextlib.suppress(ValueError):
-        failing_job()
-    dynamic_job("2024_01_01")
-    dynamic_job("2024_01_02")
-    _runtime.reset()  # flushes and closes both sinks
-    shutil.move(tmp / "s.sqlite", SQLITE)
-    shutil.move(tmp / "s.jsonl", JSONL)
-    shutil.rmtree(tmp)
+    write_stores(SQLITE, JSONL)
 
 
 if __name__ == "__main__":

@@ -59,7 +59,12 @@ def dynamic_job(day: str) -> str:
 
 
 def main() -> None:
-    for path in (SQLITE, JSONL):
+    write_stores(SQLITE, JSONL)
+
+
+def write_stores(sqlite: Path, jsonl: Path) -> None:
+    """Run the pipeline once into a new SQLite store and its JSON-lines twin at these paths."""
+    for path in (sqlite, jsonl):
         path.unlink(missing_ok=True)
     tmp = HERE / "_tmp"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -76,8 +81,8 @@ def main() -> None:
     dynamic_job("2024_01_01")
     dynamic_job("2024_01_02")
     _runtime.reset()  # flushes and closes both sinks
-    shutil.move(tmp / "s.sqlite", SQLITE)
-    shutil.move(tmp / "s.jsonl", JSONL)
+    shutil.move(tmp / "s.sqlite", sqlite)
+    shutil.move(tmp / "s.jsonl", jsonl)
     shutil.rmtree(tmp)
 
 
