@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lineage_sdk.graph import LineageGraph, load_graph
-from lineage_sdk.records import Run
+from lineage_sdk.records import Feature, Run
 from lineage_sdk.sinks.sqlite import SQLiteSink
 
 from .report import Report
@@ -41,6 +41,19 @@ def endpoints(shape: str, size: int) -> tuple[str, str]:
         last_chain = (size - 1) // CHAIN
         return f"c{last_chain}_0", f"c{last_chain}_{(size - 1) % CHAIN + 1}"
     return "f0", f"f{size}"
+
+
+#: On the fan store, every FEATURE_EVERY-th node is a declared Feature: impact() then walks the
+#: whole graph below the root and names the features it reaches (an undeclared store would make
+#: it answer at once, measuring nothing but the call).
+FEATURE_EVERY = 100
+
+
+def features_of(shape: str, size: int) -> list[Feature]:
+    """The Feature declarations of a store of ``shape``: none on chains, 1% of the fan's nodes."""
+    if shape != "fan":
+        return []
+    return [Feature(f"f{i}") for i in range(FEATURE_EVERY - 1, size + 1, FEATURE_EVERY)]
 
 
 def runs_of(edges: list[tuple[str, str]]) -> list[Run]:
@@ -181,6 +194,7 @@ def run(report: Report, *, quick: bool) -> None:
             store = tmp / f"{shape}-{size}.db"
             sink = SQLiteSink(store)
             start = time.perf_counter()
+            sink.emit(features_of(shape, size))
             for k in range(0, len(runs), 50):
                 sink.emit(runs[k : k + 50])
             sink.close()
