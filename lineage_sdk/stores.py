@@ -27,7 +27,8 @@ from .config import SinkTarget, parse_sinks
 from .records import DataSource, Feature, Record, Run, Transformation
 from .serde import UnsupportedRecord, from_dict
 from .sinks import build_sink
-from .sinks.sqlmodel import POSTGRES, RECORD_TABLES, SQLITE, Pruned, prune
+from .sinks.sqlretention import Pruned, prune
+from .sinks.sqlschema import POSTGRES, RECORD_TABLES, SQLITE
 
 __all__ = ["CopySummary", "copy_store", "parse_store", "prune_store", "read_store"]
 
@@ -179,7 +180,7 @@ def _declared_id(record: Record) -> str:
 
 
 def prune_store(target: SinkTarget, older_than: dt.timedelta, *, dry_run: bool) -> Pruned:
-    """Remove runs older than ``older_than`` from an SQL store (see :func:`.sqlmodel.prune`)."""
+    """Remove runs older than ``older_than`` from an SQL store (see :func:`.sqlretention.prune`)."""
     if target.scheme not in ("sqlite", "postgresql"):
         raise ValueError(f"prune works on SQL stores (sqlite:PATH, postgresql://...), not {target}")
     if target.scheme == "sqlite" and not Path(target.value or "").exists():

@@ -20,7 +20,7 @@ import lineage_sdk
 from lineage_sdk import DataSource, Feature, Run, log_lineage
 from lineage_sdk.config import parse_sinks, redact_secrets, settings_from_env
 from lineage_sdk.errors import ConfigError
-from lineage_sdk.sinks.sqlmodel import STORE_VERSION, StoreVersionError
+from lineage_sdk.sinks.sqlschema import STORE_VERSION, StoreVersionError
 
 from .conftest import ROOT, PgCluster, child_env, import_path
 from .helpers import COUNTS, CTR, cli, run_seed

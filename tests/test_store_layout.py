@@ -356,7 +356,7 @@ def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
     import psycopg
 
     from lineage_sdk.sinks.postgres import PostgresSink
-    from lineage_sdk.sinks.sqlmodel import POSTGRES, migration
+    from lineage_sdk.sinks.sqlschema import POSTGRES, migration
 
     schema = pg_cluster.new_schema()
     dsn = pg_cluster.dsn(schema=schema)

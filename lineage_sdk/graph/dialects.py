@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..sinks import sqlmodel
+from ..sinks import sqlschema
 
 __all__ = ["Connection", "PostgresDialect", "SQLDialect", "SQLiteDialect"]
 
@@ -27,7 +27,7 @@ _ID = re.compile(r"\{id:(\w+)\}")
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
-def _id_test(model: sqlmodel.Dialect, text: str) -> str:
+def _id_test(model: sqlschema.Dialect, text: str) -> str:
     """``{ids:NAME}`` and ``{id:NAME}`` as the model dialect writes them (named there, once).
 
     ``{ids:NAME}``: "is one of the list NAME"; ``{id:NAME}``: the id NAME as a text value with
@@ -118,7 +118,7 @@ _SQLITE_SNAPSHOT = (
     # built; the file stays untouchable all along.
     "PRAGMA query_only = 0",
     "CREATE TEMP VIEW runs AS SELECT * FROM main.runs WHERE ended_us <= {until_us}",
-    # Whole run records (lineage_sdk.sinks.sqlmodel): a view of main reads main.runs only.
+    # Whole run records (lineage_sdk.sinks.sqlschema): a view of main reads main.runs only.
     "CREATE TEMP VIEW run_records AS SELECT * FROM main.run_records WHERE ended_us <= {until_us}",
     *_sqlite_io("transformation_io", "= 'completed'"),
     *_sqlite_io("failed_io", "!= 'completed'"),
@@ -215,10 +215,10 @@ class SQLiteDialect(_JSONRecords):
         return open_reader(Path(location))
 
     def statement(self, text: str) -> str:
-        return _id_test(sqlmodel.SQLITE, text)
+        return _id_test(sqlschema.SQLITE, text)
 
     def id_list(self, ids: list[str]) -> object:
-        return sqlmodel.SQLITE.id_list(ids)
+        return sqlschema.SQLITE.id_list(ids)
 
     def json_text(self, column: str, path: tuple[str, ...]) -> str:
         return f"json_extract({column}, {_sqlite_json_path(path)})"
@@ -265,10 +265,10 @@ class PostgresDialect(_JSONRecords):
         return conn
 
     def statement(self, text: str) -> str:
-        return _NAMED.sub(r"%(\1)s", _id_test(sqlmodel.POSTGRES, text))
+        return _NAMED.sub(r"%(\1)s", _id_test(sqlschema.POSTGRES, text))
 
     def id_list(self, ids: list[str]) -> object:
-        return sqlmodel.POSTGRES.id_list(ids)
+        return sqlschema.POSTGRES.id_list(ids)
 
     def json_text(self, column: str, path: tuple[str, ...]) -> str:
         # jsonb text is normalised (key order, spacing): equal values compare equal.

@@ -1,4 +1,4 @@
-"""A shared store for a team: the SQL model of :mod:`.sqlmodel` in a PostgreSQL database.
+"""A shared store for a team: the SQL store (:mod:`.sqlschema`, :mod:`.sqlmodel`) in PostgreSQL.
 
 ``LINEAGE_SINK=postgresql://USER@HOST:PORT/DB`` (also ``postgres://``, or ``postgresql:`` followed
 by libpq ``KEY=VALUE`` pairs, or nothing: then libpq's ``PGHOST``, ``PGSERVICE``... decide).
@@ -40,19 +40,15 @@ from ..pending import PendingRun
 from ..records import Record, Run
 from .base import BaseSink, SinkUnavailableError
 from .sqlmodel import (
-    POSTGRES,
-    RECORD_TABLES,
-    STORE_VERSION,
     GraphRows,
     Plan,
     RunParts,
-    StoreVersionError,
     iter_records,
     merge_stored_declarations,
-    migration,
     plan_batch,
     stored_runs_query,
 )
+from .sqlschema import POSTGRES, RECORD_TABLES, STORE_VERSION, StoreVersionError, migration
 
 if TYPE_CHECKING:
     import psycopg

@@ -40,8 +40,6 @@ from .sqlite_files import (
 )
 from .sqlite_files import open_reader as _open_file_reader
 from .sqlmodel import (
-    RECORD_TABLES,
-    SQLITE,
     ColumnRow,
     GraphRow,
     GraphRows,
@@ -51,10 +49,10 @@ from .sqlmodel import (
     iter_records,
     known_run_row,
     merge_stored_declarations,
-    migration,
     plan_batch,
     stored_runs_query,
 )
+from .sqlschema import RECORD_TABLES, SQLITE, migration
 
 __all__ = [
     "STORE_VERSION",

@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from .base import NotALineageStoreError, check_file_path
-from .sqlmodel import STORE_VERSION, StoreVersionError  # one definition for both SQL stores
+from .sqlschema import STORE_VERSION, StoreVersionError  # one definition for both SQL stores
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
