@@ -399,3 +399,12 @@ def history_store(request: pytest.FixtureRequest, pipeline_history: Any) -> str:
         request.param in pipeline_history.stores, f"no {request.param} store could be built here"
     )
     return str(pipeline_history.stores[request.param])
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each SQL kind: an SQLite file, a schema on the session's PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:{tmp_path / 'store.db'}"
+    cluster: PgCluster = request.getfixturevalue("pg_cluster")
+    return cluster.dsn(schema=cluster.new_schema())

@@ -141,14 +141,6 @@ def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) ->
         graph.close()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'layout.db'}"
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    return cluster.dsn(schema=cluster.new_schema())
-
-
 @contextmanager
 def _query(store: str) -> Iterator[Any]:
     """A read-only way to run SQL on a store: ``(sql) -> rows``."""

@@ -15,7 +15,6 @@ from lineage_sdk.records import Record
 from lineage_sdk.sinks import build_sink
 from lineage_sdk.stores import CopySummary, copy_store, parse_store, prune_store, read_store
 
-from .conftest import PgCluster
 from .helpers import aged_run
 
 UTC = dt.timezone.utc
@@ -43,14 +42,6 @@ def store_ids(target: SinkTarget) -> tuple[set[str], set[str]]:
         else:
             declared.add(record.id)
     return runs, declared
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sql_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:{tmp_path / 'prune.db'}"
-    cluster: PgCluster = request.getfixturevalue("pg_cluster")
-    return cluster.dsn(schema=cluster.new_schema())
 
 
 def fill(store: str, records: list[Record]) -> SinkTarget:
