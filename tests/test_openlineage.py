@@ -379,3 +379,26 @@ def test_a_long_run_sends_its_start_when_it_starts_and_only_its_end_at_the_end(
     assert start["run"]["runId"] == end["run"]["runId"]
     assert start["eventTime"] < end["eventTime"]
     assert_valid(backend.events)
+
+
+def test_the_source_facet_reads_a_repository_file_from_anywhere_and_only_the_code_that_ran(
+    make_repo: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    repo = make_repo("facet-jobs")
+    path = repo.write("pipelines/facet_job.py", JOB_MODULE)
+    repo.commit("add the job")
+    module = import_path(path, "facet_job_module")
+    sink = MemorySink()
+    lineage_sdk.configure([sink])
+    module.job(1)
+    (run,) = [r for r in sink.records if isinstance(r, Run)]
+    assert run.code is not None and run.code.file == "pipelines/facet_job.py"  # repo-relative
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # the relative path no longer resolves from here
+    (_, complete) = run_events(run, include_source_code=True)
+    source = complete["job"]["facets"]["sourceCode"]["sourceCode"]
+    assert source.startswith("@log_lineage(") and "return n * 2" in source
+    path.write_text(JOB_MODULE.replace("n * 2", "n * 3"))  # edited since the run
+    (_, complete) = run_events(run, include_source_code=True)
+    assert "sourceCode" not in complete["job"]["facets"]  # not code that did not run

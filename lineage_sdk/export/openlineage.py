@@ -16,6 +16,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import uuid
@@ -288,14 +289,37 @@ def _engine(framework: str | None, python_version: str | None) -> dict[str, Any]
 
 
 def _source_code(run: Run) -> dict[str, Any] | None:
-    if run.code is None or not run.code.file or not run.code.line_start or not run.code.line_end:
+    """The run's function source, read where it is now, and only if it is what ran.
+
+    ``code.file`` is repository-relative inside a git repository: besides that path (as given,
+    so relative to the working directory) the file of the run's module, where this process has
+    imported it, is tried. The lines must hash to the recorded ``source_sha256``: an edited file
+    gives no facet rather than code that did not run.
+    """
+    code = run.code
+    if code is None or not code.file or not code.line_start or not code.line_end:
         return None
-    try:
-        lines = Path(run.code.file).read_text(encoding="utf-8").splitlines(keepends=True)
-    except OSError:
-        return None
-    text = "".join(lines[run.code.line_start - 1 : run.code.line_end])
-    return _facet("sourceCode", language="python", sourceCode=text) if text else None
+    for path in _source_candidates(code.file, code.module):
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+        except (OSError, UnicodeDecodeError):
+            continue
+        text = "".join(lines[code.line_start - 1 : code.line_end])
+        if not text:
+            continue
+        digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+        if code.source_sha256 is None or digest == code.source_sha256:
+            return _facet("sourceCode", language="python", sourceCode=text)
+    return None
+
+
+def _source_candidates(file: str, module: str | None) -> list[Path]:
+    candidates = [Path(file)]
+    loaded = sys.modules.get(module) if module else None
+    module_file = getattr(loaded, "__file__", None)
+    if isinstance(module_file, str) and Path(module_file).name == Path(file).name:
+        candidates.append(Path(module_file))
+    return candidates
 
 
 def _job_facets(
