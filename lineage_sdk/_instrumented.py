@@ -207,7 +207,11 @@ class Instrumented:
             call.status = "completed"
         else:
             call.status = "failed"
-            call.error = _error_fields(exc, rt.settings.capture_errors)
+            try:
+                call.error = _error_fields(exc, rt.settings.capture_errors)
+            except Exception as internal:  # the user's exception must pass through untouched
+                call.error = (None, None, None)
+                _runtime.report_internal_error(internal, f"describing the error of {self.name}")
         lean = self._lean
         if lean is not None and lean[0] is rt and now < lean[2]:
             call.git = lean[1]

@@ -280,3 +280,34 @@ def test_a_lazily_rendered_run_id_is_the_uuid7_text_of_its_parts(
         expected = f"{ms >> 16 & 0xFFFFFFFF:08x}-{ms & 0xFFFF:04x}-{prefix}{seq & 0xFFFFFFFF:08x}"
         assert render_run_id(started_ns, prefix, seq) == expected
         assert uuid.UUID(expected).version == 7
+
+
+def test_an_exception_the_sdk_cannot_describe_still_reaches_the_caller_and_its_run_is_failed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lineage_sdk import _runtime
+
+    monkeypatch.setattr(_runtime, "internal_error_hook", None)  # count it, as in production
+
+    class Meta(type):
+        def __getattribute__(cls, name: str) -> Any:
+            if name == "__qualname__":
+                raise RuntimeError("no name")
+            return super().__getattribute__(name)
+
+    class Odd(Exception, metaclass=Meta):
+        pass
+
+    sink = MemorySink()
+    lineage_sdk.configure([sink], capture_git=False)
+    before = lineage_sdk.stats()["internal_errors"]
+
+    @log_lineage(name="odd_failure")
+    def job() -> None:
+        raise Odd("boom")
+
+    with pytest.raises(Odd, match="boom"):
+        job()
+    (run,) = [r for r in sink.records if isinstance(r, Run)]
+    assert run.status == "failed" and run.error_type is None
+    assert lineage_sdk.stats()["internal_errors"] == before + 1
