@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from .records import HEARTBEAT_S
 
-__all__ = ["Tracked", "calls", "register", "start", "unregister", "watching"]
+__all__ = ["Tracked", "calls", "start", "watching"]
 
 #: How often the watcher looks at the calls in progress.
 SCAN_INTERVAL_S = 0.2
@@ -41,26 +41,14 @@ class Tracked(Protocol):
         ...
 
 
-#: The calls in progress. The decorator adds and discards its calls itself (a call to
-#: :func:`register` per decorated call is measurable); this set object is never replaced.
+#: The calls in progress (:class:`Tracked`). The decorator adds and discards its calls itself,
+#: inline (a function call per decorated call is measurable); this set is never replaced.
 calls: set[Any] = set()
 #: Holds the watcher thread once started (empty again in a forked child): see :func:`start`.
 watching: list[threading.Thread] = []
 _calls = calls
 _watcher = watching
 _start_lock = threading.Lock()
-
-
-def register(call: Tracked) -> None:
-    """Track ``call`` until :func:`unregister`; starts the watcher on first use."""
-    _calls.add(call)
-    if not _watcher:
-        start()
-
-
-def unregister(call: Tracked) -> None:
-    """The call ended: forget it."""
-    _calls.discard(call)
 
 
 def start() -> None:
