@@ -29,7 +29,7 @@ from typing import Any
 import lineage_sdk
 
 from .overhead import lineage_work
-from .queries import edges_of, endpoints, features_of, runs_of
+from .queries import edges_of, endpoints, fill_store, runs_of
 from .report import Report
 from .throughput import lineage_runs, sample_record
 
@@ -195,17 +195,8 @@ def _deep_queries(report: Report, dsn: str, size: int, probes: int = _PROBES) ->
             else:
                 store = _schema_dsn(dsn)
                 sink = PostgresSink(store)
-            start = time.perf_counter()
-            sink.emit(features_of(shape, size))
-            for k in range(0, len(runs), 50):
-                sink.emit(runs[k : k + 50])
-            sink.close()
-            report.add(
-                "postgres",
-                f"{kind} store build, {shape}, {label}",
-                [time.perf_counter() - start],
-                "s",
-            )
+            seconds = fill_store(sink, shape, size, runs)
+            report.add("postgres", f"{kind} store build, {shape}, {label}", [seconds], "s")
             if kind == "postgresql":
                 _settle(store)
             stores[(kind, shape)] = store

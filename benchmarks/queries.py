@@ -56,6 +56,17 @@ def features_of(shape: str, size: int) -> list[Feature]:
     return [Feature(f"f{i}") for i in range(FEATURE_EVERY - 1, size + 1, FEATURE_EVERY)]
 
 
+def fill_store(sink: Any, shape: str, size: int, runs: list[Run]) -> float:
+    """Write a store of ``shape``'s declarations and ``runs`` (50 a batch) and close it;
+    the seconds it took."""
+    start = time.perf_counter()
+    sink.emit(features_of(shape, size))
+    for k in range(0, len(runs), 50):
+        sink.emit(runs[k : k + 50])
+    sink.close()
+    return time.perf_counter() - start
+
+
 def runs_of(edges: list[tuple[str, str]]) -> list[Run]:
     runs = []
     for k in range(0, len(edges), CHAIN):
@@ -192,15 +203,8 @@ def run(report: Report, *, quick: bool) -> None:
                 base_row = report.add("queries", f"networkx {query}, {label}", base, "s")
                 ratios.append(ours_row.median / base_row.median)
             store = tmp / f"{shape}-{size}.db"
-            sink = SQLiteSink(store)
-            start = time.perf_counter()
-            sink.emit(features_of(shape, size))
-            for k in range(0, len(runs), 50):
-                sink.emit(runs[k : k + 50])
-            sink.close()
-            report.add(
-                "queries", f"sqlite store build, {label}", [time.perf_counter() - start], "s"
-            )
+            seconds = fill_store(SQLiteSink(store), shape, size, runs)
+            report.add("queries", f"sqlite store build, {label}", [seconds], "s")
             sql_graph = load_graph(f"sqlite:{store}")
             for query, fn in (
                 ("upstream(deepest)", lambda: sql_graph.upstream(deepest)),

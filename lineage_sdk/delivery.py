@@ -179,17 +179,7 @@ class Delivery:
                 else:
                     one[1]()
                 return True
-            failures: list[tuple[str, BaseException]] | None = None
-            for sink, stats, takes_pending in self._plan:
-                try:
-                    # A pending run only to the sinks that take one (as in _write).
-                    sink.emit((run,) if takes_pending else (run.to_run(),))  # type: ignore[arg-type]
-                except Exception as exc:
-                    failures = failures or []
-                    failures.append((sink.name, exc))
-                    self._record_failure(sink.name, stats, exc, 1)
-                else:
-                    stats.one_run()
+            failures = self._write((run,))  # several sinks: the general path
             if failures and self.on_error == "raise":
                 raise _sink_error(failures)
             return True
