@@ -456,20 +456,34 @@ def run_events(
 _END_EVENT = {"completed": "COMPLETE", "failed": "FAIL", "abandoned": "ABORT"}
 
 
+class _Declarations:
+    """The merged declaration of every node and transformation taken so far."""
+
+    def __init__(self) -> None:
+        self.nodes: dict[str, DataSource | Feature] = {}
+        self.transformations: dict[str, Transformation] = {}
+
+    def take(self, record: Record) -> Run | None:
+        """Merge a declaration in; a run is given back, for the caller to send."""
+        if isinstance(record, (DataSource, Feature)):
+            self.nodes[record.id] = merge_declaration(self.nodes.get(record.id), record)
+        elif isinstance(record, Transformation):
+            known = self.transformations.get(record.id)
+            self.transformations[record.id] = merge_declaration(known, record)
+        elif isinstance(record, Run):
+            return record
+        return None
+
+    def events(self, run: Run, options: dict[str, Any]) -> list[dict[str, Any]]:
+        return run_events(run, self.nodes, self.transformations.get(run.transformation), **options)
+
+
 def events_from_records(records: Iterable[Record], **options: Any) -> Iterable[dict[str, Any]]:
     """RunEvents for every run among ``records``, using the latest declarations seen before it."""
-    nodes: dict[str, DataSource | Feature] = {}
-    transformations: dict[str, Transformation] = {}
-    runs: list[Run] = []
-    for record in records:
-        if isinstance(record, (DataSource, Feature)):
-            nodes[record.id] = merge_declaration(nodes.get(record.id), record)
-        elif isinstance(record, Transformation):
-            transformations[record.id] = merge_declaration(transformations.get(record.id), record)
-        elif isinstance(record, Run):
-            runs.append(record)
+    declared = _Declarations()
+    runs = [run for run in map(declared.take, records) if run is not None]
     for run in sorted(runs, key=lambda r: (r.started_at, r.run_id)):
-        yield from run_events(run, nodes, transformations.get(run.transformation), **options)
+        yield from declared.events(run, options)
 
 
 def stream_events(records: Iterable[Record], **options: Any) -> Iterator[dict[str, Any]]:
@@ -478,17 +492,11 @@ def stream_events(records: Iterable[Record], **options: Any) -> Iterator[dict[st
     Declarations must come before the runs that use them, as a store's records do (nodes,
     transformations, then runs); only the declarations are held.
     """
-    nodes: dict[str, DataSource | Feature] = {}
-    transformations: dict[str, Transformation] = {}
+    declared = _Declarations()
     for record in records:
-        if isinstance(record, (DataSource, Feature)):
-            nodes[record.id] = merge_declaration(nodes.get(record.id), record)
-        elif isinstance(record, Transformation):
-            transformations[record.id] = merge_declaration(transformations.get(record.id), record)
-        elif isinstance(record, Run):
-            yield from run_events(
-                record, nodes, transformations.get(record.transformation), **options
-            )
+        run = declared.take(record)
+        if run is not None:
+            yield from declared.events(run, options)
 
 
 def dumps_event(event: dict[str, Any]) -> str:
