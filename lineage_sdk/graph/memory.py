@@ -194,6 +194,9 @@ class MemoryBackend:
     def step_label(self, src: str, dst: str) -> str:
         return self._graph.label(src, dst)
 
+    def path(self, starts: list[str], ends: list[str]) -> list[str] | None:
+        return self._graph.path(starts, ends)
+
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:
         result = []
