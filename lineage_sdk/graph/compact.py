@@ -166,7 +166,8 @@ class CompactGraph:
     # --- questions ---------------------------------------------------------------------------
     def referenced(self, i: int) -> bool:
         """Whether some run read or wrote node ``i``."""
-        return self.reads.degree(i) > 0 or self.writes.degree(i) > 0
+        reads, writes = self.reads.offsets, self.writes.offsets
+        return reads[i] != reads[i + 1] or writes[i] != writes[i + 1]
 
     def referenced_ids(self) -> set[str]:
         """Every node some run read or wrote."""
@@ -187,8 +188,10 @@ class CompactGraph:
         rows, touch = (self.down, self.reads) if forward else (self.up, self.writes)
         if depth is None:
             nodes, ts = _reach(seeds, rows, touch)
-            found = dict.fromkeys(map(self.ids.__getitem__, nodes), 0)
-            found.update(dict.fromkeys(map(self.t_ids.__getitem__, ts), 0))
+            # Comprehensions: quicker than dict.fromkeys over a map, for few ids or millions.
+            ids, t_ids = self.ids, self.t_ids
+            found = {ids[i]: 0 for i in nodes}
+            found.update({t_ids[t]: 0 for t in ts})
             return found
         dist, t_dist = _bounded(seeds, depth, rows, touch)
         found = {self.ids[i]: d for i, d in dist.items()}
@@ -386,14 +389,16 @@ def _meet(
     """
     # Per side: node -> the node it was reached from, and the frontier's unsorted slices.
     fwd: dict[int, int] = dict.fromkeys(ffront, -1)
+    if len(bfront) == 1:
+        if bfront[0] in fwd:
+            return bfront
+        settled, nodes = _up_lone_sources(bfront[0], fwd, up)
+        if settled:
+            return nodes
     bwd: dict[int, int] = dict.fromkeys(bfront, -1)
     fmixed: _Slices = []
     bmixed: _Slices = []
     meets = [i for i in ffront if i in bwd]
-    if not meets and len(bfront) == 1:
-        settled, nodes = _up_lone_sources(bfront[0], fwd, up)
-        if settled:
-            return nodes
     while not meets and ffront and bfront:
         if len(ffront) <= len(bfront):
             ffront, fmixed = _level(ffront, fmixed, fwd, bwd, down, names=names, meets=meets)
