@@ -106,8 +106,7 @@ def test_a_v5_store_is_upgraded_in_place_by_the_first_writer(v5_sqlite: Path) ->
     lineage_sdk.flush()
     assert _rows(v5_sqlite, "PRAGMA user_version") == [(STORE_VERSION,)]
     # The v5 runs' input and output rows moved to their revisions; no run writes its own now.
-    assert _rows(v5_sqlite, "SELECT count(*) FROM run_inputs") == [(0,)]
-    assert _rows(v5_sqlite, "SELECT count(*) FROM run_outputs") == [(0,)]
+    assert _rows(v5_sqlite, "SELECT count(*) FROM legacy_run_io") == [(0,)]
     new_revision = _rows(
         v5_sqlite, "SELECT DISTINCT revision_id FROM runs WHERE transformation_id = 'new_job'"
     )
@@ -166,8 +165,7 @@ def test_runs_of_one_revision_store_their_inputs_and_outputs_once(sql_store: str
         sink.emit([record])
     sink.close()
     with _query(sql_store) as query:
-        assert query("SELECT count(*) FROM run_inputs") == [(0,)]
-        assert query("SELECT count(*) FROM run_outputs") == [(0,)]
+        assert query("SELECT count(*) FROM legacy_run_io") == [(0,)]
         assert query("SELECT count(DISTINCT revision_id) FROM runs") == [(2,)]
         assert sorted(query("SELECT direction, node_id FROM revision_io")) == sorted(
             [("in", "a"), ("in", "b"), ("out", "c"), ("in", "a"), ("out", "d")]
@@ -388,7 +386,7 @@ def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
     sink.close()
     with _query(dsn) as query:
         assert query("SELECT version FROM lineage_store_version") == [(STORE_VERSION,)]
-        assert query("SELECT count(*) FROM run_inputs") == [(0,)]
+        assert query("SELECT count(*) FROM legacy_run_io") == [(0,)]
         moved = query("SELECT count(*) FROM revision_io")[0][0]
         assert moved > 0
     after = records_by_key(list(read_store(parse_store(dsn))))

@@ -108,7 +108,7 @@ _IMPACT = """
 """
 
 
-# The newest :limit runs over every transformation, through runs_by_transformation alone: the
+# The newest :limit runs over every transformation, through run_log's key order alone: the
 # transformations are walked one index seek each (a loose index scan), each one's :limit-th
 # newest start found by a short walk of its index range, and only runs at or after it are read
 # and merged. ~1 ms at 10^6 runs, against ~0.6 s for sorting the whole table.

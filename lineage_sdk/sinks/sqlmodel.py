@@ -26,7 +26,7 @@ from typing import Any, cast
 
 import attrs
 
-from ..pending import PendingRun, built, is_run, utc_isoformat
+from ..pending import PendingRun, built, is_run
 from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
 from ..revisions import Process, Revision, split_run
 from ..serde import _encode, converter, dumps, from_dict, line_safe
@@ -359,15 +359,7 @@ class SharedParts:
         self.revision = revision
         self.process = process
         #: The run row's columns that come from the revision and process (see _RUN_COLUMNS).
-        self.columns: tuple[Any, ...] = (
-            revision.transformation,
-            revision.version,
-            revision.code.source_sha256 if revision.code else None,
-            revision.git.commit if revision.git else None,
-            revision.git.tag if revision.git else None,
-            revision.id,
-            process.id,
-        )
+        self.columns: tuple[Any, ...] = (revision.transformation, revision.id, process.id)
 
 
 def _record_without_id(record: Revision | Process) -> str:
@@ -376,33 +368,18 @@ def _record_without_id(record: Revision | Process) -> str:
     return line_safe(_encode({k: v for k, v in data.items() if v is not None and k != "id"}))
 
 
-def _narrow_record(
-    run_id: str,
-    status: str,
-    *,
-    started: str,
-    ended: str,
-    duration_s: float,
-    optional: tuple[str | None, ...],
-    tail: str,
-) -> str:
-    """A run's own fields as JSON, null fields left out (the run_records view adds the rest).
+def _own_record(duration_s: float, optional: tuple[str | None, ...], tail: str) -> str:
+    """The JSON of what of a run no column of its row holds, null fields left out: its
+    duration, ``optional`` (the values of _OPTIONAL_OWN_FIELDS) and ``tail``
+    (:func:`_record_tail`). The run_records view adds the id, status and (UTC: Run's rule)
+    times from the row's columns, and the revision's and the process's fields.
 
     Filled in as text: every value is a JSON string escaped by the json module's own string
-    encoder or a float as ``repr`` gives it (as json does); ``started`` and ``ended`` are
-    isoformat texts, ``optional`` the values of _OPTIONAL_OWN_FIELDS, ``tail`` from
-    :func:`_record_tail`. Several times faster than encoding a dict, and the same JSON value.
+    encoder or a float as ``repr`` gives it (as json does). Several times faster than encoding
+    a dict, and the same JSON value.
     """
     parts = [
-        '{"run_id":',
-        _string(run_id),
-        ',"status":',
-        _string(status),
-        ',"started_at":"',
-        started,
-        '","ended_at":"',
-        ended,
-        '","duration_s":',
+        '{"duration_s":',
         float.__repr__(duration_s)
         if type(duration_s) is float and math.isfinite(duration_s)
         else _encode(duration_s),
@@ -425,12 +402,6 @@ def _record_tail(run: Run) -> str:
 _UTC = datetime.timezone.utc
 
 
-def _isoformat(when: datetime.datetime, us: int) -> str:
-    """``when.isoformat()``, given ``us`` = ``_us(when)``; for a UTC time the cached text of its
-    second is reused (a run's two times, and consecutive runs, mostly share it)."""
-    return utc_isoformat(us * 1000) if when.tzinfo is _UTC else when.isoformat()
-
-
 # The json module's escaping of one string (its C version where present), as _encode does it.
 _string: Callable[[str], str] = json.encoder.encode_basestring
 
@@ -445,10 +416,19 @@ _OPTIONAL_OWN_FIELDS = (
 
 
 def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
-    """The query of which of the batch's run ids a store holds already."""
-    ids = [cast(Run, r).run_id for r in records if is_run(r)]
-    sql = dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}")
-    return Statement(sql, [dialect.id_list(ids)], shared=False)
+    """The query of which of the batch's run ids a store holds already (found by their whole
+    key, the one run_log is kept in order of: a few seeks, never a scan)."""
+    runs = [cast(Run, r) for r in built([r for r in records if is_run(r)])]
+    columns: list[list[Any]] = [
+        [r.transformation for r in runs],
+        [_us(r.started_at) for r in runs],
+        [r.run_id for r in runs],
+    ]
+    sql = dialect.sql(
+        f"SELECT run_id FROM run_log WHERE transformation_id {dialect.any_id} "
+        f"AND started_us {dialect.any_id} AND run_id {dialect.any_id}"
+    )
+    return Statement(sql, [dialect.id_list(c) for c in columns], shared=False)
 
 
 def plan_batch(
@@ -571,16 +551,16 @@ def _plan_declarations(
 #: The runs table's columns as run_row fills them: the run's own, then SharedParts.columns.
 _RUN_COLUMNS = (
     "run_id, parent_run_id, status, started_us, ended_us, record, "
-    "transformation_id, version, source_sha256, git_commit, git_tag, revision_id, process_id"
+    "transformation_id, revision_id, process_id"
 )
-_INSERT_RUNS = f"INSERT INTO runs ({_RUN_COLUMNS})"
+_INSERT_RUNS = f"INSERT INTO run_log ({_RUN_COLUMNS})"
 # A long run is written as 'running' first (and again as a heartbeat); its end record replaces
 # that row. A stored end is never replaced, whatever arrives late.
 _REPLACE_RUNNING = (
-    "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
-    "ended_us = excluded.ended_us, record = excluded.record, "
+    "ON CONFLICT (transformation_id, started_us, run_id) DO UPDATE SET "
+    "status = excluded.status, ended_us = excluded.ended_us, record = excluded.record, "
     "revision_id = excluded.revision_id, process_id = excluded.process_id "
-    "WHERE runs.status = 'running'"
+    "WHERE run_log.status = 'running'"
 )
 
 
@@ -619,8 +599,9 @@ def _plan_runs(
         _insert(
             plan,
             dialect,
-            "INSERT INTO revisions (id, transformation_id, record)",
-            sorted((v.id, v.transformation, _record_without_id(v)) for v in revisions.values()),
+            "INSERT INTO revisions (id, transformation_id, record, version, source_sha256, "
+            "git_commit, git_tag)",
+            sorted(_revision_row(v) for v in revisions.values()),
             tail=_IGNORE,
         )
         io_rows = sorted(
@@ -648,20 +629,25 @@ def _plan_runs(
     return lineage_runs
 
 
+def _revision_row(v: Revision) -> tuple[str | None, ...]:
+    # The columns readers group and filter runs by (the runs view takes them from here).
+    return (
+        v.id,
+        v.transformation,
+        _record_without_id(v),
+        v.version,
+        v.code.source_sha256 if v.code else None,
+        v.git.commit if v.git else None,
+        v.git.tag if v.git else None,
+    )
+
+
 def run_row(r: Run, shared: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A run's row of the runs table: its own fields, then ``shared`` (SharedParts.columns)."""
+    """A run's row of run_log: its own fields, then ``shared`` (SharedParts.columns)."""
     started_us = _us(r.started_at)
     ended_us = _us(r.ended_at)
     optional = (r.parent_run_id, r.parent_transformation, r.error_type, r.error_message)
-    text = _narrow_record(
-        r.run_id,
-        r.status,
-        started=_isoformat(r.started_at, started_us),
-        ended=_isoformat(r.ended_at, ended_us),
-        duration_s=r.duration_s,
-        optional=(*optional, r.error_stack),
-        tail=_record_tail(r),
-    )
+    text = _own_record(r.duration_s, (*optional, r.error_stack), _record_tail(r))
     return (r.run_id, r.parent_run_id, r.status, started_us, ended_us, text, *shared)
 
 
@@ -671,25 +657,16 @@ def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[
     and ``tail`` (see :meth:`RunParts.pending_parts`)."""
     started_ns = r.started_ns
     duration_ns = r.duration_ns
-    ended_ns = started_ns + duration_ns
     parent_run_id, parent_transformation = r.parent_ids()
-    run_id = r.run_id
-    status = r.status
-    text = _narrow_record(
-        run_id,
-        status,
-        started=utc_isoformat(started_ns),
-        ended=utc_isoformat(ended_ns),
-        duration_s=duration_ns / 1e9,
-        optional=(parent_run_id, parent_transformation, *r.error_fields()),
-        tail=tail,
+    text = _own_record(
+        duration_ns / 1e9, (parent_run_id, parent_transformation, *r.error_fields()), tail
     )
     return (
-        run_id,
+        r.run_id,
         parent_run_id,
-        status,
+        r.status,
         started_ns // 1000,
-        ended_ns // 1000,
+        (started_ns + duration_ns) // 1000,
         text,
         *shared,
     )
