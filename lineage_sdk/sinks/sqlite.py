@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from .._version import DISTRIBUTION
 from ..pending import PendingRun, built
 from ..records import Record, Run
-from .base import BaseSink, check_file_path
+from .base import BaseSink, SinkClosedError, check_file_path
 from .sqlite_files import (
     BUSY_TIMEOUT_MS,
     STORE_VERSION,
@@ -144,15 +144,10 @@ _INSERT_RUN = insert_run_sql(SQLITE)
 
 
 def _insert_run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-    """One run row in its own write transaction (taken at once: no lock upgrade later)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(_INSERT_RUN, row)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    """One run row in its own write transaction: the INSERT alone, in autocommit. A writing
+    statement takes the write lock before it reads anything (as BEGIN IMMEDIATE does: no lock
+    upgrade later) and commits, or rolls back whole, when it ends; one call instead of three."""
+    conn.execute(_INSERT_RUN, row)
 
 
 def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
@@ -212,17 +207,36 @@ class SQLiteSink(BaseSink):
             self._conn = connect(self.path)
         return self._conn
 
+    def emit_run(self, run: PendingRun) -> None:
+        """Delivery's lean path: the common run's row, one INSERT, straight away."""
+        if self._closed:
+            raise SinkClosedError(f"sink {self.name} is closed")
+        with self._lock:
+            self._check_fork()
+            conn = self._conn
+            row = None if conn is None else self._parts.known_pending_row(run)
+            if conn is not None and row is not None:
+                try:
+                    _insert_run(conn, row)
+                    return
+                except sqlite3.Error:  # busy, or a repeat: the general path decides, once
+                    pass
+            self._emit((run,))  # type: ignore[arg-type]  # accepts_pending: _emit takes it
+
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
         conn = self._connection()
         if len(records) == 1:
-            # The common batch: one run of a revision this process wrote before. BEGIN
-            # IMMEDIATE, one INSERT, COMMIT, and nothing else.
+            # The common batch: one run of a revision this process wrote before: one INSERT
+            # in its own transaction, and nothing else.
             row = known_run_row(records[0], self._parts)
             if row is not None:
                 try:
-                    _retrying(lambda: _insert_run(conn, row))
+                    try:
+                        _insert_run(conn, row)
+                    except sqlite3.OperationalError:  # busy beyond busy_timeout: wait and retry
+                        _retrying(lambda: _insert_run(conn, row))
                 except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
                     self._emit_checked(conn, records, dedupe=True)
                 return

@@ -306,6 +306,26 @@ class RunParts:
             self._last_pending = last
         return last.shared, last.tail
 
+    def known_pending_row(self, run: PendingRun) -> tuple[Any, ...] | None:
+        """:func:`known_run_row` of a pending run: the common call's path, where everything
+        but the run's own fields was decided for an earlier run of the same revision key."""
+        last = self._last_pending
+        if last is None or not last.matches(run.revision_key(), self.declarations):
+            self.pending_parts(run)
+            last = cast(_PendingParts, self._last_pending)
+        completed = run.status == "completed"
+        if completed not in last.stored:
+            shared = last.shared
+            revision_id = shared.revision.id
+            if (
+                revision_id not in self.known_revisions
+                or shared.process.id not in self.known_processes
+                or (revision_id, completed) not in self.known_graph
+            ):
+                return None
+            last.stored.add(completed)
+        return pending_run_row(run, last.shared.columns, last.tail)
+
     def clear_pending(self) -> None:
         """Forget what an earlier plan meant to write (its transaction did not commit)."""
         if not (self.pending_revisions or self.pending_processes or self.pending_graph):
@@ -326,7 +346,7 @@ class RunParts:
 class _PendingParts:
     """A cached revision key of pending runs, with what the runs that share it share."""
 
-    __slots__ = ("declaration", "key", "shared", "tail")
+    __slots__ = ("declaration", "key", "shared", "stored", "tail")
 
     def __init__(
         self,
@@ -339,6 +359,9 @@ class _PendingParts:
         self.declaration = declaration
         self.shared = shared
         self.tail = tail
+        #: Statuses (completed?) whose revision, process and graph rows the store is known to
+        #: hold; what RunParts knows only grows, so a status once here stays.
+        self.stored: set[bool] = set()
 
     def matches(self, key: tuple[object, ...], declarations: dict[str, Transformation]) -> bool:
         """Whether runs of ``key`` share these parts: the same objects, and the declaration
@@ -378,12 +401,14 @@ def _own_record(duration_s: float, optional: tuple[str | None, ...], tail: str) 
     encoder or a float as ``repr`` gives it (as json does). Several times faster than encoding
     a dict, and the same JSON value.
     """
-    parts = [
-        '{"duration_s":',
+    duration = (
         float.__repr__(duration_s)
         if type(duration_s) is float and math.isfinite(duration_s)
-        else _encode(duration_s),
-    ]
+        else _encode(duration_s)
+    )
+    if optional.count(None) == len(_OPTIONAL_OWN_FIELDS):  # the common run: no text to escape
+        return '{"duration_s":' + duration + tail
+    parts = ['{"duration_s":', duration]
     for name, value in zip(_OPTIONAL_OWN_FIELDS, optional, strict=True):
         if value is not None:
             parts += (',"', name, '":', _string(value))
@@ -392,10 +417,11 @@ def _own_record(duration_s: float, optional: tuple[str | None, ...], tail: str) 
 
 
 def _record_tail(run: Run) -> str:
-    """The end of a run's narrow record: its partitions (if any) and its schema version."""
+    """The end of a run's narrow record: its partitions (if any) and its schema version, made
+    line-safe here (a record with nothing else to escape is used as it is)."""
     tail = f',"schema_version":{int(run.schema_version)},"record_type":"run"}}'
     if run.partitions:
-        return ',"partitions":' + _encode(converter().unstructure(run.partitions)) + tail
+        return line_safe(',"partitions":' + _encode(converter().unstructure(run.partitions)) + tail)
     return tail
 
 
@@ -484,12 +510,11 @@ def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
     """The row of the common batch's run, one (built or pending) whose revision, process and
     graph rows this process wrote before; None for anything else (a declaration, a new
     revision...). Its statement is :func:`insert_run_sql` alone: no other row to write."""
-    if type(record) is Run:
-        shared = parts.parts(record)
-    elif isinstance(record, PendingRun):
-        shared, tail = parts.pending_parts(record)
-    else:
+    if type(record) is not Run:
+        if isinstance(record, PendingRun):
+            return parts.known_pending_row(record)
         return None
+    shared = parts.parts(record)
     revision_id = shared.revision.id
     if (
         revision_id not in parts.known_revisions
@@ -497,9 +522,7 @@ def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
         or (revision_id, record.status == "completed") not in parts.known_graph
     ):
         return None
-    if type(record) is Run:
-        return run_row(record, shared.columns)
-    return pending_run_row(cast(PendingRun, record), shared.columns, tail)
+    return run_row(record, shared.columns)
 
 
 def insert_run_sql(dialect: Dialect) -> str:
@@ -658,9 +681,11 @@ def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[
     started_ns = r.started_ns
     duration_ns = r.duration_ns
     parent_run_id, parent_transformation = r.parent_ids()
-    text = _own_record(
-        duration_ns / 1e9, (parent_run_id, parent_transformation, *r.error_fields()), tail
-    )
+    errors = r.error_fields()
+    if parent_run_id is None and parent_transformation is None and errors == _NO_ERROR:
+        text = '{"duration_s":' + float.__repr__(duration_ns / 1e9) + tail  # nothing to escape
+    else:
+        text = _own_record(duration_ns / 1e9, (parent_run_id, parent_transformation, *errors), tail)
     return (
         r.run_id,
         parent_run_id,
@@ -670,6 +695,9 @@ def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[
         text,
         *shared,
     )
+
+
+_NO_ERROR = (None, None, None)
 
 
 def _graph_rows(fresh: list[Run]) -> GraphRows:
