@@ -31,7 +31,7 @@ from ..records import DataSource, Declaration, Feature, Record, Run, Transformat
 from ..revisions import Process, Revision, split_run
 from ..serde import _encode, converter, dumps, from_dict, line_safe
 from .declarations import declaration_key, take_declaration
-from .sqlschema import GRAPH_TABLES, Dialect
+from .sqlschema import GRAPH_TABLES, NARROW_RECORD_TAIL, Dialect
 
 __all__ = [
     "ColumnRow",
@@ -68,7 +68,7 @@ _COLUMN_TYPES = {"whole": "INTEGER"}
 
 
 def _array_type(column: str) -> str:
-    return "BIGINT" if column.endswith("_us") else _COLUMN_TYPES.get(column, "TEXT")
+    return "BIGINT" if column.endswith(("_us", "_ns")) else _COLUMN_TYPES.get(column, "TEXT")
 
 
 def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
@@ -392,28 +392,16 @@ def _record_without_id(record: Revision | Process) -> str:
 
 
 def _own_record(duration_s: float, optional: tuple[str | None, ...], tail: str) -> str:
-    """The JSON of what of a run no column of its row holds, null fields left out: its
-    duration, ``optional`` (the values of _OPTIONAL_OWN_FIELDS) and ``tail``
-    (:func:`_record_tail`). The run_records view adds the id, status and (UTC: Run's rule)
-    times from the row's columns, and the revision's and the process's fields.
-
-    Filled in as text: every value is a JSON string escaped by the json module's own string
-    encoder or a float as ``repr`` gives it (as json does). Several times faster than encoding
-    a dict, and the same JSON value.
-    """
+    """The record of a built Run's row: its duration (any float, so kept here, as ``repr``
+    writes it, which json does too), then :func:`_extras_record`. The run_records view adds
+    the id, status and (UTC: Run's rule) times from the row's columns, and the revision's and
+    the process's fields."""
     duration = (
         float.__repr__(duration_s)
         if type(duration_s) is float and math.isfinite(duration_s)
         else _encode(duration_s)
     )
-    if optional.count(None) == len(_OPTIONAL_OWN_FIELDS):  # the common run: no text to escape
-        return '{"duration_s":' + duration + tail
-    parts = ['{"duration_s":', duration]
-    for name, value in zip(_OPTIONAL_OWN_FIELDS, optional, strict=True):
-        if value is not None:
-            parts += (',"', name, '":', _string(value))
-    parts.append(tail)
-    return line_safe("".join(parts))
+    return '{"duration_s":' + duration + "," + _extras_record(optional, tail)[1:]
 
 
 def _record_tail(run: Run) -> str:
@@ -573,7 +561,7 @@ def _plan_declarations(
 
 #: The runs table's columns as run_row fills them: the run's own, then SharedParts.columns.
 _RUN_COLUMNS = (
-    "run_id, parent_run_id, status, started_us, ended_us, record, "
+    "run_id, parent_run_id, status, started_us, ended_us, duration_ns, record, "
     "transformation_id, revision_id, process_id"
 )
 _INSERT_RUNS = f"INSERT INTO run_log ({_RUN_COLUMNS})"
@@ -581,7 +569,8 @@ _INSERT_RUNS = f"INSERT INTO run_log ({_RUN_COLUMNS})"
 # that row. A stored end is never replaced, whatever arrives late.
 _REPLACE_RUNNING = (
     "ON CONFLICT (transformation_id, started_us, run_id) DO UPDATE SET "
-    "status = excluded.status, ended_us = excluded.ended_us, record = excluded.record, "
+    "status = excluded.status, ended_us = excluded.ended_us, "
+    "duration_ns = excluded.duration_ns, record = excluded.record, "
     "revision_id = excluded.revision_id, process_id = excluded.process_id "
     "WHERE run_log.status = 'running'"
 )
@@ -671,30 +660,47 @@ def run_row(r: Run, shared: tuple[Any, ...]) -> tuple[Any, ...]:
     ended_us = _us(r.ended_at)
     optional = (r.parent_run_id, r.parent_transformation, r.error_type, r.error_message)
     text = _own_record(r.duration_s, (*optional, r.error_stack), _record_tail(r))
-    return (r.run_id, r.parent_run_id, r.status, started_us, ended_us, text, *shared)
+    # A built Run's duration is any float: it stays in the record, exactly.
+    return (r.run_id, r.parent_run_id, r.status, started_us, ended_us, None, text, *shared)
 
 
 def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[Any, ...]:
     """:func:`run_row` of ``r.to_run()``, the same values, without building the Run: its own
     fields come from the pending run, everything else from its revision's ``shared`` columns
-    and ``tail`` (see :meth:`RunParts.pending_parts`)."""
+    and ``tail`` (see :meth:`RunParts.pending_parts`). The duration goes in its integer column
+    (no float to format); a plain run's record is NULL (NARROW_RECORD_TAIL)."""
     started_ns = r.started_ns
     duration_ns = r.duration_ns
     parent_run_id, parent_transformation = r.parent_ids()
     errors = r.error_fields()
-    if parent_run_id is None and parent_transformation is None and errors == _NO_ERROR:
-        text = '{"duration_s":' + float.__repr__(duration_ns / 1e9) + tail  # nothing to escape
-    else:
-        text = _own_record(duration_ns / 1e9, (parent_run_id, parent_transformation, *errors), tail)
+    text = None
+    if parent_run_id is not None or parent_transformation is not None or errors != _NO_ERROR:
+        text = _extras_record((parent_run_id, parent_transformation, *errors), tail)
+    elif tail != NARROW_RECORD_TAIL:
+        text = "{" + tail[1:]
     return (
         r.run_id,
         parent_run_id,
         r.status,
         started_ns // 1000,
         (started_ns + duration_ns) // 1000,
+        duration_ns,
         text,
         *shared,
     )
+
+
+def _extras_record(optional: tuple[str | None, ...], tail: str) -> str:
+    """A run's own fields that no column holds, null ones left out: ``optional`` (the values
+    of _OPTIONAL_OWN_FIELDS) and ``tail`` (:func:`_record_tail`), as JSON. Filled in as text,
+    every value a JSON string escaped by the json module's own string encoder: several times
+    faster than encoding a dict, and the same JSON value."""
+    parts: list[str] = []
+    for name, value in zip(_OPTIONAL_OWN_FIELDS, optional, strict=True):
+        if value is not None:
+            parts += (',"', name, '":', _string(value))
+    parts.append(tail)
+    return line_safe("{" + "".join(parts)[1:])
 
 
 _NO_ERROR = (None, None, None)

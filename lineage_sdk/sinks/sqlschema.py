@@ -26,6 +26,7 @@ import attrs
 
 __all__ = [
     "GRAPH_TABLES",
+    "NARROW_RECORD_TAIL",
     "POSTGRES",
     "RECORD_TABLES",
     "SQLITE",
@@ -34,6 +35,11 @@ __all__ = [
     "StoreVersionError",
     "migration",
 ]
+
+#: The end of the record of a run with nothing else of its own (record schema version 2): a row
+#: of version 7 stores NULL for it, and run_records writes it back. Never changes: a later
+#: schema version writes its own record.
+NARROW_RECORD_TAIL = ',"schema_version":2,"record_type":"run"}'
 
 #: Version of the table layout this release writes (and reads up to).
 STORE_VERSION = 7
@@ -72,6 +78,9 @@ class Dialect:
     iso_us: str = ""
     # SQL giving a text column ({text}) as a JSON string literal.
     json_string: str = ""
+    # SQL giving a count of nanoseconds ({ns}: a column, >= 0) as seconds, in exact decimal: the
+    # text float() reads as the same double as ns / 1e9 (both are the nearest to ns * 10**-9).
+    decimal_ns: str = ""
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -91,6 +100,7 @@ SQLITE = Dialect(
     iso_us="strftime('%Y-%m-%dT%H:%M:%S', {us} / 1000000, 'unixepoch')"
     " || printf('.%06d+00:00', {us} % 1000000)",
     json_string="json_quote({text})",
+    decimal_ns="({ns} / 1000000000) || '.' || substr('00000000' || ({ns} % 1000000000), -9)",
 )
 
 
@@ -115,6 +125,7 @@ POSTGRES = Dialect(
     iso_us="to_char(to_timestamp({us} / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
     " || '.' || lpad(({us} % 1000000)::text, 6, '0') || '+00:00'",
     json_string="to_json({text})::text",
+    decimal_ns="({ns} / 1000000000)::text || '.' || lpad(({ns} % 1000000000)::text, 9, '0')",
     any_id="= ANY(?)",
     id_list=list,
     one_statement=_data_modifying_ctes,
@@ -379,9 +390,10 @@ CREATE TABLE IF NOT EXISTS run_log (
     parent_run_id      {text},
     status             {text} NOT NULL,
     ended_us           {bigint} NOT NULL,
+    duration_ns        {bigint},             -- NULL: the duration is in the record
     revision_id        {text},
     process_id         {text},
-    record             {text} NOT NULL,
+    record             {text},               -- NULL: nothing but the duration is the run's own
     version            {text},               -- these four: rows without a revision only
     source_sha256      {text},
     git_commit         {text},
@@ -434,7 +446,7 @@ DROP TABLE runs;
                AS source_sha256,
            CASE WHEN r.revision_id IS NULL THEN r.git_commit ELSE v.git_commit END AS git_commit,
            CASE WHEN r.revision_id IS NULL THEN r.git_tag ELSE v.git_tag END AS git_tag,
-           r.record, r.revision_id, r.process_id
+           r.record, r.revision_id, r.process_id, r.duration_ns
     FROM run_log r LEFT JOIN revisions v ON v.id = r.revision_id;
 {create_view} transformation_versions AS
     SELECT transformation_id, version, source_sha256, git_commit, git_tag,
@@ -442,18 +454,27 @@ DROP TABLE runs;
     FROM runs
     GROUP BY transformation_id, version, source_sha256, git_commit, git_tag;
 -- A run's whole record: its revision's, its process's and its own fields, spliced as text. A
--- row of version 7 (its record does not start with its id) gets its id, status and times from
--- its columns, one of versions 4 to 6 has them in its record, an older one has everything.
+-- row of version 7 gets its id, status, times and (with duration_ns) duration from its columns,
+-- and a NULL record stands for the record tail of every plain run, one of versions 4 to 6 has
+-- them in its record (which starts with its id), an older one has everything.
 {create_view} run_records AS
     SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
            r.version, r.source_sha256, r.git_commit, r.git_tag, r.revision_id, r.process_id,
+           r.duration_ns,
            CASE WHEN r.revision_id IS NULL THEN r.record
                 ELSE substr(v.record, 1, length(v.record) - 1) || ','
                      || substr(p.record, 2, length(p.record) - 2) || ','
-                     || CASE WHEN substr(r.record, 1, 10) = '{{"run_id":' THEN substr(r.record, 2)
+                     || CASE WHEN r.duration_ns IS NULL AND substr(r.record, 1, 10) = '{{"run_id":'
+                             THEN substr(r.record, 2)
                              ELSE '"run_id":' || {run_id_json} || ',"status":' || {status_json}
                                   || ',"started_at":"' || {started_iso} || '","ended_at":"'
-                                  || {ended_iso} || '",' || substr(r.record, 2) END
+                                  || {ended_iso} || '",'
+                                  || CASE WHEN r.duration_ns IS NULL THEN substr(r.record, 2)
+                                          ELSE '"duration_s":' || {duration_text}
+                                               || coalesce(',' || substr(r.record, 2),
+                                                           '{narrow_tail}')
+                                     END
+                        END
            END AS record
     FROM runs r
     LEFT JOIN revisions v ON v.id = r.revision_id
@@ -498,6 +519,8 @@ def migration(dialect: Dialect, version: int) -> list[str]:
         status_json=dialect.json_string.format(text="r.status"),
         started_iso=dialect.iso_us.format(us="r.started_us"),
         ended_iso=dialect.iso_us.format(us="r.ended_us"),
+        duration_text=dialect.decimal_ns.format(ns="r.duration_ns"),
+        narrow_tail=NARROW_RECORD_TAIL,
     )
     return [s.strip() for s in script.split(";") if s.strip()]
 
