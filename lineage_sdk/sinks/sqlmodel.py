@@ -366,11 +366,18 @@ class _PendingParts:
     def matches(self, key: tuple[object, ...], declarations: dict[str, Transformation]) -> bool:
         """Whether runs of ``key`` share these parts: the same objects, and the declaration
         the revision was built with is still the sink's latest."""
-        return (
-            len(key) == len(self.key)
-            and all(map(operator.is_, key, self.key))
-            and declarations.get(self.shared.revision.transformation) is self.declaration
-        )
+        mine = self.key
+        if len(key) == 5 == len(mine):  # the decorator's keys: unrolled, ~4x cheaper than map
+            same = (
+                key[0] is mine[0]
+                and key[1] is mine[1]
+                and key[2] is mine[2]
+                and key[3] is mine[3]
+                and key[4] is mine[4]
+            )
+        else:
+            same = len(key) == len(mine) and all(map(operator.is_, key, mine))
+        return same and declarations.get(self.shared.revision.transformation) is self.declaration
 
 
 class SharedParts:
