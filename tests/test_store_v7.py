@@ -235,3 +235,31 @@ def test_a_v6_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
 
 
 _NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.timezone.utc)
+
+
+def test_one_run_is_found_by_id_whatever_made_its_id(sql_store: str) -> None:
+    # The SDK's ids name their start's millisecond (found by seeks); another producer's id, or
+    # a UUIDv7 whose millisecond is not its run's start, is found all the same (by a scan).
+    @log_lineage(inputs=["raw_clicks"], outputs=["clicks_7d"], name="count_job")
+    def count_job() -> int:
+        return 1
+
+    memory = lineage_sdk.MemorySink()
+    lineage_sdk.configure([build_sink(parse_store(sql_store)), memory], async_delivery=False)
+    count_job()
+    lineage_sdk.flush()
+    [made] = [r for r in memory.records if isinstance(r, Run)]
+    foreign = [
+        Run("odd'; id\n", "other_job", "completed", _NOW, _NOW, 0.25),
+        Run("01a2190d-4635-73c5-be14-024ca26540f2", "other_job", "failed", _NOW, _NOW, 1.0),
+    ]
+    sink = build_sink(parse_store(sql_store))
+    sink.emit(foreign)
+    sink.close()
+    graph = load_graph(sql_store)
+    try:
+        assert graph.run(made.run_id) == made
+        assert [graph.run(r.run_id) for r in foreign] == foreign
+        assert graph.run("01a2190d-4635-73c5-be14-000000000000") is None
+    finally:
+        graph.close()
