@@ -420,9 +420,6 @@ def _record_tail(run: Run) -> str:
     return tail
 
 
-_UTC = datetime.timezone.utc
-
-
 # The json module's escaping of one string (its C version where present), as _encode does it.
 _string: Callable[[str], str] = json.encoder.encode_basestring
 
