@@ -596,6 +596,9 @@ def _plan_runs(
         if type(r) is Run:
             shared = parts.parts(r)
             row = run_row(r, shared.columns)
+        elif (row := parts.known_pending_row(cast(PendingRun, r))) is not None:
+            run_rows.append(row)  # the common run: its revision, process and graph rows stored
+            continue
         else:
             pending = cast(PendingRun, r)
             shared, tail = parts.pending_parts(pending)
