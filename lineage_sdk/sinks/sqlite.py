@@ -195,6 +195,8 @@ class SQLiteSink(BaseSink):
         check_sqlite_file(self.path)
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
+        # The lean path's own cursor on _conn (Connection.execute makes a cursor per call).
+        self._cursor: sqlite3.Cursor | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
         # common case, then writes only its own rows.
         self._known_io: set[GraphRow] = set()
@@ -205,6 +207,7 @@ class SQLiteSink(BaseSink):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path)
+            self._cursor = self._conn.cursor()
         return self._conn
 
     def emit_run(self, run: PendingRun) -> None:
@@ -213,11 +216,11 @@ class SQLiteSink(BaseSink):
             raise SinkClosedError(f"sink {self.name} is closed")
         with self._lock:
             self._check_fork()
-            conn = self._conn
-            row = None if conn is None else self._parts.known_pending_row(run)
-            if conn is not None and row is not None:
+            cursor = self._cursor
+            row = None if cursor is None else self._parts.known_pending_row(run)
+            if cursor is not None and row is not None:
                 try:
-                    _insert_run(conn, row)
+                    cursor.execute(_INSERT_RUN, row)  # as _insert_run, on the kept cursor
                     return
                 except sqlite3.Error:  # busy, or a repeat: the general path decides, once
                     pass
@@ -304,12 +307,12 @@ class SQLiteSink(BaseSink):
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     def _after_fork(self) -> None:
         # An SQLite connection must never be used across fork; drop it without closing, since
         # closing would touch the parent's locks.
-        self._conn = None
+        self._conn = self._cursor = None
 
     def read(self) -> Iterator[Record]:
         """Every stored record: nodes, transformations, then runs oldest first."""

@@ -593,12 +593,14 @@ def _plan_runs(
     processes: dict[str, Process] = {}
     lineage_runs: list[Run] = []
     for r in fresh:
+        if type(r) is not Run:
+            known = parts.known_pending_row(cast(PendingRun, r))
+            if known is not None:  # the common run: its revision, process and graph rows stored
+                run_rows.append(known)
+                continue
         if type(r) is Run:
             shared = parts.parts(r)
             row = run_row(r, shared.columns)
-        elif (row := parts.known_pending_row(cast(PendingRun, r))) is not None:
-            run_rows.append(row)  # the common run: its revision, process and graph rows stored
-            continue
         else:
             pending = cast(PendingRun, r)
             shared, tail = parts.pending_parts(pending)
