@@ -28,7 +28,7 @@ from lineage_sdk import DataSource, Feature, Run, load_graph, log_lineage
 from lineage_sdk.graph.backend import RunQuery
 from lineage_sdk.pending import PendingRun
 from lineage_sdk.records import Record
-from lineage_sdk.sinks import SQLiteSink, build_sink, sqlmodel
+from lineage_sdk.sinks import SQLiteSink, build_sink, sqlrows
 from lineage_sdk.sinks.base import BaseSink
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
@@ -317,11 +317,11 @@ def test_a_pending_run_makes_the_same_row_as_its_built_run() -> None:
     lineage_sdk.flush()
     pending = [r for r in capture.records if isinstance(r, PendingRun)]
     assert len(pending) == 9  # every run reached the sink unbuilt
-    parts = sqlmodel.RunParts()
+    parts = sqlrows.RunParts()
     for run in pending:
         shared, tail = parts.pending_parts(run)
-        row = sqlmodel.pending_run_row(run, shared.columns, tail)
-        built = sqlmodel.run_row(run.to_run(), shared.columns)
+        row = sqlrows.pending_run_row(run, shared.columns, tail)
+        built = sqlrows.run_row(run.to_run(), shared.columns)
         assert row[:5] + row[7:] == built[:5] + built[7:]
         # The pending run's duration goes in its column (a built Run's float, in its record).
         assert row[5] / 1e9 == run.to_run().duration_s and built[5] is None

@@ -42,12 +42,12 @@ from .base import BaseSink, SinkUnavailableError
 from .sqlmodel import (
     GraphRows,
     Plan,
-    RunParts,
     iter_records,
     merge_stored_declarations,
     plan_batch,
     stored_runs_query,
 )
+from .sqlrows import RunParts
 from .sqlschema import POSTGRES, RECORD_TABLES, STORE_VERSION, StoreVersionError, migration
 
 if TYPE_CHECKING:

@@ -43,15 +43,14 @@ from .sqlmodel import (
     ColumnRow,
     GraphRow,
     GraphRows,
-    RunParts,
     Statement,
     insert_run_sql,
     iter_records,
-    known_run_row,
     merge_stored_declarations,
     plan_batch,
     stored_runs_query,
 )
+from .sqlrows import RunParts, known_run_row
 from .sqlschema import RECORD_TABLES, SQLITE, migration
 
 __all__ = [
