@@ -12,6 +12,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.records import Record
-from lineage_sdk.sinks.sqlschema import SQLITE, migration
+from lineage_sdk.sinks.sqlschema import POSTGRES, SQLITE, migration
 
 from .conftest import GIT_ENV, Repo, child_env, git
 
@@ -344,3 +345,29 @@ def set_back_to_layout_v1(conn: sqlite3.Connection) -> None:
         PRAGMA user_version = 1;
         """
     )
+
+
+def pg_store_from_sqlite(cluster: Any, schema: str, fixture: Path, version: int) -> None:
+    """Make ``schema`` on ``cluster`` (a conftest.PgCluster) a PostgreSQL store of ``version``
+    holding what the SQLite store file ``fixture`` of that version holds, row for row."""
+    import psycopg
+
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        for older in range(version):
+            for statement in migration(POSTGRES, older):
+                conn.execute(statement)
+        conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO lineage_store_version VALUES (%s)", (version,))
+        with closing(sqlite3.connect(fixture)) as lite:
+            tables = [
+                row[0]
+                for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                cursor = lite.execute(f"SELECT * FROM {table}")  # names from the fixture
+                columns = ", ".join(d[0] for d in cursor.description)
+                marks = ", ".join(["%s"] * len(cursor.description))
+                for row in cursor:
+                    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)

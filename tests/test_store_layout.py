@@ -36,7 +36,7 @@ from lineage_sdk.sinks.sqlschema import NARROW_RECORD_TAIL
 from lineage_sdk.stores import parse_store, prune_store, read_store
 
 from .conftest import PgCluster
-from .helpers import aged_run, records_by_key, store_graph
+from .helpers import aged_run, pg_store_from_sqlite, records_by_key, store_graph
 
 DATA = Path(__file__).parent / "data"
 UTC = dt.timezone.utc
@@ -351,33 +351,13 @@ def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(
 def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
     pg_cluster: PgCluster,
 ) -> None:
-    import psycopg
 
     from lineage_sdk.sinks.postgres import PostgresSink
-    from lineage_sdk.sinks.sqlschema import POSTGRES, migration
 
     schema = pg_cluster.new_schema()
     dsn = pg_cluster.dsn(schema=schema)
     # A version-5 store holding what the v5 SQLite fixture holds, row for row.
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'SET search_path TO "{schema}"')
-        for version in range(5):
-            for statement in migration(POSTGRES, version):
-                conn.execute(statement)
-        conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO lineage_store_version VALUES (5)")
-        with closing(sqlite3.connect(DATA / "store-v5.sqlite")) as lite:
-            tables = [
-                row[0]
-                for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ]
-            for table in tables:
-                cursor = lite.execute(f"SELECT * FROM {table}")  # names from the fixture
-                columns = ", ".join(d[0] for d in cursor.description)
-                marks = ", ".join(["%s"] * len(cursor.description))
-                for row in cursor:
-                    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+    pg_store_from_sqlite(pg_cluster, schema, DATA / "store-v5.sqlite", 5)
     before = records_by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
     assert records_by_key(list(read_store(parse_store(dsn)))) == before
     graph = load_graph(dsn)

@@ -29,7 +29,7 @@ from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
 from lineage_sdk.stores import parse_store, read_store
 
 from .conftest import PgCluster
-from .helpers import records_by_key
+from .helpers import pg_store_from_sqlite, records_by_key
 from .strategies import hostile_text
 
 DATA = Path(__file__).parent / "data"
@@ -181,33 +181,13 @@ def test_runs_read_back_from_narrow_rows_equal_what_was_written(
 def test_a_v6_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
     pg_cluster: PgCluster,
 ) -> None:
-    import psycopg
 
     from lineage_sdk.sinks.postgres import PostgresSink, connect_reader, parse_dsn
-    from lineage_sdk.sinks.sqlschema import POSTGRES, migration
 
     schema = pg_cluster.new_schema()
     dsn = pg_cluster.dsn(schema=schema)
     # A version-6 store holding what the v6 SQLite fixture holds, row for row.
-    with psycopg.connect(pg_cluster.dsn(), autocommit=True) as conn:
-        conn.execute(f'CREATE SCHEMA "{schema}"')
-        conn.execute(f'SET search_path TO "{schema}"')
-        for version in range(6):
-            for statement in migration(POSTGRES, version):
-                conn.execute(statement)
-        conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
-        conn.execute("INSERT INTO lineage_store_version VALUES (6)")
-        with closing(sqlite3.connect(DATA / "store-v6.sqlite")) as lite:
-            tables = [
-                row[0]
-                for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            ]
-            for table in tables:
-                cursor = lite.execute(f"SELECT * FROM {table}")  # names from the fixture
-                columns = ", ".join(d[0] for d in cursor.description)
-                marks = ", ".join(["%s"] * len(cursor.description))
-                for row in cursor:
-                    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)
+    pg_store_from_sqlite(pg_cluster, schema, DATA / "store-v6.sqlite", 6)
     before = records_by_key(list(read_json_lines(DATA / "store-v6.jsonl")))
     assert records_by_key(list(read_store(parse_store(dsn)))) == before
     graph = load_graph(dsn)
