@@ -35,8 +35,7 @@ from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
 from lineage_sdk.sinks.sqlschema import NARROW_RECORD_TAIL
 from lineage_sdk.stores import parse_store, prune_store, read_store
 
-from .conftest import PgCluster
-from .helpers import aged_run, pg_store_from_sqlite, records_by_key, store_graph
+from .helpers import aged_run, records_by_key, store_graph
 
 DATA = Path(__file__).parent / "data"
 UTC = dt.timezone.utc
@@ -346,37 +345,3 @@ def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(
     stored = [r for r in read_store(parse_store(sql_store)) if isinstance(r, Run)]
     assert len(expected) == 18
     assert sorted(stored, key=lambda r: r.run_id) == sorted(expected, key=lambda r: r.run_id)
-
-
-def test_a_v5_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
-    pg_cluster: PgCluster,
-) -> None:
-
-    from lineage_sdk.sinks.postgres import PostgresSink
-
-    schema = pg_cluster.new_schema()
-    dsn = pg_cluster.dsn(schema=schema)
-    # A version-5 store holding what the v5 SQLite fixture holds, row for row.
-    pg_store_from_sqlite(pg_cluster, schema, DATA / "store-v5.sqlite", 5)
-    before = records_by_key(list(read_json_lines(DATA / "store-v5.jsonl")))
-    assert records_by_key(list(read_store(parse_store(dsn)))) == before
-    graph = load_graph(dsn)
-    try:
-        assert set(graph.upstream("user_ctr_7d")) == {"ctr_job", "raw_clicks", "raw_views"}
-        assert len(graph.history("user_ctr_7d").runs) == 2
-    finally:
-        graph.close()
-    with _query(dsn) as query:  # the readers left it as it was
-        assert query("SELECT version FROM lineage_store_version") == [(5,)]
-        assert query("SELECT to_regclass('revision_io')") == [(None,)]
-    sink = PostgresSink(dsn)
-    sink.emit([aged_run("after", "new_job", 0, ["raw_clicks"], ["after_upgrade"])])
-    sink.close()
-    with _query(dsn) as query:
-        assert query("SELECT version FROM lineage_store_version") == [(STORE_VERSION,)]
-        assert query("SELECT count(*) FROM legacy_run_io") == [(0,)]
-        moved = query("SELECT count(*) FROM revision_io")[0][0]
-        assert moved > 0
-    after = records_by_key(list(read_store(parse_store(dsn))))
-    assert {k: v for k, v in after.items() if k in before} == before
-    assert ("Run", "after") in after

@@ -178,17 +178,17 @@ def test_runs_read_back_from_narrow_rows_equal_what_was_written(
     assert sorted(read, key=lambda r: r.run_id) == sorted(runs, key=lambda r: r.run_id)
 
 
-def test_a_v6_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
-    pg_cluster: PgCluster,
+@pytest.mark.parametrize("version", [5, 6])
+def test_an_older_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writer(
+    pg_cluster: PgCluster, version: int
 ) -> None:
-
     from lineage_sdk.sinks.postgres import PostgresSink, connect_reader, parse_dsn
 
     schema = pg_cluster.new_schema()
     dsn = pg_cluster.dsn(schema=schema)
-    # A version-6 store holding what the v6 SQLite fixture holds, row for row.
-    pg_store_from_sqlite(pg_cluster, schema, DATA / "store-v6.sqlite", 6)
-    before = records_by_key(list(read_json_lines(DATA / "store-v6.jsonl")))
+    # A store of that version holding what its SQLite fixture holds, row for row.
+    pg_store_from_sqlite(pg_cluster, schema, DATA / f"store-v{version}.sqlite", version)
+    before = records_by_key(list(read_json_lines(DATA / f"store-v{version}.jsonl")))
     assert records_by_key(list(read_store(parse_store(dsn)))) == before
     graph = load_graph(dsn)
     try:
@@ -197,7 +197,7 @@ def test_a_v6_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
     finally:
         graph.close()
     with closing(connect_reader(parse_dsn(dsn))) as conn:  # the readers left it as it was
-        assert conn.execute("SELECT version FROM lineage_store_version").fetchall() == [(6,)]
+        assert conn.execute("SELECT version FROM lineage_store_version").fetchall() == [(version,)]
         assert conn.execute("SELECT to_regclass('run_log')").fetchall() == [(None,)]
     sink = PostgresSink(dsn)
     sink.emit([Run("after", "new_job", "completed", _NOW, _NOW, 0.5, inputs=["raw_clicks"])])
@@ -206,9 +206,11 @@ def test_a_v6_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_writ
         assert conn.execute("SELECT version FROM lineage_store_version").fetchall() == [
             (STORE_VERSION,)
         ]
-        assert conn.execute("SELECT count(*) FROM run_log").fetchall() == [
-            (sum(k[0] == "Run" for k in before) + 1,)
-        ]
+        runs = sum(k[0] == "Run" for k in before) + 1
+        assert conn.execute("SELECT count(*) FROM run_log").fetchall() == [(runs,)]
+        # Every old run had a revision: their inputs and outputs are its, none a run's own.
+        assert conn.execute("SELECT count(*) FROM legacy_run_io").fetchall() == [(0,)]
+        assert conn.execute("SELECT count(*) FROM revision_io").fetchone()[0] > 0
     after = records_by_key(list(read_store(parse_store(dsn))))
     assert {k: v for k, v in after.items() if k in before} == before
     assert ("Run", "after") in after
