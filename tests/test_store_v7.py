@@ -210,7 +210,8 @@ def test_an_older_postgresql_store_reads_unchanged_and_is_upgraded_by_the_first_
         assert conn.execute("SELECT count(*) FROM run_log").fetchall() == [(runs,)]
         # Every old run had a revision: their inputs and outputs are its, none a run's own.
         assert conn.execute("SELECT count(*) FROM legacy_run_io").fetchall() == [(0,)]
-        assert conn.execute("SELECT count(*) FROM revision_io").fetchone()[0] > 0
+        [(moved,)] = conn.execute("SELECT count(*) FROM revision_io").fetchall()
+        assert moved > 0
     after = records_by_key(list(read_store(parse_store(dsn))))
     assert {k: v for k, v in after.items() if k in before} == before
     assert ("Run", "after") in after
