@@ -39,12 +39,11 @@ LIMITS = {
         "is built or serialised on the delivery thread."
     ),
     "sqlite sink, sync": (
-        "one INSERT in one transaction (store version 6: ~3.5 WAL pages per run against the raw "
-        "row's ~2.4): the runs row touches three b-trees (the table, the run-id key, "
-        "runs_by_transformation) where the baseline's touches two, and carries a ~300-byte JSON "
-        "of the run's own fields for exact read-back; ~40 us of SQL and ~12 us of Python per "
-        "call. Two b-trees would leave either lookups by run id or per-transformation queries "
-        "without an index."
+        "one autocommit INSERT into one b-tree (store version 7: ~1.5 WAL pages per run against "
+        "the raw row's ~2.4); the SQL alone costs ~0.75x the raw transaction, and the rest is "
+        "Python: the decorator's capture (~2.5 us) and the sink's row (~1.5 us: the cached "
+        "revision check, the run's own columns, the connection's lock). Shorter revision and "
+        "process keys (32 hex characters each) would save ~0.1x more."
     ),
     "json async throughput": (
         "per run: the line from its revision's template on the delivery thread, competing for "
@@ -57,10 +56,10 @@ LIMITS = {
         "a few microseconds more on short paths."
     ),
     "sqlite async ingest": (
-        "per run ~7 us of SQL (three b-trees and the run's JSON, see the sync sink) and ~5 us of "
-        "Python turning pending runs into rows, plus ~2 us on the caller; SQLite serialises the "
-        "writers, so the SQL part caps four processes near 1/7 us, and the four processes share "
-        "two cores: four can reach at most twice one process here."
+        "per run a few us of SQL (one b-tree, see the sync sink) and ~5 us of Python turning "
+        "pending runs into rows, plus ~2 us on the caller; SQLite serialises the writers, and "
+        "the four processes share two cores: four can reach at most twice one process here "
+        "(each process is one core's worth of work under its GIL)."
     ),
     "impact / downstream": (
         "impact is one recursive query: the walk downstream, and the declared features among it."
