@@ -229,10 +229,50 @@ class CompactGraph:
         search reaches, nothing in proportion to the graph.
         """
         ffront, bfront = self._numbered(starts), self._numbered(ends)
+        if len(bfront) == 1:
+            settled, found = self._down_lone_sources(bfront[0], set(ffront))
+            if settled:
+                return found
         nodes = _meet(ffront, bfront, self.down, self.up, self.ids)
         if nodes is None:
             return None
         return self._labelled(nodes)
+
+    def _down_lone_sources(self, end: int, starts: set[int]) -> tuple[bool, list[str] | None]:
+        """``(True, answer)`` when following ``end``'s lone sources settles a path search, else
+        ``(False, None)``.
+
+        While each node derives from one lone source, every path to ``end`` comes down that
+        chain: the first start on it begins the one shortest path (so any search would find
+        this one), and a chain that reaches a root or loops without passing a start means there
+        is no path. In a tree, the way down from the root to a node is then found without
+        expanding anything else the root reaches. A chain that stops at a node with several
+        sources settles nothing: the search proper takes over.
+        """
+        if end in starts:
+            return True, [self.ids[end]]
+        up = self.up
+        offsets, values, labels = up.offsets, up.values, up.labels
+        assert labels is not None
+        trail = [end]
+        steps = []  # the transformation of each step up the trail: a lone edge's, so the only
+        seen = {end}
+        a = end
+        start = offsets[a]
+        while start + 1 == offsets[a + 1]:
+            steps.append(labels[start])
+            a = values[start]
+            trail.append(a)
+            if a in starts:
+                out = [""] * (2 * len(trail) - 1)
+                out[::2] = map(self.ids.__getitem__, reversed(trail))
+                out[1::2] = map(self.t_ids.__getitem__, reversed(steps))
+                return True, out
+            if a in seen:
+                return True, None
+            seen.add(a)
+            start = offsets[a]
+        return start == offsets[a + 1], None
 
     def _numbered(self, ids: list[str]) -> list[int]:
         """The numbers of ``ids`` in id order, once each; ids the graph lacks (a declared node
@@ -389,12 +429,6 @@ def _meet(
     """
     # Per side: node -> the node it was reached from, and the frontier's unsorted slices.
     fwd: dict[int, int] = dict.fromkeys(ffront, -1)
-    if len(bfront) == 1:
-        if bfront[0] in fwd:
-            return bfront
-        settled, nodes = _up_lone_sources(bfront[0], fwd, up)
-        if settled:
-            return nodes
     bwd: dict[int, int] = dict.fromkeys(bfront, -1)
     fmixed: _Slices = []
     bmixed: _Slices = []
@@ -412,36 +446,6 @@ def _meet(
         else min(meets, key=lambda m: (_depth(fwd, m) + _depth(bwd, m), names[m]))
     )
     return _trail(fwd, middle)[::-1] + _trail(bwd, middle)[1:]
-
-
-def _up_lone_sources(end: int, starts: dict[int, int], up: Rows) -> tuple[bool, list[int] | None]:
-    """``(True, answer)`` when following ``end``'s lone sources settles the search, else
-    ``(False, None)``.
-
-    While each node derives from one lone source, every path to ``end`` comes down that chain:
-    the first start on it begins the one shortest path, and a chain that reaches a root or loops
-    without passing a start means there is no path. Whichever search finds a path, it finds this
-    one, so the search is left out (in a tree, the way down from the root to a node is found
-    without expanding anything the root reaches). The chain stopping at a node with several
-    sources settles nothing: the search proper takes over.
-    """
-    offsets, values = up.offsets, up.values
-    trail = [end]
-    seen = {end}
-    a = end
-    start = offsets[a]
-    while start + 1 == offsets[a + 1]:
-        a = values[start]
-        if a in starts:
-            trail.append(a)
-            trail.reverse()
-            return True, trail
-        if a in seen:
-            return True, None
-        seen.add(a)
-        trail.append(a)
-        start = offsets[a]
-    return start == offsets[a + 1], None
 
 
 #: ``(start, end)`` slices of a frontier still to sort by id: one node's new neighbours each.
