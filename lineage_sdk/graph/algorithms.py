@@ -104,6 +104,8 @@ def shortest_node_path(
 
     A bidirectional breadth-first search: it meets in the middle instead of exploring everything
     downstream of the start. Equally short paths break ties by id, the same in every process.
+    The in-memory backend runs the same search on integers (:mod:`lineage_sdk.graph.paths`):
+    a change here is a change there.
     """
     fwd: dict[str, str | None] = dict.fromkeys(starts)
     bwd: dict[str, str | None] = dict.fromkeys(ends)

@@ -19,6 +19,7 @@ from .model import (
     VersionInfo,
     declaration_revisions,
 )
+from .paths import shortest_path
 
 __all__ = ["MemoryBackend"]
 
@@ -195,7 +196,7 @@ class MemoryBackend:
         return self._graph.label(src, dst)
 
     def path(self, starts: list[str], ends: list[str]) -> list[str] | None:
-        return self._graph.path(starts, ends)
+        return shortest_path(self._graph, starts, ends)
 
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:
