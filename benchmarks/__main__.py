@@ -153,6 +153,7 @@ def _scratch() -> Iterator[None]:
     profile the sections make (here and in their worker processes, through TMPDIR) lands in it,
     and a full run writes several GB. The working directory is in it too: never the checkout."""
     root = tempfile.mkdtemp(prefix="lineage-bench-")
+    os.chmod(root, 0o711)  # the PostgreSQL section's server user passes through to its own dir
     before = (os.getcwd(), tempfile.tempdir, os.environ.get("TMPDIR"))
     tempfile.tempdir = root
     os.environ["TMPDIR"] = root
