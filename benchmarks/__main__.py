@@ -10,11 +10,14 @@ mean little, so it exits 0 whatever the verdicts (timings are never asserted in 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from . import changes, explorer, overhead, postgres, queries, startup, throughput
@@ -121,14 +124,14 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = Path(args.out).resolve()  # before the chdir below: relative to where it was asked
     logging.getLogger("lineage_sdk").setLevel(logging.ERROR)
-    os.chdir(tempfile.mkdtemp(prefix="lineage-bench-cwd-"))  # stores never land in the checkout
     report = Report()
     started = time.perf_counter()
-    for name, section in SECTIONS.items():
-        if args.only and name not in args.only:
-            continue
-        print(f"== {name}", flush=True)
-        section(report, quick=args.quick)
+    with _scratch():
+        for name, section in SECTIONS.items():
+            if args.only and name not in args.only:
+                continue
+            print(f"== {name}", flush=True)
+            section(report, quick=args.quick)
     seconds = time.perf_counter() - started
     for target in report.targets:
         if not target.passed:
@@ -142,6 +145,29 @@ def main(argv: list[str] | None = None) -> int:
     write_markdown(report, out, quick=args.quick, seconds=seconds)
     print(f"\nwrote {out} ({seconds:.0f} s)")
     return exit_code(report, quick=args.quick)
+
+
+@contextlib.contextmanager
+def _scratch() -> Iterator[None]:
+    """One scratch folder for the whole run, removed at its end: every store, log and browser
+    profile the sections make (here and in their worker processes, through TMPDIR) lands in it,
+    and a full run writes several GB. The working directory is in it too: never the checkout."""
+    root = tempfile.mkdtemp(prefix="lineage-bench-")
+    os.chmod(root, 0o711)  # the PostgreSQL section's server user passes through to its own dir
+    before = (os.getcwd(), tempfile.tempdir, os.environ.get("TMPDIR"))
+    tempfile.tempdir = root
+    os.environ["TMPDIR"] = root
+    os.chdir(tempfile.mkdtemp(prefix="cwd-"))
+    try:
+        yield
+    finally:
+        os.chdir(before[0])
+        tempfile.tempdir = before[1]
+        if before[2] is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = before[2]
+        shutil.rmtree(root, ignore_errors=True)
 
 
 def exit_code(report: Report, *, quick: bool) -> int:
