@@ -53,12 +53,10 @@ LIMITS = {
         "the GIL with the loop that makes runs."
     ),
     "in-memory queries": (
-        "on long answers (chains, a fan's downstream) every query is 0.2-0.75x networkx; what "
-        "misses is the few-microsecond queries on the fan (upstream of a deep node: 4 "
-        "ancestors), timed as the median of 5 single calls, i.e. the third call of code the "
-        "interpreter has not yet specialised: ~1.3x there, ~0.9x once warm (path: ~0.9x "
-        "cold, ~0.7x warm). Their results are sorted lists naming transformations too; "
-        "networkx returns sets of nodes."
+        "on long answers (chains, a fan's downstream) every query is 0.2-0.75x networkx; the "
+        "closest are the few-microsecond queries on the fan (upstream of a deep node: 4 "
+        "ancestors; path), each sample a ~2 ms loop of calls. Our results are sorted lists "
+        "naming transformations too; networkx returns sets of nodes."
     ),
     "sqlite async ingest": (
         "per run a few us of SQL (one b-tree, see the sync sink) and ~5 us of Python turning "
