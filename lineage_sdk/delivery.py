@@ -159,6 +159,15 @@ class Delivery:
         Returns False, having done nothing, when this delivery is closed: the caller may then
         give the run to the configuration in force instead.
         """
+        one = self.lean_one
+        if one is not None:  # sync, to one sink that takes a run alone: the leanest of all
+            try:
+                one[0](run)
+            except Exception as exc:
+                self.lean_one_failed(exc)
+            else:
+                one[1]()
+            return True
         if self._lean_async:
             buffer = self._buffer
             if len(buffer) < self._queue_size:
@@ -167,18 +176,6 @@ class Delivery:
                     self._wake.set()
                 return True
         elif self._lean_sync:
-            one = self._one
-            if one is not None:
-                try:
-                    one[0](run)
-                except Exception as exc:
-                    sink, stats, _ = self._plan[0]
-                    self._record_failure(sink.name, stats, exc, 1)
-                    if self.on_error == "raise":
-                        raise _sink_error([(sink.name, exc)]) from None
-                else:
-                    one[1]()
-                return True
             failures = self._write((run,))  # several sinks: the general path
             if failures and self.on_error == "raise":
                 raise _sink_error(failures)
@@ -187,6 +184,13 @@ class Delivery:
             return False
         self.submit([run])
         return True
+
+    def lean_one_failed(self, exc: Exception) -> None:
+        """Count (and in strict mode raise) the failure of :attr:`lean_one`'s emit of one run."""
+        sink, stats, _ = self._plan[0]
+        self._record_failure(sink.name, stats, exc, 1)
+        if self.on_error == "raise":
+            raise _sink_error([(sink.name, exc)]) from None
 
     def submit(self, records: Sequence[Item]) -> None:
         """Deliver one run's records. In sync mode they are stored when this returns.
@@ -233,6 +237,7 @@ class Delivery:
         if mp is not None and mp.parent_process() is not None:
             self.async_delivery = False
             self._lean_sync = not self._closed
+            self.lean_one = self._one if self._lean_sync else None
             _log.info(
                 "lineage: LINEAGE_ASYNC=1 is ignored in worker process %d: workers can exit "
                 "without running exit handlers, so each run is written when it ends",
@@ -385,6 +390,9 @@ class Delivery:
         self._writing = 0  # runs in the batch the worker is writing now
         self._lean_async = False  # set once the worker runs: submit_run appends directly
         self._lean_sync = not self.async_delivery and bool(self.sinks) and not self._closed
+        #: (emit_run, count) of the one sink while sync delivery may call it directly with a
+        #: lone run (see :meth:`submit_run`; the decorator's end() does too), else None.
+        self.lean_one = self._one if self._lean_sync else None
         self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
@@ -469,6 +477,7 @@ class Delivery:
             self._wake.set()
             time.sleep(0.05)
         self._lean_async = self._lean_sync = False
+        self.lean_one = None
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():
