@@ -33,7 +33,7 @@ def _import_seconds(module: str) -> float:
 
 
 _heavy: dict[str, list[str]] = {}
-_pycache = tempfile.mkdtemp(prefix="lineage-bench-pycache-")
+_pycache: list[str] = []  # made on first use, in the run's scratch folder
 
 
 def _child_env() -> dict[str, str]:
@@ -41,8 +41,10 @@ def _child_env() -> dict[str, str]:
     # PYTHONDONTWRITEBYTECODE set (as on CI machines) an editable checkout would otherwise be
     # compiled from source on every import while the other comes with its .pyc files. The
     # bytecode goes to a temporary prefix, never into the checkout.
+    if not _pycache:
+        _pycache.append(tempfile.mkdtemp(prefix="pycache-"))
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    env["PYTHONPYCACHEPREFIX"] = _pycache
+    env["PYTHONPYCACHEPREFIX"] = _pycache[0]
     return env
 
 

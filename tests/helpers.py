@@ -9,8 +9,10 @@ import json
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, Run, SQLiteSink, log_lineage
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.records import Record
+from lineage_sdk.sinks.sqlschema import POSTGRES, SQLITE, migration
 
 from .conftest import GIT_ENV, Repo, child_env, git
 
@@ -312,12 +315,59 @@ def build_history(base: Path, extra_stores: dict[str, str] | None = None) -> Pip
     return PipelineHistory(repo, stores, tags)
 
 
-#: SQL that gives each run of a store written by this release its own input and output rows, as
-#: every layout before store version 6 kept them: tests that turn a fresh store into an older
-#: version's run it first (migration 6 moves them back into revision_io).
-RUN_IO_AS_BEFORE_V6 = (
-    "INSERT OR IGNORE INTO run_inputs SELECT r.run_id, io.node_id FROM runs r "
-    "JOIN revision_io io ON io.revision_id = r.revision_id AND io.direction = 'in';"
-    "INSERT OR IGNORE INTO run_outputs SELECT r.run_id, io.node_id FROM runs r "
-    "JOIN revision_io io ON io.revision_id = r.revision_id AND io.direction = 'out';"
-)
+def set_back_to_layout_v1(conn: sqlite3.Connection) -> None:
+    """Turn an SQLite store this release wrote into the layout of store version 1.
+
+    Every run becomes a row of its own with its whole record and its own input and output rows
+    (no revisions, processes or declarations), as version 1 kept them; ``user_version`` is 1.
+    The graph tables stay as they are: a test makes them what the version it imitates held.
+    """
+    conn.executescript(
+        """
+        CREATE TEMP TABLE old_runs AS
+            SELECT run_id, transformation_id, parent_run_id, status, started_us, ended_us,
+                   version, source_sha256, git_commit, git_tag, record
+            FROM run_records;
+        CREATE TEMP TABLE old_io AS SELECT run_id, direction, node_id FROM run_io;
+        DROP VIEW run_io; DROP VIEW run_records; DROP VIEW transformation_versions;
+        DROP VIEW runs; DROP TABLE run_log; DROP TABLE legacy_run_io; DROP TABLE revision_io;
+        DROP TABLE revisions; DROP TABLE processes; DROP TABLE declarations;
+        """
+    )
+    for statement in migration(SQLITE, 0):  # creates what is missing: the version-1 tables
+        conn.execute(statement)
+    conn.executescript(
+        """
+        INSERT INTO runs SELECT * FROM temp.old_runs;
+        INSERT INTO run_inputs SELECT run_id, node_id FROM temp.old_io WHERE direction = 'in';
+        INSERT INTO run_outputs SELECT run_id, node_id FROM temp.old_io WHERE direction = 'out';
+        DROP TABLE temp.old_runs; DROP TABLE temp.old_io;
+        PRAGMA user_version = 1;
+        """
+    )
+
+
+def pg_store_from_sqlite(cluster: Any, schema: str, fixture: Path, version: int) -> None:
+    """Make ``schema`` on ``cluster`` (a conftest.PgCluster) a PostgreSQL store of ``version``
+    holding what the SQLite store file ``fixture`` of that version holds, row for row."""
+    import psycopg
+
+    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+        conn.execute(f'SET search_path TO "{schema}"')
+        for older in range(version):
+            for statement in migration(POSTGRES, older):
+                conn.execute(statement)
+        conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
+        conn.execute("INSERT INTO lineage_store_version VALUES (%s)", (version,))
+        with closing(sqlite3.connect(fixture)) as lite:
+            tables = [
+                row[0]
+                for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                cursor = lite.execute(f"SELECT * FROM {table}")  # names from the fixture
+                columns = ", ".join(d[0] for d in cursor.description)
+                marks = ", ".join(["%s"] * len(cursor.description))
+                for row in cursor:
+                    conn.execute(f"INSERT INTO {table} ({columns}) VALUES ({marks})", row)

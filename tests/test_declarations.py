@@ -17,8 +17,9 @@ import lineage_sdk
 from lineage_sdk import DataSource, Feature, JsonFileSink, MemorySink, SQLiteSink, Transformation
 from lineage_sdk.graph import LineageGraph
 from lineage_sdk.records import Record, declaration_changes, merge_declaration
+from lineage_sdk.sinks.sqlschema import SQLITE, migration
 
-from .helpers import STORES, cli, pg_store
+from .helpers import STORES, cli, pg_store, set_back_to_layout_v1
 from .strategies import hostile_text
 
 
@@ -188,7 +189,14 @@ def test_an_older_sqlite_store_reads_its_declarations_as_first_revisions(tmp_pat
     sink.emit([Feature("f", description="kept")])
     sink.close()
     with sqlite3.connect(path) as conn:  # as a store of version 4 was: no declarations table
-        conn.execute("DROP TABLE declarations")
+        set_back_to_layout_v1(conn)
+        conn.executescript(
+            "DROP VIEW io_with_failed; DROP VIEW edges_with_failed; DROP TABLE failed_io;"
+            "DROP TABLE failed_edges; DROP TABLE column_edges; ALTER TABLE edges DROP COLUMN whole"
+        )
+        for version in (1, 2, 3):
+            for statement in migration(SQLITE, version):
+                conn.execute(statement)
         conn.execute("PRAGMA user_version = 4")
     conn.close()
     [only] = lineage_sdk.load_graph(f"sqlite:{path}").history("f").declarations

@@ -13,7 +13,7 @@ from lineage_sdk import SQLiteSink
 from lineage_sdk.export.registry import registry_dict
 from lineage_sdk.graph import UnknownNodeError
 
-from .helpers import RUN_IO_AS_BEFORE_V6, STORES, make_run, store_graph
+from .helpers import STORES, make_run, set_back_to_layout_v1, store_graph
 
 # "daily" read clean.csv into report; a later attempt read ghost.csv (a file that never
 # existed) and failed; the newest run of all is that failure.
@@ -85,8 +85,9 @@ def test_a_version_1_store_is_migrated_so_failed_runs_stop_being_lineage(tmp_pat
     sink.close()
     # Turn it into what version 1 wrote: every run's rows in the graph tables.
     conn = sqlite3.connect(path)
+    set_back_to_layout_v1(conn)
     conn.executescript(
-        RUN_IO_AS_BEFORE_V6 + "INSERT OR IGNORE INTO transformation_io SELECT * FROM failed_io;"
+        "INSERT OR IGNORE INTO transformation_io SELECT * FROM failed_io;"
         "INSERT OR IGNORE INTO edges (src, transformation_id, dst) SELECT * FROM failed_edges;"
         "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
         "DROP TABLE failed_io; DROP TABLE failed_edges;"

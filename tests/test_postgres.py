@@ -324,7 +324,7 @@ def _fill_the_disk(pg_dsn: str) -> psycopg.Connection[Any]:
         "USING ERRCODE = 'disk_full'; END $$"
     )
     admin.execute(
-        f'CREATE TRIGGER full_disk BEFORE INSERT ON "{schema}".runs '
+        f'CREATE TRIGGER full_disk BEFORE INSERT ON "{schema}".run_log '
         f'FOR EACH ROW EXECUTE FUNCTION "{schema}".full_disk()'
     )
     return admin
@@ -351,7 +351,7 @@ def test_a_full_disk_is_logged_once_counted_and_runs_land_once_there_is_room(
         assert stats["sinks"][sink.name]["errors"].keys() == {"disk_full"}
         warnings = [r.getMessage() for r in caplog.records if "disk_full" in r.getMessage()]
         assert len(warnings) == 1 and "No space left on device" in warnings[0]
-        admin.execute(f'DROP TRIGGER full_disk ON "{schema_of(pg_dsn)}".runs')  # room again
+        admin.execute(f'DROP TRIGGER full_disk ON "{schema_of(pg_dsn)}".run_log')  # room again
     finally:
         admin.close()
     time.sleep(0.1)  # the cool-down

@@ -23,7 +23,7 @@ from lineage_sdk.config import SinkTarget
 from lineage_sdk.sinks import build_sink
 
 from .conftest import JOB_MODULE, Repo, child_env, import_path
-from .helpers import RUN_IO_AS_BEFORE_V6, cli
+from .helpers import cli, set_back_to_layout_v1
 
 
 def _lineage(*args: str) -> tuple[int, str, str]:
@@ -391,8 +391,9 @@ def test_a_store_of_an_older_version_is_read_through_a_copy_and_left_unchanged(
     store = tmp_path / "old.db"
     _record_one_run(f"sqlite:{store}")
     conn = sqlite3.connect(store)
+    set_back_to_layout_v1(conn)
     conn.executescript(  # what version 1 of the layout looked like
-        RUN_IO_AS_BEFORE_V6 + "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
+        "DROP VIEW io_with_failed; DROP VIEW edges_with_failed;"
         "DROP TABLE failed_io; DROP TABLE failed_edges;"
         "DROP TABLE column_edges; ALTER TABLE edges DROP COLUMN whole; PRAGMA user_version = 1;"
     )

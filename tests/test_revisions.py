@@ -136,7 +136,7 @@ def test_the_sqlite_store_keeps_one_revision_and_one_process_for_many_runs(
         (revision_json,) = conn.execute("SELECT record FROM revisions").fetchone()
         assert conn.execute("SELECT count(*) FROM revisions").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM processes").fetchone()[0] == 1
-        narrow = [json.loads(r) for (r,) in conn.execute("SELECT record FROM runs")]
+        narrow = [json.loads(r) for (r,) in conn.execute("SELECT coalesce(record, '{}') FROM runs")]
     finally:
         conn.close()
     revision = json.loads(revision_json)

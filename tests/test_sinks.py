@@ -280,7 +280,23 @@ def test_sqlite_store_is_wal_with_the_current_version(tmp_path: Path) -> None:
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA user_version").fetchone()[0] == STORE_VERSION
     indexes = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    assert {"edges_by_dst", "transformation_io_by_node", "runs_by_transformation"} <= indexes
+    assert {"edges_by_dst", "transformation_io_by_node"} <= indexes
+
+
+def test_a_run_row_is_one_b_tree_in_sqlite(tmp_path: Path) -> None:
+    # A run's commit writes one b-tree: run_log is clustered by its key and has no index.
+    SQLiteSink(tmp_path / "l.db").emit([Feature("a")])
+    conn = sqlite3.connect(tmp_path / "l.db")
+    [(sql,)] = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'run_log'").fetchall()
+    assert sql.rstrip().endswith("WITHOUT ROWID")
+    assert "PRIMARY KEY (transformation_id, started_us, run_id)" in sql
+    on_runs = conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'run_log'"
+    ).fetchall()
+    assert on_runs == []
+    assert conn.execute("SELECT type FROM sqlite_master WHERE name = 'runs'").fetchall() == [
+        ("view",)
+    ]
 
 
 def test_an_empty_version_0_database_is_migrated(tmp_path: Path) -> None:

@@ -89,9 +89,8 @@ def _sqlite_io(table: str, status: str) -> tuple[str, ...]:
     # main.run_io: each run's inputs and outputs, whatever layout wrote the run.
     return (
         f"CREATE TEMP TABLE {table} AS "
-        "SELECT DISTINCT r.transformation_id, i.direction, i.node_id "
-        "FROM main.runs r JOIN main.run_io i ON i.run_id = r.run_id "
-        f"WHERE r.status {status} AND r.ended_us <= {{until_us}}",
+        "SELECT DISTINCT transformation_id, direction, node_id FROM main.run_io "
+        f"WHERE status {status} AND ended_us <= {{until_us}}",
         f"CREATE INDEX temp.{table}_by_node ON {table} (node_id, direction)",
         f"CREATE INDEX temp.{table}_by_t ON {table} (transformation_id, direction)",
     )
@@ -145,8 +144,8 @@ _SQLITE_SNAPSHOT = (
 def _postgres_io(table: str, status: str) -> tuple[str, ...]:
     return (
         f"CREATE TEMP TABLE {table} AS "
-        "SELECT DISTINCT r.transformation_id, i.direction, i.node_id "
-        f"FROM runs r JOIN run_io i ON i.run_id = r.run_id WHERE r.status {status}",
+        "SELECT DISTINCT transformation_id, direction, node_id FROM run_io "
+        f"WHERE status {status} AND ended_us <= {{until_us}}",
         f"CREATE INDEX ON {table} (node_id, direction)",
         f"CREATE INDEX ON {table} (transformation_id, direction)",
     )

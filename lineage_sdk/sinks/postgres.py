@@ -42,12 +42,12 @@ from .base import BaseSink, SinkUnavailableError
 from .sqlmodel import (
     GraphRows,
     Plan,
-    RunParts,
     iter_records,
     merge_stored_declarations,
     plan_batch,
     stored_runs_query,
 )
+from .sqlrows import RunParts
 from .sqlschema import POSTGRES, RECORD_TABLES, STORE_VERSION, StoreVersionError, migration
 
 if TYPE_CHECKING:
@@ -190,12 +190,20 @@ def _store_version(conn: Any) -> int | None:
     return None if row is None else int(row[0])
 
 
-#: A store of this version is read without being upgraded (see _OLD_RUN_IO).
-_READABLE_OLD_VERSION = 5
-_OLD_RUN_IO = (
-    "CREATE TEMP VIEW run_io AS SELECT run_id, 'in'::text AS direction, node_id FROM run_inputs "
-    "UNION ALL SELECT run_id, 'out'::text, node_id FROM run_outputs"
+# The run_io view as readers of store version 7 ask it (each run's whole key, status and end),
+# over what an older store has: a reader never upgrades a store, so it makes its session's own.
+_RUN_IO_OVER = (
+    "CREATE TEMP VIEW run_io AS SELECT r.transformation_id, r.started_us, r.run_id, r.status, "
+    "r.ended_us, i.direction, i.node_id FROM runs r JOIN ({}) i ON i.run_id = r.run_id"
 )
+#: Store versions read without being upgraded -> the statement that stands in for run_io.
+_OLD_RUN_IO = {
+    5: _RUN_IO_OVER.format(
+        "SELECT run_id, 'in'::text AS direction, node_id FROM run_inputs "
+        "UNION ALL SELECT run_id, 'out'::text, node_id FROM run_outputs"
+    ),
+    6: _RUN_IO_OVER.format("SELECT run_id, direction, node_id FROM run_io"),
+}
 
 
 def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
@@ -208,10 +216,10 @@ def _migrate(conn: Any, target: PgTarget, create: bool) -> None:
             f"{target.display} has store version {version}; this lineage-sdk reads up to "
             f"{STORE_VERSION}: pip install --upgrade {DISTRIBUTION}"
         )
-    if not create and version == _READABLE_OLD_VERSION:
+    if not create and version in _OLD_RUN_IO:
         # Read as it is (a writer upgrades it): this session's own view stands in for the one
-        # version 6 adds; every run of version 5 keeps its inputs and outputs in its own rows.
-        conn.execute(_OLD_RUN_IO)
+        # version 7 has; runs, run_records and transformation_versions answer as they are.
+        conn.execute(_OLD_RUN_IO[version])
         return
     if not create:
         raise FileNotFoundError(f"no lineage store at {target.display}")
@@ -438,9 +446,10 @@ def read_records(
         conn.close()
 
 
-_WRITE_TABLES = ("nodes", "transformations", "runs", "edges")
-#: Tables a writer also fills from store version 6 on (an older store lacks revision_io).
-_WRITE_TABLES_V6 = ("revisions", "revision_io")
+def _write_tables(version: int) -> tuple[str, ...]:
+    """The tables a writer fills in a store of ``version`` (an older one lacks the newer)."""
+    tables = ("nodes", "transformations", "edges", "run_log" if version >= 7 else "runs")
+    return (*tables, "revisions", "revision_io") if version >= 6 else tables
 
 
 def probe(
@@ -485,7 +494,7 @@ def probe(
         else:
             can = all(
                 conn.execute("SELECT has_table_privilege(%s, 'INSERT')", (t,)).fetchone()[0]
-                for t in (*_WRITE_TABLES, *(_WRITE_TABLES_V6 if version >= 6 else ()))
+                for t in _write_tables(version)
             )
         return {
             "server_version": conn.execute("SHOW server_version").fetchone()[0],

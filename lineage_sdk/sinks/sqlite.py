@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from .._version import DISTRIBUTION
 from ..pending import PendingRun, built
 from ..records import Record, Run
-from .base import BaseSink, check_file_path
+from .base import BaseSink, SinkClosedError, check_file_path
 from .sqlite_files import (
     BUSY_TIMEOUT_MS,
     STORE_VERSION,
@@ -43,15 +43,14 @@ from .sqlmodel import (
     ColumnRow,
     GraphRow,
     GraphRows,
-    RunParts,
     Statement,
     insert_run_sql,
     iter_records,
-    known_run_row,
     merge_stored_declarations,
     plan_batch,
     stored_runs_query,
 )
+from .sqlrows import RunParts, known_run_row
 from .sqlschema import RECORD_TABLES, SQLITE, migration
 
 __all__ = [
@@ -144,15 +143,10 @@ _INSERT_RUN = insert_run_sql(SQLITE)
 
 
 def _insert_run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
-    """One run row in its own write transaction (taken at once: no lock upgrade later)."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(_INSERT_RUN, row)
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:
-            conn.execute("ROLLBACK")
-        raise
+    """One run row in its own write transaction: the INSERT alone, in autocommit. A writing
+    statement takes the write lock before it reads anything (as BEGIN IMMEDIATE does: no lock
+    upgrade later) and commits, or rolls back whole, when it ends; one call instead of three."""
+    conn.execute(_INSERT_RUN, row)
 
 
 def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
@@ -200,6 +194,8 @@ class SQLiteSink(BaseSink):
         check_sqlite_file(self.path)
         super().__init__(f"sqlite:{self.path}")
         self._conn: sqlite3.Connection | None = None
+        # The lean path's own cursor on _conn (Connection.execute makes a cursor per call).
+        self._cursor: sqlite3.Cursor | None = None
         # Graph rows (io, edges) this process has committed: a run repeating its lineage, the
         # common case, then writes only its own rows.
         self._known_io: set[GraphRow] = set()
@@ -210,19 +206,39 @@ class SQLiteSink(BaseSink):
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
             self._conn = connect(self.path)
+            self._cursor = self._conn.cursor()
         return self._conn
+
+    def emit_run(self, run: PendingRun) -> None:
+        """Delivery's lean path: the common run's row, one INSERT, straight away."""
+        if self._closed:
+            raise SinkClosedError(f"sink {self.name} is closed")
+        with self._lock:
+            self._check_fork()
+            cursor = self._cursor
+            row = None if cursor is None else self._parts.known_pending_row(run)
+            if cursor is not None and row is not None:
+                try:
+                    cursor.execute(_INSERT_RUN, row)  # as _insert_run, on the kept cursor
+                    return
+                except sqlite3.Error:  # busy, or a repeat: the general path decides, once
+                    pass
+            self._emit((run,))  # type: ignore[arg-type]  # accepts_pending: _emit takes it
 
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
         conn = self._connection()
         if len(records) == 1:
-            # The common batch: one run of a revision this process wrote before. BEGIN
-            # IMMEDIATE, one INSERT, COMMIT, and nothing else.
+            # The common batch: one run of a revision this process wrote before: one INSERT
+            # in its own transaction, and nothing else.
             row = known_run_row(records[0], self._parts)
             if row is not None:
                 try:
-                    _retrying(lambda: _insert_run(conn, row))
+                    try:
+                        _insert_run(conn, row)
+                    except sqlite3.OperationalError:  # busy beyond busy_timeout: wait and retry
+                        _retrying(lambda: _insert_run(conn, row))
                 except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
                     self._emit_checked(conn, records, dedupe=True)
                 return
@@ -290,12 +306,12 @@ class SQLiteSink(BaseSink):
     def _close(self) -> None:
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._cursor = None
 
     def _after_fork(self) -> None:
         # An SQLite connection must never be used across fork; drop it without closing, since
         # closing would touch the parent's locks.
-        self._conn = None
+        self._conn = self._cursor = None
 
     def read(self) -> Iterator[Record]:
         """Every stored record: nodes, transformations, then runs oldest first."""

@@ -1,36 +1,43 @@
 """Writing a lineage store: the batches of both SQL stores, planned once for SQLite and PostgreSQL.
 
-The tables and their migrations are :mod:`~lineage_sdk.sinks.sqlschema`; retention is
-:mod:`~lineage_sdk.sinks.sqlretention`. Upserts are ``INSERT ... ON CONFLICT`` in both databases
-(SQLite >= 3.24). Every row also keeps its record's JSON as text, so reading back is exact in
-both stores.
+The tables and their migrations are :mod:`~lineage_sdk.sinks.sqlschema`, a run's rows
+:mod:`~lineage_sdk.sinks.sqlrows`, retention :mod:`~lineage_sdk.sinks.sqlretention`. Upserts are
+``INSERT ... ON CONFLICT`` in both databases (SQLite >= 3.24). A declaration's row keeps its
+record's JSON as text, a run's row what no column holds (the run_records view rebuilds the
+rest), so reading back is exact in both stores.
 
 A batch is planned once (:func:`plan_batch`: statements with many rows each) and each store runs
 the plan in one transaction. The common batch, one run of a revision this process wrote before,
-is one row (:func:`known_run_row`) and one cached statement (:func:`insert_run_sql`); a pending
-run (:mod:`lineage_sdk.pending`) becomes its row without its Run being built. Shared rows
+is one row (:func:`~lineage_sdk.sinks.sqlrows.known_run_row`) and one cached statement
+(:func:`insert_run_sql`); a pending run (:mod:`lineage_sdk.pending`) becomes its row without its
+Run being built. Shared rows
 (nodes, transformations, graph rows) are taken in one fixed order, sorted by key: two PostgreSQL
 transactions upserting the same rows in different orders would deadlock.
 """
 
 from __future__ import annotations
 
-import datetime
 import json
-import json.encoder
-import math
-import operator
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from typing import Any, cast
 
 import attrs
 
-from ..pending import PendingRun, built, is_run, utc_isoformat
+from ..pending import PendingRun, built, is_run
 from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
-from ..revisions import Process, Revision, split_run
-from ..serde import _encode, converter, dumps, from_dict, line_safe
+from ..revisions import Process, Revision
+from ..serde import dumps, from_dict
 from .declarations import declaration_key, take_declaration
+from .sqlrows import (
+    RunParts,
+    known_run_row,
+    micros,
+    pending_run_row,
+    process_row,
+    revision_row,
+    run_row,
+)
 from .sqlschema import GRAPH_TABLES, Dialect
 
 __all__ = [
@@ -38,16 +45,11 @@ __all__ = [
     "GraphRow",
     "GraphRows",
     "Plan",
-    "RunParts",
-    "SharedParts",
     "Statement",
     "insert_run_sql",
     "iter_records",
-    "known_run_row",
     "merge_stored_declarations",
-    "pending_run_row",
     "plan_batch",
-    "run_row",
     "split_records",
     "stored_runs_query",
 ]
@@ -68,7 +70,7 @@ _COLUMN_TYPES = {"whole": "INTEGER"}
 
 
 def _array_type(column: str) -> str:
-    return "BIGINT" if column.endswith("_us") else _COLUMN_TYPES.get(column, "TEXT")
+    return "BIGINT" if column.endswith(("_us", "_ns")) else _COLUMN_TYPES.get(column, "TEXT")
 
 
 def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
@@ -226,229 +228,20 @@ def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
     return (t.id, t.version, t.description, t.compute_framework, t.code_reference, dumps(t), now)
 
 
-_EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
-_MICROSECOND = datetime.timedelta(microseconds=1)
-
-
-def _us(record_time: datetime.datetime) -> int:
-    # Exact integer arithmetic: a float timestamp can be one microsecond off.
-    return (record_time - _EPOCH) // _MICROSECOND
-
-
-class RunParts:
-    """Splits runs into narrow rows plus their revisions and processes, written once per store.
-
-    One per sink. ``known_*`` hold what this process committed to the store (revision and
-    process ids, and the (revision, completed) pairs whose graph rows are written); ``pending_*``
-    what the batch being planned writes, promoted by :meth:`committed` once its transaction
-    commits. A run whose revision, process and graph rows are all known costs its row only.
-    """
-
-    _CACHE_LIMIT = 4096
-
-    def __init__(self) -> None:
-        self.declarations: dict[str, Transformation] = {}
-        self.known_revisions: set[str] = set()
-        self.known_processes: set[str] = set()
-        self.known_graph: set[tuple[str, bool]] = set()
-        self.pending_revisions: set[str] = set()
-        self.pending_processes: set[str] = set()
-        self.pending_graph: set[tuple[str, bool]] = set()
-        # A run's shared fields -> its revision, process and the run row's shared columns:
-        # split once, not per run.
-        self._cache: dict[tuple[Any, ...], SharedParts] = {}
-        self._last: tuple[tuple[Any, ...], SharedParts | None] = ((), None)
-        # Pending runs: id()s of a revision key -> _PendingParts (which keeps the key alive,
-        # so no id is reused while it is cached).
-        self._pending: dict[tuple[int, ...], _PendingParts] = {}
-        self._last_pending: _PendingParts | None = None
-
-    def parts(self, run: Run) -> SharedParts:
-        """The revision and process of ``run`` (with its declaration's descriptive fields)."""
-        declaration = self.declarations.get(run.transformation)
-        key = (
-            run.transformation, run.version, run.inputs, run.outputs, run.derivation,
-            run.column_derivation, run.code, run.git, run.code_reference, run.host, run.pid,
-            run.python_version, run.sdk_version, run.namespace, declaration,
-        )  # fmt: skip
-        last_key, found = self._last
-        # The decorator passes the same objects from one call to the next: compare identities
-        # first, and hash the key only when they differ.
-        if found is not None and all(map(operator.is_, key, last_key)):
-            return found
-        cached = self._cache.get(key)
-        if cached is None:
-            if len(self._cache) >= self._CACHE_LIMIT:
-                self._cache.clear()
-            revision, process, _ = split_run(run, declaration)
-            cached = self._cache[key] = SharedParts(revision, process)
-        self._last = (key, cached)
-        return cached
-
-    def pending_parts(self, run: PendingRun) -> tuple[SharedParts, str]:
-        """The revision and process of a pending run, and its narrow record's tail (see
-        _record_tail); its Run is built for the first run of each revision key only."""
-        key = run.revision_key()
-        last = self._last_pending
-        if last is None or not last.matches(key, self.declarations):
-            ids = tuple(map(id, key))
-            last = self._pending.get(ids)
-            if last is None or not last.matches(key, self.declarations):
-                built_run = run.to_run()
-                if len(self._pending) >= self._CACHE_LIMIT:
-                    self._pending.clear()
-                last = self._pending[ids] = _PendingParts(
-                    key,
-                    self.declarations.get(built_run.transformation),
-                    self.parts(built_run),
-                    _record_tail(built_run),
-                )
-            self._last_pending = last
-        return last.shared, last.tail
-
-    def clear_pending(self) -> None:
-        """Forget what an earlier plan meant to write (its transaction did not commit)."""
-        if not (self.pending_revisions or self.pending_processes or self.pending_graph):
-            return
-        self.pending_revisions.clear()
-        self.pending_processes.clear()
-        self.pending_graph.clear()
-
-    def committed(self) -> None:
-        """The planned batch committed: its revisions, processes and graph rows are stored."""
-        if self.pending_revisions or self.pending_processes or self.pending_graph:
-            self.known_revisions |= self.pending_revisions
-            self.known_processes |= self.pending_processes
-            self.known_graph |= self.pending_graph
-            self.clear_pending()
-
-
-class _PendingParts:
-    """A cached revision key of pending runs, with what the runs that share it share."""
-
-    __slots__ = ("declaration", "key", "shared", "tail")
-
-    def __init__(
-        self,
-        key: tuple[object, ...],
-        declaration: Transformation | None,
-        shared: SharedParts,
-        tail: str,
-    ) -> None:
-        self.key = key
-        self.declaration = declaration
-        self.shared = shared
-        self.tail = tail
-
-    def matches(self, key: tuple[object, ...], declarations: dict[str, Transformation]) -> bool:
-        """Whether runs of ``key`` share these parts: the same objects, and the declaration
-        the revision was built with is still the sink's latest."""
-        return (
-            len(key) == len(self.key)
-            and all(map(operator.is_, key, self.key))
-            and declarations.get(self.shared.revision.transformation) is self.declaration
-        )
-
-
-class SharedParts:
-    """What the runs of one revision in one process share: written once, referenced per run."""
-
-    __slots__ = ("columns", "process", "revision")
-
-    def __init__(self, revision: Revision, process: Process) -> None:
-        self.revision = revision
-        self.process = process
-        #: The run row's columns that come from the revision and process (see _RUN_COLUMNS).
-        self.columns: tuple[Any, ...] = (
-            revision.transformation,
-            revision.version,
-            revision.code.source_sha256 if revision.code else None,
-            revision.git.commit if revision.git else None,
-            revision.git.tag if revision.git else None,
-            revision.id,
-            process.id,
-        )
-
-
-def _record_without_id(record: Revision | Process) -> str:
-    # The id is the row's key; null fields are left out (readers default them).
-    data = converter().unstructure(record)
-    return line_safe(_encode({k: v for k, v in data.items() if v is not None and k != "id"}))
-
-
-def _narrow_record(
-    run_id: str,
-    status: str,
-    *,
-    started: str,
-    ended: str,
-    duration_s: float,
-    optional: tuple[str | None, ...],
-    tail: str,
-) -> str:
-    """A run's own fields as JSON, null fields left out (the run_records view adds the rest).
-
-    Filled in as text: every value is a JSON string escaped by the json module's own string
-    encoder or a float as ``repr`` gives it (as json does); ``started`` and ``ended`` are
-    isoformat texts, ``optional`` the values of _OPTIONAL_OWN_FIELDS, ``tail`` from
-    :func:`_record_tail`. Several times faster than encoding a dict, and the same JSON value.
-    """
-    parts = [
-        '{"run_id":',
-        _string(run_id),
-        ',"status":',
-        _string(status),
-        ',"started_at":"',
-        started,
-        '","ended_at":"',
-        ended,
-        '","duration_s":',
-        float.__repr__(duration_s)
-        if type(duration_s) is float and math.isfinite(duration_s)
-        else _encode(duration_s),
-    ]
-    for name, value in zip(_OPTIONAL_OWN_FIELDS, optional, strict=True):
-        if value is not None:
-            parts += (',"', name, '":', _string(value))
-    parts.append(tail)
-    return line_safe("".join(parts))
-
-
-def _record_tail(run: Run) -> str:
-    """The end of a run's narrow record: its partitions (if any) and its schema version."""
-    tail = f',"schema_version":{int(run.schema_version)},"record_type":"run"}}'
-    if run.partitions:
-        return ',"partitions":' + _encode(converter().unstructure(run.partitions)) + tail
-    return tail
-
-
-_UTC = datetime.timezone.utc
-
-
-def _isoformat(when: datetime.datetime, us: int) -> str:
-    """``when.isoformat()``, given ``us`` = ``_us(when)``; for a UTC time the cached text of its
-    second is reused (a run's two times, and consecutive runs, mostly share it)."""
-    return utc_isoformat(us * 1000) if when.tzinfo is _UTC else when.isoformat()
-
-
-# The json module's escaping of one string (its C version where present), as _encode does it.
-_string: Callable[[str], str] = json.encoder.encode_basestring
-
-
-_OPTIONAL_OWN_FIELDS = (
-    "parent_run_id",
-    "parent_transformation",
-    "error_type",
-    "error_message",
-    "error_stack",
-)
-
-
 def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
-    """The query of which of the batch's run ids a store holds already."""
-    ids = [cast(Run, r).run_id for r in records if is_run(r)]
-    sql = dialect.sql(f"SELECT run_id FROM runs WHERE run_id {dialect.any_id}")
-    return Statement(sql, [dialect.id_list(ids)], shared=False)
+    """The query of which of the batch's run ids a store holds already (found by their whole
+    key, the one run_log is kept in order of: a few seeks, never a scan)."""
+    runs = [cast(Run, r) for r in built([r for r in records if is_run(r)])]
+    columns: list[list[Any]] = [
+        [r.transformation for r in runs],
+        [micros(r.started_at) for r in runs],
+        [r.run_id for r in runs],
+    ]
+    sql = dialect.sql(
+        f"SELECT run_id FROM run_log WHERE transformation_id {dialect.any_id} "
+        f"AND started_us {dialect.any_id} AND run_id {dialect.any_id}"
+    )
+    return Statement(sql, [dialect.id_list(c) for c in columns], shared=False)
 
 
 def plan_batch(
@@ -500,28 +293,6 @@ def plan_batch(
     return Plan(plan, (io, edges, columns))
 
 
-def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
-    """The row of the common batch's run, one (built or pending) whose revision, process and
-    graph rows this process wrote before; None for anything else (a declaration, a new
-    revision...). Its statement is :func:`insert_run_sql` alone: no other row to write."""
-    if type(record) is Run:
-        shared = parts.parts(record)
-    elif isinstance(record, PendingRun):
-        shared, tail = parts.pending_parts(record)
-    else:
-        return None
-    revision_id = shared.revision.id
-    if (
-        revision_id not in parts.known_revisions
-        or shared.process.id not in parts.known_processes
-        or (revision_id, record.status == "completed") not in parts.known_graph
-    ):
-        return None
-    if type(record) is Run:
-        return run_row(record, shared.columns)
-    return pending_run_row(cast(PendingRun, record), shared.columns, tail)
-
-
 def insert_run_sql(dialect: Dialect) -> str:
     """The statement that writes one run row (:func:`run_row`), in ``dialect``."""
     if dialect.array_rows:
@@ -570,17 +341,18 @@ def _plan_declarations(
 
 #: The runs table's columns as run_row fills them: the run's own, then SharedParts.columns.
 _RUN_COLUMNS = (
-    "run_id, parent_run_id, status, started_us, ended_us, record, "
-    "transformation_id, version, source_sha256, git_commit, git_tag, revision_id, process_id"
+    "run_id, parent_run_id, status, started_us, ended_us, duration_ns, record, "
+    "transformation_id, revision_id, process_id"
 )
-_INSERT_RUNS = f"INSERT INTO runs ({_RUN_COLUMNS})"
+_INSERT_RUNS = f"INSERT INTO run_log ({_RUN_COLUMNS})"
 # A long run is written as 'running' first (and again as a heartbeat); its end record replaces
 # that row. A stored end is never replaced, whatever arrives late.
 _REPLACE_RUNNING = (
-    "ON CONFLICT (run_id) DO UPDATE SET status = excluded.status, "
-    "ended_us = excluded.ended_us, record = excluded.record, "
+    "ON CONFLICT (transformation_id, started_us, run_id) DO UPDATE SET "
+    "status = excluded.status, ended_us = excluded.ended_us, "
+    "duration_ns = excluded.duration_ns, record = excluded.record, "
     "revision_id = excluded.revision_id, process_id = excluded.process_id "
-    "WHERE runs.status = 'running'"
+    "WHERE run_log.status = 'running'"
 )
 
 
@@ -597,6 +369,11 @@ def _plan_runs(
     processes: dict[str, Process] = {}
     lineage_runs: list[Run] = []
     for r in fresh:
+        if type(r) is not Run:
+            known = parts.known_pending_row(cast(PendingRun, r))
+            if known is not None:  # the common run: its revision, process and graph rows stored
+                run_rows.append(known)
+                continue
         if type(r) is Run:
             shared = parts.parts(r)
             row = run_row(r, shared.columns)
@@ -619,8 +396,9 @@ def _plan_runs(
         _insert(
             plan,
             dialect,
-            "INSERT INTO revisions (id, transformation_id, record)",
-            sorted((v.id, v.transformation, _record_without_id(v)) for v in revisions.values()),
+            "INSERT INTO revisions (id, transformation_id, record, version, source_sha256, "
+            "git_commit, git_tag)",
+            sorted(revision_row(v) for v in revisions.values()),
             tail=_IGNORE,
         )
         io_rows = sorted(
@@ -640,59 +418,12 @@ def _plan_runs(
             plan,
             dialect,
             "INSERT INTO processes (id, record)",
-            sorted((p.id, _record_without_id(p)) for p in processes.values()),
+            sorted(process_row(p) for p in processes.values()),
             tail=_IGNORE,
         )
         parts.pending_processes.update(processes)
     _insert(plan, dialect, _INSERT_RUNS, run_rows, tail=_REPLACE_RUNNING, shared=False)
     return lineage_runs
-
-
-def run_row(r: Run, shared: tuple[Any, ...]) -> tuple[Any, ...]:
-    """A run's row of the runs table: its own fields, then ``shared`` (SharedParts.columns)."""
-    started_us = _us(r.started_at)
-    ended_us = _us(r.ended_at)
-    optional = (r.parent_run_id, r.parent_transformation, r.error_type, r.error_message)
-    text = _narrow_record(
-        r.run_id,
-        r.status,
-        started=_isoformat(r.started_at, started_us),
-        ended=_isoformat(r.ended_at, ended_us),
-        duration_s=r.duration_s,
-        optional=(*optional, r.error_stack),
-        tail=_record_tail(r),
-    )
-    return (r.run_id, r.parent_run_id, r.status, started_us, ended_us, text, *shared)
-
-
-def pending_run_row(r: PendingRun, shared: tuple[Any, ...], tail: str) -> tuple[Any, ...]:
-    """:func:`run_row` of ``r.to_run()``, the same values, without building the Run: its own
-    fields come from the pending run, everything else from its revision's ``shared`` columns
-    and ``tail`` (see :meth:`RunParts.pending_parts`)."""
-    started_ns = r.started_ns
-    duration_ns = r.duration_ns
-    ended_ns = started_ns + duration_ns
-    parent_run_id, parent_transformation = r.parent_ids()
-    run_id = r.run_id
-    status = r.status
-    text = _narrow_record(
-        run_id,
-        status,
-        started=utc_isoformat(started_ns),
-        ended=utc_isoformat(ended_ns),
-        duration_s=duration_ns / 1e9,
-        optional=(parent_run_id, parent_transformation, *r.error_fields()),
-        tail=tail,
-    )
-    return (
-        run_id,
-        parent_run_id,
-        status,
-        started_ns // 1000,
-        ended_ns // 1000,
-        text,
-        *shared,
-    )
 
 
 def _graph_rows(fresh: list[Run]) -> GraphRows:

@@ -16,7 +16,7 @@ __all__ = ["Pruned", "prune"]
 
 # Runs older than the cut-off, except the newest run of each transformation.
 _OLD_RUNS = """
-    SELECT run_id, transformation_id FROM runs r
+    SELECT run_id, transformation_id, started_us FROM runs r
     WHERE started_us < ? AND started_us < (
         SELECT max(started_us) FROM runs n WHERE n.transformation_id = r.transformation_id
     )
@@ -25,7 +25,7 @@ _OLD_RUNS = """
 # Nodes those runs read or wrote that no other (kept) run references (run_io: both layouts).
 _ORPHANED_NODES = """
     SELECT DISTINCT io.node_id FROM run_io io
-    WHERE io.run_id {any_id}
+    WHERE io.transformation_id {any_id} AND io.run_id {any_id}
       AND NOT EXISTS (SELECT 1 FROM run_io k WHERE k.node_id = io.node_id
                       AND NOT (k.run_id {any_id}))
     ORDER BY io.node_id
@@ -33,14 +33,16 @@ _ORPHANED_NODES = """
 # Graph rows no kept run supports any more (a transformation's merged inputs and outputs, and
 # the derivation edges between a kept run's inputs and outputs).
 _STALE_IO = """DELETE FROM {table} WHERE NOT EXISTS (
-        SELECT 1 FROM runs r JOIN run_io i ON i.run_id = r.run_id
-        WHERE r.transformation_id = {table}.transformation_id AND r.status {status}
+        SELECT 1 FROM run_io i
+        WHERE i.transformation_id = {table}.transformation_id AND i.status {status}
           AND i.direction = {table}.direction AND i.node_id = {table}.node_id)"""
 _STALE_EDGES = """DELETE FROM {table} WHERE NOT EXISTS (
-        SELECT 1 FROM runs r
-        JOIN run_io i ON i.run_id = r.run_id AND i.direction = 'in' AND i.node_id = {table}.src
-        JOIN run_io o ON o.run_id = r.run_id AND o.direction = 'out' AND o.node_id = {table}.dst
-        WHERE r.transformation_id = {table}.transformation_id AND r.status {status})"""
+        SELECT 1 FROM run_io i
+        JOIN run_io o ON o.transformation_id = i.transformation_id
+                     AND o.started_us = i.started_us AND o.run_id = i.run_id
+                     AND o.direction = 'out' AND o.node_id = {table}.dst
+        WHERE i.transformation_id = {table}.transformation_id AND i.status {status}
+          AND i.direction = 'in' AND i.node_id = {table}.src)"""
 # The graph tables of completed runs, then those of failed runs (see GRAPH_TABLES).
 _STALE_GRAPH_ROWS = [
     template.format(table=table, status=status)
@@ -73,15 +75,22 @@ def prune(conn: Any, dialect: Dialect, cutoff_us: int, *, dry_run: bool) -> Prun
     old = [tuple(row) for row in conn.execute(dialect.sql(_OLD_RUNS), [cutoff_us]).fetchall()]
     if not old:
         return Pruned([], [])
-    ids = dialect.id_list([run_id for run_id, _ in old])
+    ids = dialect.id_list([run_id for run_id, _, _ in old])
+    transformations = dialect.id_list(sorted({t for _, t, _ in old}))
     orphaned = dialect.sql(_ORPHANED_NODES.format(any_id=dialect.any_id))
-    nodes = [row[0] for row in conn.execute(orphaned, [ids] * 2).fetchall()]
+    nodes = [row[0] for row in conn.execute(orphaned, [transformations, ids, ids]).fetchall()]
     if not dry_run:
-        for table in ("run_inputs", "run_outputs", "runs"):  # run_inputs/outputs: older runs
-            conn.execute(dialect.sql(f"DELETE FROM {table} WHERE run_id {dialect.any_id}"), [ids])
+        # By the rows' whole key (its first column narrows the search to the transformations).
+        starts = dialect.id_list(sorted({s for _, _, s in old}))
+        key = f"transformation_id {dialect.any_id} AND started_us {dialect.any_id} AND run_id"
+        for table in ("legacy_run_io", "run_log"):  # legacy_run_io: runs of older layouts
+            conn.execute(
+                dialect.sql(f"DELETE FROM {table} WHERE {key} {dialect.any_id}"),
+                [transformations, starts, ids],
+            )
         if nodes:
             node_ids = dialect.id_list(nodes)
             conn.execute(dialect.sql(f"DELETE FROM nodes WHERE id {dialect.any_id}"), [node_ids])
         for statement in _STALE_GRAPH_ROWS:
             conn.execute(statement)
-    return Pruned([(str(a), str(b)) for a, b in old], nodes)
+    return Pruned([(str(a), str(b)) for a, b, _ in old], nodes)

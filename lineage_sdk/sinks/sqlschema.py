@@ -26,6 +26,7 @@ import attrs
 
 __all__ = [
     "GRAPH_TABLES",
+    "NARROW_RECORD_TAIL",
     "POSTGRES",
     "RECORD_TABLES",
     "SQLITE",
@@ -35,8 +36,13 @@ __all__ = [
     "migration",
 ]
 
+#: The end of the record of a run with nothing else of its own (record schema version 2): a row
+#: of version 7 stores NULL for it, and run_records writes it back. Never changes: a later
+#: schema version writes its own record.
+NARROW_RECORD_TAIL = ',"schema_version":2,"record_type":"run"}'
+
 #: Version of the table layout this release writes (and reads up to).
-STORE_VERSION = 6
+STORE_VERSION = 7
 
 
 class StoreVersionError(RuntimeError):
@@ -55,7 +61,7 @@ class Dialect:
     clustered: str  # suffix of a table whose primary key is its storage order
     create_view: str
     any_id: str  # ``<column> <any_id>`` is true when the column is in the list parameter
-    id_list: Callable[[Sequence[str]], Any]
+    id_list: Callable[[Sequence[Any]], Any]
     # Joins statements into one (atomic on its own: no BEGIN/COMMIT round trips), or None.
     one_statement: Callable[[Sequence[str]], str] | None = None
     # Rows travel as one array per column (``unnest``): the statement text stays the same for
@@ -65,6 +71,16 @@ class Dialect:
     # the transaction alone does not keep two writers from merging over the same stored state
     # (PostgreSQL's READ COMMITTED; SQLite's BEGIN IMMEDIATE already does).
     declarations_lock: str | None = None
+    # SQLite keeps run_log clustered by (transformation, start, id) alone, so a run's commit
+    # writes one b-tree; PostgreSQL's heap needs an index to find a run by id (cheap there).
+    run_id_index: str = ""
+    # SQL giving a microsecond count ({us}: a column) as the text datetime.isoformat() reads back.
+    iso_us: str = ""
+    # SQL giving a text column ({text}) as a JSON string literal.
+    json_string: str = ""
+    # SQL giving a count of nanoseconds ({ns}: a column, >= 0) as seconds, in exact decimal: the
+    # text float() reads as the same double as ns / 1e9 (both are the nearest to ns * 10**-9).
+    decimal_ns: str = ""
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -81,6 +97,10 @@ SQLITE = Dialect(
     create_view="CREATE VIEW IF NOT EXISTS",
     any_id="IN (SELECT value FROM json_each(?))",
     id_list=lambda ids: json.dumps(list(ids)),
+    iso_us="strftime('%Y-%m-%dT%H:%M:%S', {us} / 1000000, 'unixepoch')"
+    " || printf('.%06d+00:00', {us} % 1000000)",
+    json_string="json_quote({text})",
+    decimal_ns="({ns} / 1000000000) || '.' || substr('00000000' || ({ns} % 1000000000), -9)",
 )
 
 
@@ -101,6 +121,11 @@ POSTGRES = Dialect(
     # One transaction-scoped lock for every writer's declaration merges: rare (once per process
     # and declaration state), and one key cannot deadlock.
     declarations_lock="SELECT pg_advisory_xact_lock(7813316540163170931)",
+    run_id_index="CREATE INDEX IF NOT EXISTS run_log_by_id ON run_log (run_id)",
+    iso_us="to_char(to_timestamp({us} / 1000000) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+    " || '.' || lpad(({us} % 1000000)::text, 6, '0') || '+00:00'",
+    json_string="to_json({text})::text",
+    decimal_ns="({ns} / 1000000000)::text || '.' || lpad(({ns} % 1000000000)::text, 9, '0')",
     any_id="= ANY(?)",
     id_list=list,
     one_statement=_data_modifying_ctes,
@@ -348,6 +373,128 @@ DROP INDEX IF EXISTS runs_by_start;
     UNION ALL SELECT run_id, 'out', node_id FROM run_outputs
 """
 
+# Version 7: a run's commit writes one b-tree. The rows move to run_log, clustered (SQLite:
+# WITHOUT ROWID) by (transformation_id, started_us, run_id): the order "a transformation's runs
+# newest first" is read in, so the index runs_by_transformation and the run_id key (two more
+# b-trees, ~1.1 WAL pages each per commit) are gone. What used to be found by run_id alone is
+# found by the whole key (run_io carries it) or, rarely (one run by id, prune), by a scan of the
+# narrow rows. A new row keeps only what is its own: the revision's version and git columns
+# move to the revisions row, and its `record` holds only the fields no column has (duration,
+# parent, error...); run_records rebuilds the whole JSON. Rows of older layouts keep theirs. The
+# name `runs` is now a view with the columns it always had, so readers ask what they asked.
+_SCHEMA_V7 = """
+CREATE TABLE IF NOT EXISTS run_log (
+    transformation_id  {text} NOT NULL,
+    started_us         {bigint} NOT NULL,
+    run_id             {text} NOT NULL,
+    parent_run_id      {text},
+    status             {text} NOT NULL,
+    ended_us           {bigint} NOT NULL,
+    duration_ns        {bigint},             -- NULL: the duration is in the record
+    revision_id        {text},
+    process_id         {text},
+    record             {text},               -- NULL: nothing but the duration is the run's own
+    version            {text},               -- these four: rows without a revision only
+    source_sha256      {text},
+    git_commit         {text},
+    git_tag            {text},
+    PRIMARY KEY (transformation_id, started_us, run_id)
+){clustered};
+{run_id_index};
+INSERT INTO run_log (transformation_id, started_us, run_id, parent_run_id, status, ended_us,
+                     revision_id, process_id, record, version, source_sha256, git_commit, git_tag)
+    SELECT transformation_id, started_us, run_id, parent_run_id, status, ended_us,
+           revision_id, process_id, record, version, source_sha256, git_commit, git_tag
+    FROM runs;
+-- Runs written before revisions (store version 3 and older) keep their own inputs and outputs,
+-- now under the run's whole key.
+CREATE TABLE IF NOT EXISTS legacy_run_io (
+    transformation_id  {text} NOT NULL,
+    started_us         {bigint} NOT NULL,
+    run_id             {text} NOT NULL,
+    direction          {text} NOT NULL,      -- 'in' | 'out'
+    node_id            {text} NOT NULL,
+    PRIMARY KEY (transformation_id, started_us, run_id, direction, node_id)
+){clustered};
+CREATE INDEX IF NOT EXISTS legacy_run_io_by_node ON legacy_run_io (node_id, direction);
+INSERT INTO legacy_run_io (transformation_id, started_us, run_id, direction, node_id)
+    SELECT r.transformation_id, r.started_us, r.run_id, 'in', i.node_id
+    FROM run_inputs i JOIN runs r ON r.run_id = i.run_id;
+INSERT INTO legacy_run_io (transformation_id, started_us, run_id, direction, node_id)
+    SELECT r.transformation_id, r.started_us, r.run_id, 'out', o.node_id
+    FROM run_outputs o JOIN runs r ON r.run_id = o.run_id;
+ALTER TABLE revisions ADD COLUMN version {text};
+ALTER TABLE revisions ADD COLUMN source_sha256 {text};
+ALTER TABLE revisions ADD COLUMN git_commit {text};
+ALTER TABLE revisions ADD COLUMN git_tag {text};
+UPDATE revisions SET version = g.version, source_sha256 = g.source_sha256,
+                     git_commit = g.git_commit, git_tag = g.git_tag
+    FROM (SELECT revision_id, max(version) AS version, max(source_sha256) AS source_sha256,
+                 max(git_commit) AS git_commit, max(git_tag) AS git_tag
+          FROM runs WHERE revision_id IS NOT NULL GROUP BY revision_id) g
+    WHERE g.revision_id = revisions.id;
+DROP VIEW IF EXISTS run_io;
+DROP VIEW IF EXISTS run_records;
+DROP VIEW IF EXISTS transformation_versions;
+DROP TABLE run_inputs;
+DROP TABLE run_outputs;
+DROP TABLE runs;
+{create_view} runs AS
+    SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
+           CASE WHEN r.revision_id IS NULL THEN r.version ELSE v.version END AS version,
+           CASE WHEN r.revision_id IS NULL THEN r.source_sha256 ELSE v.source_sha256 END
+               AS source_sha256,
+           CASE WHEN r.revision_id IS NULL THEN r.git_commit ELSE v.git_commit END AS git_commit,
+           CASE WHEN r.revision_id IS NULL THEN r.git_tag ELSE v.git_tag END AS git_tag,
+           r.record, r.revision_id, r.process_id, r.duration_ns
+    FROM run_log r LEFT JOIN revisions v ON v.id = r.revision_id;
+{create_view} transformation_versions AS
+    SELECT transformation_id, version, source_sha256, git_commit, git_tag,
+           min(started_us) AS first_run_us, max(started_us) AS last_run_us, count(*) AS runs
+    FROM runs
+    GROUP BY transformation_id, version, source_sha256, git_commit, git_tag;
+-- A run's whole record: its revision's, its process's and its own fields, spliced as text. A
+-- row of version 7 gets its id, status, times and (with duration_ns) duration from its columns,
+-- and a NULL record stands for the record tail of every plain run, one of versions 4 to 6 has
+-- them in its record (which starts with its id), an older one has everything.
+{create_view} run_records AS
+    SELECT r.run_id, r.transformation_id, r.parent_run_id, r.status, r.started_us, r.ended_us,
+           r.version, r.source_sha256, r.git_commit, r.git_tag, r.revision_id, r.process_id,
+           r.duration_ns,
+           CASE WHEN r.revision_id IS NULL THEN r.record
+                ELSE substr(v.record, 1, length(v.record) - 1) || ','
+                     || substr(p.record, 2, length(p.record) - 2) || ','
+                     || CASE WHEN r.duration_ns IS NULL AND substr(r.record, 1, 10) = '{{"run_id":'
+                             THEN substr(r.record, 2)
+                             ELSE '"run_id":' || {run_id_json} || ',"status":' || {status_json}
+                                  || ',"started_at":"' || {started_iso} || '","ended_at":"'
+                                  || {ended_iso} || '",'
+                                  || CASE WHEN r.duration_ns IS NULL THEN substr(r.record, 2)
+                                          ELSE '"duration_s":' || {duration_text}
+                                               || coalesce(',' || substr(r.record, 2),
+                                                           '{narrow_tail}')
+                                     END
+                        END
+           END AS record
+    FROM runs r
+    LEFT JOIN revisions v ON v.id = r.revision_id
+    LEFT JOIN processes p ON p.id = r.process_id;
+-- Each run's inputs and outputs with the run's whole key, its status and end: joined to a run by
+-- (transformation_id, started_us, run_id), never by run_id alone.
+{create_view} run_io AS
+    SELECT r.transformation_id, r.started_us, r.run_id, r.status, r.ended_us,
+           io.direction, io.node_id
+    FROM revision_io io
+    JOIN revisions v ON v.id = io.revision_id
+    JOIN run_log r ON r.transformation_id = v.transformation_id AND r.revision_id = io.revision_id
+    UNION ALL
+    SELECT r.transformation_id, r.started_us, r.run_id, r.status, r.ended_us,
+           l.direction, l.node_id
+    FROM legacy_run_io l
+    JOIN run_log r ON r.transformation_id = l.transformation_id AND r.started_us = l.started_us
+                  AND r.run_id = l.run_id
+"""
+
 #: Store version N -> the script that brings a store from N to N + 1.
 _MIGRATIONS: dict[int, str] = {
     0: _SCHEMA_V1,
@@ -356,6 +503,7 @@ _MIGRATIONS: dict[int, str] = {
     3: _SCHEMA_V4,
     4: _SCHEMA_V5,
     5: _SCHEMA_V6,
+    6: _SCHEMA_V7,
 }
 
 
@@ -366,6 +514,13 @@ def migration(dialect: Dialect, version: int) -> list[str]:
         bigint=dialect.bigint,
         clustered=dialect.clustered,
         create_view=dialect.create_view,
+        run_id_index=dialect.run_id_index,
+        run_id_json=dialect.json_string.format(text="r.run_id"),
+        status_json=dialect.json_string.format(text="r.status"),
+        started_iso=dialect.iso_us.format(us="r.started_us"),
+        ended_iso=dialect.iso_us.format(us="r.ended_us"),
+        duration_text=dialect.decimal_ns.format(ns="r.duration_ns"),
+        narrow_tail=NARROW_RECORD_TAIL,
     )
     return [s.strip() for s in script.split(";") if s.strip()]
 

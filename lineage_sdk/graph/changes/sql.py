@@ -193,14 +193,20 @@ class SQLChangeSource:
         facts of that transformation's newest run satisfying ``extra`` (on ``x``), found by
         walking the (transformation_id, started_us) index backwards."""
         where, params = self._until(until, "x.ended_us")
+        newest = f"""
+                FROM runs x WHERE x.transformation_id = p.transformation_id{extra}{where}
+                ORDER BY x.started_us DESC, x.run_id DESC LIMIT 1"""
+        # The run is found by its whole key (run_log's order), never by its id alone.
         sql = f"""
-            SELECT p.key, {_facts_columns(self._f, "r")}
-            FROM ({pairs}) p
-            JOIN run_records r ON r.run_id = (
-                SELECT x.run_id FROM runs x
-                WHERE x.transformation_id = p.transformation_id{extra}{where}
-                ORDER BY x.started_us DESC, x.run_id DESC LIMIT 1
+            WITH n AS (
+                SELECT p.key, p.transformation_id,
+                       (SELECT x.started_us {newest}) AS started_us,
+                       (SELECT x.run_id {newest}) AS run_id
+                FROM ({pairs}) p
             )
+            SELECT n.key, {_facts_columns(self._f, "r")}
+            FROM n JOIN run_records r ON r.transformation_id = n.transformation_id
+                                     AND r.started_us = n.started_us AND r.run_id = n.run_id
         """
         return self._execute(sql, params)
 
@@ -209,7 +215,8 @@ class SQLChangeSource:
             "SELECT node_id AS key, transformation_id FROM transformation_io "
             "WHERE direction = 'out'",
             " AND x.status = 'completed' AND EXISTS (SELECT 1 FROM run_io o "
-            "WHERE o.run_id = x.run_id AND o.direction = 'out' AND o.node_id = p.key)",
+            "WHERE o.transformation_id = x.transformation_id AND o.started_us = x.started_us "
+            "AND o.run_id = x.run_id AND o.direction = 'out' AND o.node_id = p.key)",
             until,
         )
         out: dict[str, RunFacts] = {}
@@ -255,7 +262,8 @@ class SQLChangeSource:
         where, params = self._until(until, "r.ended_us")
         sql = (
             f"SELECT {_facts_columns(self._f, 'r')} FROM run_io o JOIN run_records r "
-            "ON r.run_id = o.run_id "
+            "ON r.transformation_id = o.transformation_id AND r.started_us = o.started_us "
+            "AND r.run_id = o.run_id "
             f"WHERE o.direction = 'out' AND o.node_id = :node{where} "
             "ORDER BY r.started_us DESC, r.run_id DESC"
         )
