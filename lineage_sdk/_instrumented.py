@@ -223,7 +223,7 @@ class Instrumented:
             # (LineageSinkError in strict mode is meant to surface from here.)
             delivery = lean[3]
             one = delivery.lean_one
-            if one is not None:  # submit_run's first case, without its call frame
+            if one is not None:  # submit_run's two lean cases, without its call frame
                 try:
                     one[0](call)
                 except Exception as sink_exc:
@@ -231,6 +231,14 @@ class Instrumented:
                 else:
                     one[1]()
                 return
+            queue = delivery.lean_queue
+            if queue is not None:
+                buffer, room, wake_at, wake = queue
+                if len(buffer) < room:
+                    buffer.append(call)  # atomic: no lock on the caller's path
+                    if len(buffer) >= wake_at:
+                        wake()
+                    return
             if delivery.submit_run(call):
                 return
         try:

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._sigterm import SIGNAL_FLUSH_S, flush_on_sigterm, forget_sigterm_handler
@@ -107,6 +107,11 @@ _live: weakref.WeakSet[Delivery] = weakref.WeakSet()
 class Delivery:
     """Delivers batches of records to ``sinks`` under a failure policy, sync or batched."""
 
+    #: (buffer, its room, how full it wakes the worker, the wake-up) while batched delivery may
+    #: take a lone run by appending it (see :meth:`submit_run`; the decorator's end() does
+    #: too), else None.
+    lean_queue: tuple[collections.deque[Any], int, int, Callable[[], None]] | None
+
     def __init__(
         self,
         sinks: Sequence[Sink],
@@ -168,12 +173,13 @@ class Delivery:
             else:
                 one[1]()
             return True
-        if self._lean_async:
-            buffer = self._buffer
-            if len(buffer) < self._queue_size:
+        queue = self.lean_queue
+        if queue is not None:
+            buffer, room, wake_at, wake = queue
+            if len(buffer) < room:
                 buffer.append(run)  # deque.append is atomic: no lock on the caller's path
-                if len(buffer) >= self._wake_at:
-                    self._wake.set()
+                if len(buffer) >= wake_at:
+                    wake()
                 return True
         elif self._lean_sync:
             failures = self._write((run,))  # several sinks: the general path
@@ -212,7 +218,10 @@ class Delivery:
                 raise _sink_error(failures)
             return
         self._ensure_worker()
-        self._lean_async = not self._closed  # submit_run may now append directly
+        # submit_run (and the decorator's end()) may now append directly, unless a shutdown in
+        # another thread closed this delivery meanwhile
+        queue = (self._buffer, self._queue_size, self._wake_at, self._wake.set)
+        self.lean_queue = None if self._closed else queue
         buffer = self._buffer
         if len(buffer) >= self._queue_size and not self._wait_for_room():
             with self._stats_lock:
@@ -388,7 +397,7 @@ class Delivery:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._writing = 0  # runs in the batch the worker is writing now
-        self._lean_async = False  # set once the worker runs: submit_run appends directly
+        self.lean_queue = None  # set once the worker runs
         self._lean_sync = not self.async_delivery and bool(self.sinks) and not self._closed
         #: (emit_run, count) of the one sink while sync delivery may call it directly with a
         #: lone run (see :meth:`submit_run`; the decorator's end() does too), else None.
@@ -476,7 +485,8 @@ class Delivery:
         while self._held and time.monotonic() < deadline:  # a server may be back any moment
             self._wake.set()
             time.sleep(0.05)
-        self._lean_async = self._lean_sync = False
+        self.lean_queue = None
+        self._lean_sync = False
         self.lean_one = None
         self._closed = True
         worker = self._worker

@@ -386,3 +386,25 @@ def test_a_json_sinks_lean_lines_are_the_lines_of_their_runs(tmp_path: Any) -> N
     failed = [r for r in children if r.status == "failed"]  # type: ignore[union-attr]
     assert len(failed) == len(children) // 2
     assert all(r.error_message == 'bad "row"\n' for r in failed)  # type: ignore[union-attr]
+
+
+def test_lean_batched_runs_are_stored_or_counted_dropped_then_go_to_a_new_config() -> None:
+    first = MemorySink()
+    lineage_sdk.configure([first], async_delivery=True, queue_size=8, capture_git=False)
+
+    @log_lineage(name="lean_batched")
+    def job(i: int) -> int:
+        return i
+
+    assert [job(i) for i in range(3000)] == list(range(3000))  # most calls append directly
+    lineage_sdk.flush()
+    stats = lineage_sdk.stats()
+    stored = [r for r in first.records if isinstance(r, Run)]
+    assert len({r.run_id for r in stored}) == len(stored)
+    assert len(stored) + stats["dropped"] == 3000
+    second = MemorySink("second")
+    lineage_sdk.configure([second], async_delivery=True, capture_git=False)
+    job(0)  # the closed delivery's queue is not the lean path any more
+    lineage_sdk.flush()
+    assert len([r for r in first.records if isinstance(r, Run)]) == len(stored)
+    assert [r.transformation for r in second.records if isinstance(r, Run)] == ["lean_batched"]
