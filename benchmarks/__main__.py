@@ -53,10 +53,12 @@ LIMITS = {
         "the GIL with the loop that makes runs."
     ),
     "in-memory queries": (
-        "upstream and downstream are on par with networkx (their results are sorted lists, "
-        "networkx returns sets); path is a bidirectional search like networkx's that also names "
-        "the transformation of every step and breaks ties by id, ~2x its cost on long chains and "
-        "a few microseconds more on short paths."
+        "on long answers (chains, a fan's downstream) every query is 0.2-0.75x networkx; what "
+        "misses is the few-microsecond queries on the fan (upstream of a deep node: 4 "
+        "ancestors), timed as the median of 5 single calls, i.e. the third call of code the "
+        "interpreter has not yet specialised: ~1.3x there, ~0.9x once warm (path: ~0.9x "
+        "cold, ~0.7x warm). Their results are sorted lists naming transformations too; "
+        "networkx returns sets of nodes."
     ),
     "sqlite async ingest": (
         "per run a few us of SQL (one b-tree, see the sync sink) and ~5 us of Python turning "

@@ -360,7 +360,8 @@ def pg_store_from_sqlite(cluster: Any, schema: str, fixture: Path, version: int)
                 conn.execute(statement)
         conn.execute("CREATE TABLE lineage_store_version (version INTEGER NOT NULL)")
         conn.execute("INSERT INTO lineage_store_version VALUES (%s)", (version,))
-        with closing(sqlite3.connect(fixture)) as lite:
+        # immutable: nothing written beside the fixture, not even the WAL index
+        with closing(sqlite3.connect(f"file:{fixture}?immutable=1", uri=True)) as lite:
             tables = [
                 row[0]
                 for row in lite.execute("SELECT name FROM sqlite_master WHERE type = 'table'")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from itertools import pairwise
 
 from ..records import Run
 from .model import VersionInfo
@@ -17,6 +18,7 @@ __all__ = [
     "check_depth",
     "find_cycles",
     "group_versions",
+    "labelled_path",
     "ordered",
     "reach",
     "shortest_node_path",
@@ -102,6 +104,8 @@ def shortest_node_path(
 
     A bidirectional breadth-first search: it meets in the middle instead of exploring everything
     downstream of the start. Equally short paths break ties by id, the same in every process.
+    The in-memory backend runs the same search on integers (:mod:`lineage_sdk.graph.paths`):
+    a change here is a change there.
     """
     fwd: dict[str, str | None] = dict.fromkeys(starts)
     bwd: dict[str, str | None] = dict.fromkeys(ends)
@@ -125,6 +129,21 @@ def shortest_node_path(
         return None
     middle = min(meets, key=lambda n: (len(_chain(fwd, n)) + len(_chain(bwd, n)), n))
     return _chain(fwd, middle)[::-1] + _chain(bwd, middle)[1:]
+
+
+def labelled_path(
+    starts: Iterable[str], ends: Iterable[str], steps: Steps, label: Callable[[str, str], str]
+) -> list[str] | None:
+    """:func:`shortest_node_path` with the transformation of each step (``label(src, dst)``)
+    between its nodes: ``[node, transformation, node, ...]``, or None."""
+    nodes = shortest_node_path(starts, ends, steps)
+    if nodes is None:
+        return None
+    out = [nodes[0]]
+    for src, dst in pairwise(nodes):
+        out.append(label(src, dst))
+        out.append(dst)
+    return out
 
 
 def sorted_steps(ids: list[str], neighbours: Mapping[str, set[str]]) -> Iterator[tuple[str, str]]:

@@ -98,6 +98,12 @@ class GraphBackend(Protocol):
     def step_label(self, src: str, dst: str) -> str:
         """The transformation of the derivation step src -> dst (the first by id if several)."""
 
+    def path(self, starts: list[str], ends: list[str]) -> list[str] | None:
+        """One shortest path from any of ``starts`` to any of ``ends`` (node ids), or None:
+        node and transformation ids alternating, as
+        :func:`~lineage_sdk.graph.algorithms.labelled_path` finds it over :meth:`steps` and
+        :meth:`step_label` (a backend may search its own way, but must find that same path)."""
+
     def runs(self, query: RunQuery) -> list[Run]:
         """Runs matching ``query``, newest first (ties by run id, descending)."""
 

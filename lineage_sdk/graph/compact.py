@@ -166,7 +166,8 @@ class CompactGraph:
     # --- questions ---------------------------------------------------------------------------
     def referenced(self, i: int) -> bool:
         """Whether some run read or wrote node ``i``."""
-        return self.reads.degree(i) > 0 or self.writes.degree(i) > 0
+        reads, writes = self.reads.offsets, self.writes.offsets
+        return reads[i] != reads[i + 1] or writes[i] != writes[i + 1]
 
     def referenced_ids(self) -> set[str]:
         """Every node some run read or wrote."""
@@ -187,8 +188,10 @@ class CompactGraph:
         rows, touch = (self.down, self.reads) if forward else (self.up, self.writes)
         if depth is None:
             nodes, ts = _reach(seeds, rows, touch)
-            found = dict.fromkeys(map(self.ids.__getitem__, nodes), 0)
-            found.update(dict.fromkeys(map(self.t_ids.__getitem__, ts), 0))
+            # Comprehensions: quicker than dict.fromkeys over a map, for few ids or millions.
+            ids, t_ids = self.ids, self.t_ids
+            found = {ids[i]: 0 for i in nodes}
+            found.update({t_ids[t]: 0 for t in ts})
             return found
         dist, t_dist = _bounded(seeds, depth, rows, touch)
         found = {self.ids[i]: d for i, d in dist.items()}
@@ -214,15 +217,21 @@ class CompactGraph:
 
     def label(self, src: str, dst: str) -> str:
         """The transformation of the step src -> dst (the first by id when several make it)."""
+        return self.label_of(self.index[src], self.index[dst])
+
+    def label_of(self, i: int, j: int) -> str:
+        """:meth:`label` of the step between nodes numbered ``i`` and ``j``."""
         down = self.down
         offsets, values, labels = down.offsets, down.values, down.labels
         assert labels is not None
-        i = self.index[src]
         start, end = offsets[i], offsets[i + 1]
         if start + 1 == end:
             return self.t_ids[labels[start]]
-        j = self.index[dst]
-        return min(self.t_ids[labels[k]] for k in range(start, end) if values[k] == j)
+        row = values[start:end]
+        if row.count(j) == 1:
+            return self.t_ids[labels[start + row.index(j)]]
+        # Made by several transformations (or by one, twice).
+        return min(self.t_ids[labels[start + k]] for k, v in enumerate(row) if v == j)
 
     def triples(self) -> set[tuple[str, str, str]]:
         """Every distinct ``(input, transformation, output)``."""

@@ -234,17 +234,14 @@ class LineageGraph:
             return [src]
         starts = self.transformation_outputs(src) if src_kind == "Transformation" else [src]
         ends = self.transformation_inputs(dst) if dst_kind == "Transformation" else [dst]
-        nodes = algorithms.shortest_node_path(starts, ends, self._backend.steps)
-        if nodes is None:
+        steps = self._backend.path(starts, ends)
+        if steps is None:
             return None
-        out = [src] if src_kind == "Transformation" else []
-        for i, node in enumerate(nodes):
-            if i:
-                out.append(self._backend.step_label(nodes[i - 1], node))
-            out.append(node)
+        if src_kind == "Transformation":
+            steps.insert(0, src)
         if dst_kind == "Transformation":
-            out.append(dst)
-        return out
+            steps.append(dst)
+        return steps
 
     def orphans(self) -> list[str]:
         """Declared nodes that no run reads or writes, e.g. a registered reference table."""

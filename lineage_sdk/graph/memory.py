@@ -19,6 +19,7 @@ from .model import (
     VersionInfo,
     declaration_revisions,
 )
+from .paths import shortest_path
 
 __all__ = ["MemoryBackend"]
 
@@ -193,6 +194,9 @@ class MemoryBackend:
 
     def step_label(self, src: str, dst: str) -> str:
         return self._graph.label(src, dst)
+
+    def path(self, starts: list[str], ends: list[str]) -> list[str] | None:
+        return shortest_path(self._graph, starts, ends)
 
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:

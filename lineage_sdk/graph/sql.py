@@ -18,6 +18,7 @@ from typing import Any, cast
 
 from ..records import DataSource, Declaration, Feature, Record, Run, Transformation
 from ..serde import from_dict
+from . import algorithms
 from .backend import Direction, RunQuery
 from .changes.source import ChangeSource
 from .changes.sql import SQLChangeSource, to_us
@@ -375,6 +376,9 @@ class SQLBackend:
             dst=dst,
         )
         return str(t)
+
+    def path(self, starts: list[str], ends: list[str]) -> list[str] | None:
+        return algorithms.labelled_path(starts, ends, self.steps, self.step_label)
 
     # --- runs ----------------------------------------------------------------------------------
     def runs(self, query: RunQuery) -> list[Run]:
