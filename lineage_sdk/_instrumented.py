@@ -27,6 +27,10 @@ from .records import GitInfo, Record, Run, RunStatus, Transformation, trusted_ru
 
 if TYPE_CHECKING:
     from .capture.code import CodeLocation
+    from .delivery import Delivery
+
+    #: Instrumented._lean: (runtime, git state, valid until (perf_counter ns), its delivery).
+    _Lean = tuple[_runtime.Runtime, GitInfo | None, int, Delivery]
 
 __all__ = ["EMPTY_IO", "Call", "Instrumented"]
 
@@ -101,8 +105,9 @@ class Instrumented:
         )
         self._repository: Any = _UNSET  # the code's git repository (or None), once located
         # end()'s lean path: (runtime, git state, until when (perf_counter ns) that state is
-        # taken as current) for which every sink has stored this function's declarations.
-        self._lean: tuple[_runtime.Runtime, GitInfo | None, int] | None = None
+        # taken as current, the runtime's delivery) for which every sink has stored this
+        # function's declarations.
+        self._lean: _Lean | None = None
         self._declared: tuple[GitInfo | None, str | None, Transformation] | None = None
         self._binders: dict[tuple[object, bool], Binder] = {}
 
@@ -216,7 +221,25 @@ class Instrumented:
         if lean is not None and lean[0] is rt and now < lean[2]:
             call.git = lean[1]
             # (LineageSinkError in strict mode is meant to surface from here.)
-            if rt.delivery.submit_run(call):
+            delivery = lean[3]
+            one = delivery.lean_one
+            if one is not None:  # submit_run's two lean cases, without its call frame
+                try:
+                    one[0](call)
+                except Exception as sink_exc:
+                    delivery.lean_one_failed(sink_exc)
+                else:
+                    one[1]()
+                return
+            queue = delivery.lean_queue
+            if queue is not None:
+                buffer, room, wake_at, wake = queue
+                if len(buffer) < room:
+                    buffer.append(call)  # atomic: no lock on the caller's path
+                    if len(buffer) >= wake_at:
+                        wake()
+                    return
+            if delivery.submit_run(call):
                 return
         try:
             git = call.git = self._git_state(rt)
@@ -251,7 +274,7 @@ class Instrumented:
             # which the repository itself re-reads no more often than this (end()).
             from .capture.git import RECHECK_INTERVAL_S
 
-            self._lean = (rt, git, now + int(RECHECK_INTERVAL_S * 1e9))
+            self._lean = (rt, git, now + int(RECHECK_INTERVAL_S * 1e9), rt.delivery)
         batch.append(call)
         return batch
 

@@ -29,7 +29,7 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ._sigterm import SIGNAL_FLUSH_S, flush_on_sigterm, forget_sigterm_handler
@@ -107,6 +107,11 @@ _live: weakref.WeakSet[Delivery] = weakref.WeakSet()
 class Delivery:
     """Delivers batches of records to ``sinks`` under a failure policy, sync or batched."""
 
+    #: (buffer, its room, how full it wakes the worker, the wake-up) while batched delivery may
+    #: take a lone run by appending it (see :meth:`submit_run`; the decorator's end() does
+    #: too), else None.
+    lean_queue: tuple[collections.deque[Any], int, int, Callable[[], None]] | None
+
     def __init__(
         self,
         sinks: Sequence[Sink],
@@ -159,26 +164,24 @@ class Delivery:
         Returns False, having done nothing, when this delivery is closed: the caller may then
         give the run to the configuration in force instead.
         """
-        if self._lean_async:
-            buffer = self._buffer
-            if len(buffer) < self._queue_size:
+        one = self.lean_one
+        if one is not None:  # sync, to one sink that takes a run alone: the leanest of all
+            try:
+                one[0](run)
+            except Exception as exc:
+                self.lean_one_failed(exc)
+            else:
+                one[1]()
+            return True
+        queue = self.lean_queue
+        if queue is not None:
+            buffer, room, wake_at, wake = queue
+            if len(buffer) < room:
                 buffer.append(run)  # deque.append is atomic: no lock on the caller's path
-                if len(buffer) >= self._wake_at:
-                    self._wake.set()
+                if len(buffer) >= wake_at:
+                    wake()
                 return True
         elif self._lean_sync:
-            one = self._one
-            if one is not None:
-                try:
-                    one[0](run)
-                except Exception as exc:
-                    sink, stats, _ = self._plan[0]
-                    self._record_failure(sink.name, stats, exc, 1)
-                    if self.on_error == "raise":
-                        raise _sink_error([(sink.name, exc)]) from None
-                else:
-                    one[1]()
-                return True
             failures = self._write((run,))  # several sinks: the general path
             if failures and self.on_error == "raise":
                 raise _sink_error(failures)
@@ -187,6 +190,13 @@ class Delivery:
             return False
         self.submit([run])
         return True
+
+    def lean_one_failed(self, exc: Exception) -> None:
+        """Count (and in strict mode raise) the failure of :attr:`lean_one`'s emit of one run."""
+        sink, stats, _ = self._plan[0]
+        self._record_failure(sink.name, stats, exc, 1)
+        if self.on_error == "raise":
+            raise _sink_error([(sink.name, exc)]) from None
 
     def submit(self, records: Sequence[Item]) -> None:
         """Deliver one run's records. In sync mode they are stored when this returns.
@@ -208,7 +218,10 @@ class Delivery:
                 raise _sink_error(failures)
             return
         self._ensure_worker()
-        self._lean_async = not self._closed  # submit_run may now append directly
+        # submit_run (and the decorator's end()) may now append directly, unless a shutdown in
+        # another thread closed this delivery meanwhile
+        queue = (self._buffer, self._queue_size, self._wake_at, self._wake.set)
+        self.lean_queue = None if self._closed else queue
         buffer = self._buffer
         if len(buffer) >= self._queue_size and not self._wait_for_room():
             with self._stats_lock:
@@ -233,6 +246,7 @@ class Delivery:
         if mp is not None and mp.parent_process() is not None:
             self.async_delivery = False
             self._lean_sync = not self._closed
+            self.lean_one = self._one if self._lean_sync else None
             _log.info(
                 "lineage: LINEAGE_ASYNC=1 is ignored in worker process %d: workers can exit "
                 "without running exit handlers, so each run is written when it ends",
@@ -383,8 +397,11 @@ class Delivery:
         self._worker: threading.Thread | None = None
         self._worker_lock = threading.Lock()
         self._writing = 0  # runs in the batch the worker is writing now
-        self._lean_async = False  # set once the worker runs: submit_run appends directly
+        self.lean_queue = None  # set once the worker runs
         self._lean_sync = not self.async_delivery and bool(self.sinks) and not self._closed
+        #: (emit_run, count) of the one sink while sync delivery may call it directly with a
+        #: lone run (see :meth:`submit_run`; the decorator's end() does too), else None.
+        self.lean_one = self._one if self._lean_sync else None
         self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
     def _ensure_worker(self) -> None:
@@ -468,7 +485,9 @@ class Delivery:
         while self._held and time.monotonic() < deadline:  # a server may be back any moment
             self._wake.set()
             time.sleep(0.05)
-        self._lean_async = self._lean_sync = False
+        self.lean_queue = None
+        self._lean_sync = False
+        self.lean_one = None
         self._closed = True
         worker = self._worker
         if worker is not None and worker.is_alive():

@@ -311,3 +311,100 @@ def test_an_exception_the_sdk_cannot_describe_still_reaches_the_caller_and_its_r
     (run,) = [r for r in sink.records if isinstance(r, Run)]
     assert run.status == "failed" and run.error_type is None
     assert lineage_sdk.stats()["internal_errors"] == before + 1
+
+
+@pytest.mark.parametrize("on_error", ["warn", "raise"])
+def test_a_lone_sinks_failing_emit_run_on_the_lean_path_is_counted_or_raised(
+    on_error: str,
+) -> None:
+    class FailingRuns(MemorySink):
+        fail = False
+
+        def emit_run(self, run: PendingRun) -> None:  # the lean path calls this one directly
+            if self.fail:
+                raise OSError("disk gone")
+            super().emit_run(run)
+
+    sink = FailingRuns()
+    lineage_sdk.configure([sink], on_error=on_error, capture_git=False)
+
+    @log_lineage(name="lean_emit_run")
+    def job() -> int:
+        return 7
+
+    assert job() == 7 and job() == 7  # declarations sent: the next calls are lean ones
+    sink.fail = True
+    if on_error == "raise":
+        with pytest.raises(LineageSinkError, match="disk gone"):
+            job()
+    else:
+        assert job() == 7
+    sink.fail = False
+    assert job() == 7
+    stats = lineage_sdk.stats()["sinks"]["memory"]
+    assert stats["failed"] == 1
+    assert stats["emitted"] == len(sink.records) == 1 + 3  # the transformation and three runs
+
+
+def test_a_json_sinks_lean_lines_are_the_lines_of_their_runs(tmp_path: Any) -> None:
+    path = tmp_path / "lean.jsonl"
+    lineage_sdk.configure(f"json:{path}", capture_git=False)
+
+    @log_lineage(inputs=["lean_in"], outputs=["lean_out"], name="lean_json_child")
+    def child(fail: bool) -> None:
+        if fail:
+            raise ValueError('bad "row"\n')
+
+    @log_lineage(name="lean_json_parent")
+    def parent() -> None:
+        child(False)
+        with contextlib.suppress(ValueError):
+            child(True)
+
+    for _ in range(30):
+        parent()
+    if hasattr(os, "fork"):  # a forked child writes its lean lines through its own descriptor
+        pid = os.fork()
+        if pid == 0:
+            try:
+                parent()
+                lineage_sdk.flush()
+            finally:
+                os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+    lineage_sdk.flush()
+    raw = path.read_text("utf-8").splitlines()
+    runs = [loads(line) for line in raw if '"record_type":"run"' in line]
+    expected = 31 * 3 if hasattr(os, "fork") else 30 * 3
+    assert len(runs) == expected and len({r.run_id for r in runs}) == expected  # type: ignore[union-attr]
+    run_lines = [line for line in raw if '"record_type":"run"' in line]
+    assert all(dumps(loads(line)) == line for line in run_lines)  # byte for byte
+    by_id = {r.run_id: r for r in runs}  # type: ignore[union-attr]
+    children = [r for r in runs if r.transformation == "lean_json_child"]  # type: ignore[union-attr]
+    assert all(by_id[r.parent_run_id].transformation == "lean_json_parent" for r in children)  # type: ignore[union-attr]
+    failed = [r for r in children if r.status == "failed"]  # type: ignore[union-attr]
+    assert len(failed) == len(children) // 2
+    assert all(r.error_message == 'bad "row"\n' for r in failed)  # type: ignore[union-attr]
+
+
+def test_lean_batched_runs_are_stored_or_counted_dropped_then_go_to_a_new_config() -> None:
+    first = MemorySink()
+    lineage_sdk.configure([first], async_delivery=True, queue_size=8, capture_git=False)
+
+    @log_lineage(name="lean_batched")
+    def job(i: int) -> int:
+        return i
+
+    assert [job(i) for i in range(3000)] == list(range(3000))  # most calls append directly
+    lineage_sdk.flush()
+    stats = lineage_sdk.stats()
+    stored = [r for r in first.records if isinstance(r, Run)]
+    assert len({r.run_id for r in stored}) == len(stored)
+    assert len(stored) + stats["dropped"] == 3000
+    second = MemorySink("second")
+    lineage_sdk.configure([second], async_delivery=True, capture_git=False)
+    job(0)  # the closed delivery's queue is not the lean path any more
+    lineage_sdk.flush()
+    assert len([r for r in first.records if isinstance(r, Run)]) == len(stored)
+    assert [r.transformation for r in second.records if isinstance(r, Run)] == ["lean_batched"]

@@ -25,7 +25,8 @@ from ..filesystems import atomic_appends
 from ..pending import RUN_TYPES, PendingRun
 from ..records import Declaration, Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
-from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
+from . import base as _base
+from .base import BaseSink, NotALineageStoreError, SinkClosedError, check_file_path, open_regular
 from .declarations import take_declarations
 
 try:
@@ -79,6 +80,28 @@ class JsonFileSink(BaseSink):
             self._lock_appends = fcntl is not None and not atomic_appends(self.path)
         return self._fd
 
+    def emit_run(self, run: PendingRun) -> None:
+        """``emit((run,))`` in one frame: delivery's lean path, once the file is open and its
+        tail checked, without flock or fsync to do (otherwise the general path does them)."""
+        if self._closed:
+            raise SinkClosedError(f"sink {self.name} is closed")
+        with self._lock:
+            fd = self._fd
+            if (
+                fd is None
+                or self._check_tail
+                or self._lock_appends
+                or self._fsync
+                or self._generation != _base._fork_generation
+            ):
+                self._check_fork()
+                self._emit((run,))  # type: ignore[arg-type]  # accepts_pending
+                return
+            data = (self._lines.pending_line(run) + "\n").encode("utf-8")
+            written = os.write(fd, data)
+            if written < len(data):
+                _write_rest(fd, data, written)
+
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
             return
@@ -112,10 +135,8 @@ class JsonFileSink(BaseSink):
                     data = b"\n" + data
                 self._check_tail = False
             written = os.write(fd, data)
-            if written < len(data):  # a short write (a signal, a full disk): write the rest
-                view = memoryview(data)[written:]
-                while view:
-                    view = view[os.write(fd, view) :]
+            if written < len(data):
+                _write_rest(fd, data, written)
             if self._fsync:
                 os.fsync(fd)
         finally:
@@ -141,6 +162,13 @@ class JsonFileSink(BaseSink):
     def read(self) -> Iterator[Record]:
         """Every readable record in the file, oldest first; bad lines are skipped with a warning."""
         return read_json_lines(self.path)
+
+
+def _write_rest(fd: int, data: bytes, written: int) -> None:
+    """After a short write (a signal, a full disk): write the rest of ``data``."""
+    view = memoryview(data)[written:]
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 # How a declaration's line starts (serde writes ``record_type`` last): runs are not parsed.
