@@ -219,8 +219,13 @@ class BaseSink:
             self._emit(records)
 
     def emit_run(self, run: PendingRun) -> None:
-        """Store one pending run (a sink with :attr:`accepts_pending`); delivery's lean path."""
-        self.emit((run,))  # type: ignore[arg-type]  # accepts_pending: emit takes it
+        """Store one pending run (a sink with :attr:`accepts_pending`); delivery's lean path:
+        :meth:`emit`'s checks, then :meth:`_emit_run`."""
+        if self._closed:
+            raise SinkClosedError(f"sink {self._name} is closed")
+        with self._lock:
+            self._check_fork()
+            self._emit_run(run)
 
     def flush(self) -> None:
         with self._lock:
@@ -241,6 +246,11 @@ class BaseSink:
     # --- for subclasses ---------------------------------------------------------------------
     def _emit(self, records: Sequence[Record]) -> None:
         raise NotImplementedError
+
+    def _emit_run(self, run: PendingRun) -> None:
+        """One pending run, under the sink's lock: a sink with a cheaper way than :meth:`_emit`
+        of a one-run batch overrides this."""
+        self._emit((run,))  # type: ignore[arg-type]  # accepts_pending: _emit takes it
 
     def _flush(self) -> None:
         """Nothing is buffered by default."""

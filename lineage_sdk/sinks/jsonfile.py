@@ -25,8 +25,7 @@ from ..filesystems import atomic_appends
 from ..pending import RUN_TYPES, PendingRun
 from ..records import Declaration, Record, Run
 from ..serde import RunLines, UnsupportedRecord, dumps, loads
-from . import base as _base
-from .base import BaseSink, NotALineageStoreError, SinkClosedError, check_file_path, open_regular
+from .base import BaseSink, NotALineageStoreError, check_file_path, open_regular
 from .declarations import take_declarations
 
 try:
@@ -80,27 +79,17 @@ class JsonFileSink(BaseSink):
             self._lock_appends = fcntl is not None and not atomic_appends(self.path)
         return self._fd
 
-    def emit_run(self, run: PendingRun) -> None:
-        """``emit((run,))`` in one frame: delivery's lean path, once the file is open and its
-        tail checked, without flock or fsync to do (otherwise the general path does them)."""
-        if self._closed:
-            raise SinkClosedError(f"sink {self.name} is closed")
-        with self._lock:
-            fd = self._fd
-            if (
-                fd is None
-                or self._check_tail
-                or self._lock_appends
-                or self._fsync
-                or self._generation != _base._fork_generation
-            ):
-                self._check_fork()
-                self._emit((run,))  # type: ignore[arg-type]  # accepts_pending
-                return
-            data = (self._lines.pending_line(run) + "\n").encode("utf-8")
-            written = os.write(fd, data)
-            if written < len(data):
-                _write_rest(fd, data, written)
+    def _emit_run(self, run: PendingRun) -> None:
+        # One write once the file is open and its tail checked, with no flock or fsync to do
+        # (otherwise the general path does them).
+        fd = self._fd
+        if fd is None or self._check_tail or self._lock_appends or self._fsync:
+            self._emit((run,))  # type: ignore[arg-type]  # accepts_pending
+            return
+        data = (self._lines.pending_line(run) + "\n").encode("utf-8")
+        written = os.write(fd, data)
+        if written < len(data):
+            _write_rest(fd, data, written)
 
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:

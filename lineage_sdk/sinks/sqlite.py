@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 from .._version import DISTRIBUTION
 from ..pending import PendingRun, built
 from ..records import Record, Run
-from .base import BaseSink, SinkClosedError, check_file_path
+from .base import BaseSink, check_file_path
 from .sqlite_files import (
     BUSY_TIMEOUT_MS,
     STORE_VERSION,
@@ -209,21 +209,17 @@ class SQLiteSink(BaseSink):
             self._cursor = self._conn.cursor()
         return self._conn
 
-    def emit_run(self, run: PendingRun) -> None:
-        """Delivery's lean path: the common run's row, one INSERT, straight away."""
-        if self._closed:
-            raise SinkClosedError(f"sink {self.name} is closed")
-        with self._lock:
-            self._check_fork()
-            cursor = self._cursor
-            row = None if cursor is None else self._parts.known_pending_row(run)
-            if cursor is not None and row is not None:
-                try:
-                    cursor.execute(_INSERT_RUN, row)  # as _insert_run, on the kept cursor
-                    return
-                except sqlite3.Error:  # busy, or a repeat: the general path decides, once
-                    pass
-            self._emit((run,))  # type: ignore[arg-type]  # accepts_pending: _emit takes it
+    def _emit_run(self, run: PendingRun) -> None:
+        # The common run's row, one INSERT on the kept cursor, straight away.
+        cursor = self._cursor
+        row = None if cursor is None else self._parts.known_pending_row(run)
+        if cursor is not None and row is not None:
+            try:
+                cursor.execute(_INSERT_RUN, row)  # as _insert_run, on the kept cursor
+                return
+            except sqlite3.Error:  # busy, or a repeat: the general path decides, once
+                pass
+        self._emit((run,))  # type: ignore[arg-type]  # accepts_pending: _emit takes it
 
     def _emit(self, records: Sequence[Record]) -> None:
         if not records:
