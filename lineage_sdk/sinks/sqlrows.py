@@ -122,16 +122,20 @@ class RunParts:
             last = cast(_PendingParts, self._last_pending)
         completed = run.status == "completed"
         if completed not in last.stored:
-            shared = last.shared
-            revision_id = shared.revision.id
-            if (
-                revision_id not in self.known_revisions
-                or shared.process.id not in self.known_processes
-                or (revision_id, completed) not in self.known_graph
-            ):
+            if not self.stored(last.shared, completed):
                 return None
             last.stored.add(completed)
         return pending_run_row(run, last.shared.columns, last.tail)
+
+    def stored(self, shared: SharedParts, completed: bool) -> bool:
+        """Whether this process committed the revision, the process and the graph rows that a
+        run of ``shared`` (completed or not) needs: then the run costs its own row only."""
+        revision_id = shared.revision.id
+        return (
+            revision_id in self.known_revisions
+            and shared.process.id in self.known_processes
+            and (revision_id, completed) in self.known_graph
+        )
 
     def clear_pending(self) -> None:
         """Forget what an earlier plan meant to write (its transaction did not commit)."""
@@ -254,12 +258,7 @@ def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
             return parts.known_pending_row(record)
         return None
     shared = parts.parts(record)
-    revision_id = shared.revision.id
-    if (
-        revision_id not in parts.known_revisions
-        or shared.process.id not in parts.known_processes
-        or (revision_id, record.status == "completed") not in parts.known_graph
-    ):
+    if not parts.stored(shared, record.status == "completed"):
         return None
     return run_row(record, shared.columns)
 
