@@ -142,7 +142,7 @@ def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> N
 _INSERT_RUN = insert_run_sql(SQLITE)
 
 
-def _insert_run(conn: sqlite3.Connection, row: tuple[Any, ...]) -> None:
+def _insert_run(conn: sqlite3.Connection | sqlite3.Cursor, row: tuple[Any, ...]) -> None:
     """One run row in its own write transaction: the INSERT alone, in autocommit. A writing
     statement takes the write lock before it reads anything (as BEGIN IMMEDIATE does: no lock
     upgrade later) and commits, or rolls back whole, when it ends; one call instead of three."""
@@ -215,7 +215,7 @@ class SQLiteSink(BaseSink):
         row = None if cursor is None else self._parts.known_pending_row(run)
         if cursor is not None and row is not None:
             try:
-                cursor.execute(_INSERT_RUN, row)  # as _insert_run, on the kept cursor
+                _insert_run(cursor, row)
                 return
             except sqlite3.Error:  # busy, or a repeat: the general path decides, once
                 pass

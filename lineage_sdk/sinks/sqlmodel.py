@@ -237,10 +237,7 @@ def stored_runs_query(dialect: Dialect, records: Sequence[Record]) -> Statement:
         [micros(r.started_at) for r in runs],
         [r.run_id for r in runs],
     ]
-    sql = dialect.sql(
-        f"SELECT run_id FROM run_log WHERE transformation_id {dialect.any_id} "
-        f"AND started_us {dialect.any_id} AND run_id {dialect.any_id}"
-    )
+    sql = dialect.sql(f"SELECT run_id FROM run_log WHERE {dialect.run_keys_in()}")
     return Statement(sql, [dialect.id_list(c) for c in columns], shared=False)
 
 

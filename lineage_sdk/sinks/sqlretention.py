@@ -80,12 +80,10 @@ def prune(conn: Any, dialect: Dialect, cutoff_us: int, *, dry_run: bool) -> Prun
     orphaned = dialect.sql(_ORPHANED_NODES.format(any_id=dialect.any_id))
     nodes = [row[0] for row in conn.execute(orphaned, [transformations, ids, ids]).fetchall()]
     if not dry_run:
-        # By the rows' whole key (its first column narrows the search to the transformations).
         starts = dialect.id_list(sorted({s for _, _, s in old}))
-        key = f"transformation_id {dialect.any_id} AND started_us {dialect.any_id} AND run_id"
         for table in ("legacy_run_io", "run_log"):  # legacy_run_io: runs of older layouts
             conn.execute(
-                dialect.sql(f"DELETE FROM {table} WHERE {key} {dialect.any_id}"),
+                dialect.sql(f"DELETE FROM {table} WHERE {dialect.run_keys_in()}"),
                 [transformations, starts, ids],
             )
         if nodes:

@@ -86,6 +86,14 @@ class Dialect:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
         return statement if self.placeholder == "?" else statement.replace("?", self.placeholder)
 
+    def run_keys_in(self) -> str:
+        """A condition on run_log (or legacy_run_io) true for rows whose key columns are in
+        three list parameters: transformation ids, starts (µs) and run ids. The key's first
+        column leads, so it is a few seeks, never a scan."""
+        return (
+            f"transformation_id {self.any_id} AND started_us {self.any_id} AND run_id {self.any_id}"
+        )
+
 
 SQLITE = Dialect(
     name="sqlite",
