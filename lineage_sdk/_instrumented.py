@@ -455,6 +455,17 @@ class Call(PendingRun):
         the git state, the configuration (namespace) and the process (pid)."""
         return (self.job, self.io, getattr(self, "git", None), self.rt, self.prefix)
 
+    def same_revision(self, key: tuple[object, ...]) -> bool:
+        """:meth:`PendingRun.same_revision`, without building this call's key."""
+        return (
+            len(key) == 5
+            and self.job is key[0]
+            and self.io is key[1]
+            and getattr(self, "git", None) is key[2]
+            and self.rt is key[3]
+            and self.prefix is key[4]
+        )
+
     def to_run(self) -> Run:
         """The Run this call stands for, built on first use and kept."""
         try:

@@ -16,6 +16,7 @@ sinks share one.
 from __future__ import annotations
 
 import datetime as _dt
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -73,6 +74,13 @@ class PendingRun:
         """Objects whose identities fix every field of the Run but the ones above: two pending
         runs with identical keys (``is``, item by item) share those fields."""
         raise NotImplementedError
+
+    def same_revision(self, key: tuple[object, ...]) -> bool:
+        """Whether :meth:`revision_key` is ``key`` item by item (``is``): then this run shares
+        every field but its own with the runs of ``key``. Subclasses answer it without
+        building their key, for a writer that checks it once per run of a batch."""
+        mine = self.revision_key()
+        return len(mine) == len(key) and all(map(operator.is_, mine, key))
 
     def to_run(self) -> Run:
         """The full Run; the same object on every call."""

@@ -14,11 +14,12 @@ import hashlib
 import json
 import shutil
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -28,11 +29,12 @@ from lineage_sdk import DataSource, Feature, Run, load_graph, log_lineage
 from lineage_sdk.graph.backend import RunQuery
 from lineage_sdk.pending import PendingRun
 from lineage_sdk.records import Record
-from lineage_sdk.sinks import SQLiteSink, build_sink, sqlrows
+from lineage_sdk.sinks import SQLiteSink, build_sink, sqlmodel, sqlrows
+from lineage_sdk.sinks import sqlite as sqlite_sink
 from lineage_sdk.sinks.base import BaseSink
 from lineage_sdk.sinks.jsonfile import read_json_lines
 from lineage_sdk.sinks.sqlite import STORE_VERSION, read_records
-from lineage_sdk.sinks.sqlschema import NARROW_RECORD_TAIL
+from lineage_sdk.sinks.sqlschema import NARROW_RECORD_TAIL, SQLITE
 from lineage_sdk.stores import parse_store, prune_store, read_store
 
 from .helpers import aged_run, records_by_key, store_graph
@@ -345,3 +347,81 @@ def test_runs_written_unbuilt_read_back_equal_to_the_built_runs(
     stored = [r for r in read_store(parse_store(sql_store)) if isinstance(r, Run)]
     assert len(expected) == 18
     assert sorted(stored, key=lambda r: r.run_id) == sorted(expected, key=lambda r: r.run_id)
+
+
+def _pending_runs(calls: Callable[[], object]) -> list[Any]:
+    """The runs ``calls`` makes, as delivery hands them to the SQL sinks: unbuilt."""
+    capture = _PendingCapture()
+    lineage_sdk.configure([capture], async_delivery=False)
+    calls()
+    lineage_sdk.flush()
+    return [r for r in capture.records if isinstance(r, PendingRun)]
+
+
+def test_a_batch_of_known_runs_plans_each_row_as_the_run_alone_would() -> None:
+    pending = _pending_runs(_calls_of_every_shape)  # three revisions, interleaved, some failed
+    parts = sqlrows.RunParts()
+    assert parts.known_pending_rows(pending) is None  # nothing stored yet: the general path
+    plan = sqlmodel.plan_batch(SQLITE, pending, (set(), set(), set()), (), parts)
+    assert any("INSERT INTO revisions" in s.sql for s in plan.statements)
+    parts.committed()
+    rows = parts.known_pending_rows(pending)
+    assert rows == [parts.known_pending_row(r) for r in pending]
+    known = sqlmodel.plan_known_runs(SQLITE, pending, parts)
+    assert known is not None and len(known.statements) == 1
+    assert [s.shared for s in known.statements] == [False]  # run rows only: no shared row
+    # A run twice, or a declaration among the runs: not the common batch.
+    assert parts.known_pending_rows([*pending, pending[0]]) is None
+    assert parts.known_pending_rows([*pending, DataSource("d", type="table")]) is None
+    assert sqlmodel.plan_known_runs(SQLITE, [*pending, pending[-1]], parts) is None
+
+
+def test_batches_of_every_size_store_every_run_with_a_few_statement_texts(
+    tmp_path: Path,
+) -> None:
+    @log_lineage(inputs=["raw"], outputs=["feature"], name="job")
+    def job(n: int) -> int:
+        return n
+
+    sizes = [1, 2, 3, 5, 63, 64, 65, 700, 2047, 2048]
+    pending = _pending_runs(lambda: [job(i) for i in range(sum(sizes))])
+    sink = SQLiteSink(tmp_path / "lineage.db")
+    texts: set[str] = set()
+    start = 0
+    for size in sizes:
+        batch = pending[start : start + size]
+        start += size
+        if start > size:  # the first batch wrote the revision: the rest are known runs
+            known = sqlmodel.plan_known_runs(SQLITE, batch, sink._parts)
+            assert known is not None and len(known.statements) == 1
+            texts.update(s.sql for s in known.statements)
+        sink.emit(batch)
+    sink.close()
+    # Rows padded to a power of two: the driver caches a few prepared statements, not one per
+    # batch size (each ~1 MiB at 1,024 rows).
+    assert len(texts) <= 8
+    stored = [r for r in read_records(tmp_path / "lineage.db") if isinstance(r, Run)]
+    assert sorted(stored, key=lambda r: r.run_id) == sorted(
+        (r.to_run() for r in pending), key=lambda r: r.run_id
+    )
+
+
+def test_sqlite_builds_with_a_low_parameter_limit_write_a_batch_in_several_statements(
+    tmp_path: Path,
+) -> None:
+    @log_lineage(inputs=["raw"], outputs=["feature"], name="job")
+    def job(n: int) -> int:
+        return n
+
+    pending = _pending_runs(lambda: [job(i) for i in range(301)])
+    sink = SQLiteSink(tmp_path / "lineage.db")
+    sink.emit(pending[:1])  # the revision, process and graph rows
+    old_sqlite = attrs.evolve(SQLITE, max_parameters=999)  # SQLite before 3.32
+    plan = sqlmodel.plan_known_runs(old_sqlite, pending[1:], sink._parts)
+    assert plan is not None
+    assert [len(s.params) for s in plan.statements] == [990, 990, 990, 40]  # 3 rows padded to 4
+    conn = sink._connection()
+    sqlite_sink._retrying(lambda: sqlite_sink._transaction(conn, plan.statements))
+    sink.close()
+    stored = [r for r in read_records(tmp_path / "lineage.db") if isinstance(r, Run)]
+    assert sorted(r.run_id for r in stored) == sorted(r.run_id for r in pending)

@@ -48,6 +48,7 @@ from .sqlmodel import (
     iter_records,
     merge_stored_declarations,
     plan_batch,
+    plan_known_runs,
     stored_runs_query,
 )
 from .sqlrows import RunParts, known_run_row
@@ -128,6 +129,14 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
     """Run ``statements`` in one write transaction (taken at once: no lock upgrade later)."""
+    if len(statements) == 1:
+        # One statement is its own transaction in autocommit (see _insert_run), and then the
+        # write lock is held inside that one call only. Between the calls of BEGIN ... COMMIT
+        # this thread gives up the GIL and may wait up to a switch interval (5 ms) to get it
+        # back from the application's threads, holding the store's write lock all the while:
+        # four processes writing one store reached ~0.8x the throughput they reach this way.
+        conn.execute(statements[0].sql, statements[0].params)
+        return
     conn.execute("BEGIN IMMEDIATE")
     try:
         for statement in statements:
@@ -239,10 +248,11 @@ class SQLiteSink(BaseSink):
                     self._emit_checked(conn, records, dedupe=True)
                 return
         known = (self._known_io, self._known_edges, self._known_columns)
-        if all(type(r) is Run or isinstance(r, PendingRun) for r in records):
-            # Runs only: the plan needs nothing from the store, so it is made before the write
-            # lock is taken.
+        plan = plan_known_runs(SQLITE, records, self._parts)  # the common async batch
+        if plan is None and all(type(r) is Run or isinstance(r, PendingRun) for r in records):
+            # Runs only: the plan needs nothing from the store either.
             plan = plan_batch(SQLITE, records, known, (), self._parts)
+        if plan is not None:  # made before the write lock is taken
             try:
                 _retrying(lambda: _transaction(conn, plan.statements))
             except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice

@@ -50,6 +50,7 @@ __all__ = [
     "iter_records",
     "merge_stored_declarations",
     "plan_batch",
+    "plan_known_runs",
     "split_records",
     "stored_runs_query",
 ]
@@ -137,7 +138,6 @@ def merge_stored_declarations(
 
 
 _IGNORE = "ON CONFLICT DO NOTHING"
-_ROWS_PER_STATEMENT = 500  # x 11 columns stays far below SQLite's 32766 parameters
 
 
 @attrs.frozen(slots=True)
@@ -160,6 +160,9 @@ class Plan:
     def private(self) -> bool:
         """True when no statement touches rows another writer may hold (only this run's)."""
         return not any(s.shared for s in self.statements)
+
+
+_ROWS_PER_STATEMENT = 500  # the statement texts of rarer batches: at most 500 sizes
 
 
 def _insert(
@@ -190,8 +193,9 @@ def _insert(
             Statement(_values_sql(dialect, head, tail, len(rows[0]), 1), list(rows[0]), shared)
         )
         return
-    for start in range(0, len(rows), _ROWS_PER_STATEMENT):
-        chunk = rows[start : start + _ROWS_PER_STATEMENT]
+    per_statement = max(1, min(_ROWS_PER_STATEMENT, dialect.max_parameters // len(rows[0])))
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
         sql = _values_sql(dialect, head, tail, len(chunk[0]), len(chunk))
         plan.append(Statement(sql, [value for row in chunk for value in row], shared))
 
@@ -199,6 +203,47 @@ def _insert(
 # Statement texts depend on the table, the dialect and the number of rows only: built once.
 # (Keyed by the dialect's name: hashing a whole Dialect per statement costs more than a lookup.)
 _SQL_TEXTS: dict[tuple[str, str, str, int, int], str] = {}
+
+
+def _insert_runs(plan: list[Statement], dialect: Dialect, rows: Sequence[Sequence[Any]]) -> None:
+    """Run rows (:func:`~lineage_sdk.sinks.sqlrows.run_row`): an async batch of runs (up to
+    2,048) is one statement where the parameter limit allows, which SQLite runs as its own
+    transaction (see ``sqlite._transaction``).
+
+    The statement's rows are the next power of two, padded with rows of NULLs that it leaves
+    out (a run id is never NULL): a few statement texts, so the driver's statement cache holds
+    a few prepared statements (~1 MiB each at 1,024 rows), not one per batch size.
+    """
+    if dialect.array_rows:
+        _insert(plan, dialect, _INSERT_RUNS, rows, tail=_REPLACE_RUNNING, shared=False)
+        return
+    width = len(rows[0])
+    most = max(1, dialect.max_parameters // width)
+    for start in range(0, len(rows), most):
+        chunk = rows[start : start + most]
+        size = min(1 << (len(chunk) - 1).bit_length(), most)
+        params = [value for row in chunk for value in row]
+        if size > len(chunk):
+            params += [None] * (width * (size - len(chunk)))
+        plan.append(Statement(_padded_runs_sql(dialect, width, size), params, False))
+
+
+_PADDED_RUNS_SQL: dict[tuple[str, int, int], str] = {}
+
+
+def _padded_runs_sql(dialect: Dialect, width: int, count: int) -> str:
+    key = (dialect.name, width, count)
+    sql = _PADDED_RUNS_SQL.get(key)
+    if sql is None:
+        group = "(" + ", ".join("?" * width) + ")"
+        rows = ", ".join([group] * count)
+        # SQLite names a VALUES list's columns column1, column2...; the WHERE also keeps the
+        # upsert clause from parsing as part of the SELECT.
+        sql = _PADDED_RUNS_SQL[key] = dialect.sql(
+            f"{_INSERT_RUNS} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
+            f"{_REPLACE_RUNNING}"
+        )
+    return sql
 
 
 def _values_sql(dialect: Dialect, head: str, tail: str, width: int, count: int) -> str:
@@ -258,11 +303,11 @@ def plan_batch(
     written without building its Run.
     """
     parts = parts if parts is not None else RunParts()
+    if not skip:
+        known_runs = plan_known_runs(dialect, records, parts)
+        if known_runs is not None:
+            return known_runs
     parts.clear_pending()
-    if len(records) == 1 and not skip:
-        statement = _known_run_statement(dialect, records[0], parts)
-        if statement is not None:
-            return Plan([statement], (set(), set(), set()))
     plan: list[Statement] = []
     runs: Sequence[Run | PendingRun]
     if all(map(is_run, records)):  # runs only, no declarations (async batches)
@@ -288,6 +333,23 @@ def plan_batch(
     columns -= known[2]
     _plan_graph_rows(plan, dialect, io, edges, columns)
     return Plan(plan, (io, edges, columns))
+
+
+def plan_known_runs(dialect: Dialect, records: Sequence[Record], parts: RunParts) -> Plan | None:
+    """The plan of the common batch, or None for any other: runs of revisions whose revision,
+    process and graph rows this process wrote before (the common batch: a function called
+    again), each once. It writes their run rows and nothing else, and needs nothing from the
+    store, so it can be made before the write lock is taken."""
+    parts.clear_pending()  # a plan that did not commit must not be promoted by this one's commit
+    if len(records) == 1:
+        statement = _known_run_statement(dialect, records[0], parts)
+        return None if statement is None else Plan([statement], (set(), set(), set()))
+    rows = parts.known_pending_rows(records)
+    if rows is None:
+        return None
+    plan: list[Statement] = []
+    _insert_runs(plan, dialect, rows)
+    return Plan(plan, (set(), set(), set()))
 
 
 def insert_run_sql(dialect: Dialect) -> str:
@@ -419,7 +481,7 @@ def _plan_runs(
             tail=_IGNORE,
         )
         parts.pending_processes.update(processes)
-    _insert(plan, dialect, _INSERT_RUNS, run_rows, tail=_REPLACE_RUNNING, shared=False)
+    _insert_runs(plan, dialect, run_rows)
     return lineage_runs
 
 

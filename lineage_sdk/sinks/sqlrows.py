@@ -13,7 +13,7 @@ import json
 import json.encoder
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 from ..pending import PendingRun
@@ -95,12 +95,12 @@ class RunParts:
     def pending_parts(self, run: PendingRun) -> tuple[SharedParts, str]:
         """The revision and process of a pending run, and its narrow record's tail (see
         _record_tail); its Run is built for the first run of each revision key only."""
-        key = run.revision_key()
         last = self._last_pending
-        if last is None or not last.matches(key, self.declarations):
+        if last is None or not last.matches(run, self.declarations):
+            key = run.revision_key()
             ids = tuple(map(id, key))
             last = self._pending.get(ids)
-            if last is None or not last.matches(key, self.declarations):
+            if last is None or not last.matches(run, self.declarations):
                 built_run = run.to_run()
                 if len(self._pending) >= self._CACHE_LIMIT:
                     self._pending.clear()
@@ -117,7 +117,7 @@ class RunParts:
         """:func:`known_run_row` of a pending run: the common call's path, where everything
         but the run's own fields was decided for an earlier run of the same revision key."""
         last = self._last_pending
-        if last is None or not last.matches(run.revision_key(), self.declarations):
+        if last is None or not last.matches(run, self.declarations):
             self.pending_parts(run)
             last = cast(_PendingParts, self._last_pending)
         completed = run.status == "completed"
@@ -126,6 +126,35 @@ class RunParts:
                 return None
             last.stored.add(completed)
         return pending_run_row(run, last.shared.columns, last.tail)
+
+    def known_pending_rows(self, records: Sequence[object]) -> list[tuple[Any, ...]] | None:
+        """:meth:`known_pending_row` of every record of a batch (an async batch: many runs of
+        a few revisions), or None unless each is a pending run of that kind, with its own id:
+        such a batch is its run rows and nothing else. Runs of the revision key of the run
+        before them (the common case) cost a key check and their row."""
+        rows: list[tuple[Any, ...]] = []
+        append = rows.append
+        last = self._last_pending
+        if last is not None and not last.current(self.declarations):
+            last = None
+        for run in records:
+            if not isinstance(run, PendingRun):
+                return None
+            if (
+                last is None
+                or not run.same_revision(last.key)
+                or (run.status == "completed") not in last.stored
+            ):
+                row = self.known_pending_row(run)
+                if row is None:
+                    return None
+                append(row)
+                last = self._last_pending
+                continue
+            append(pending_run_row(run, last.shared.columns, last.tail))
+        if len({row[0] for row in rows}) != len(rows):  # a run twice: the general path dedupes
+            return None
+        return rows
 
     def stored(self, shared: SharedParts, completed: bool) -> bool:
         """Whether this process committed the revision, the process and the graph rows that a
@@ -174,21 +203,14 @@ class _PendingParts:
         #: hold; what RunParts knows only grows, so a status once here stays.
         self.stored: set[bool] = set()
 
-    def matches(self, key: tuple[object, ...], declarations: dict[str, Transformation]) -> bool:
-        """Whether runs of ``key`` share these parts: the same objects, and the declaration
-        the revision was built with is still the sink's latest."""
-        mine = self.key
-        if len(key) == 5 == len(mine):  # the decorator's keys: unrolled, ~4x cheaper than map
-            same = (
-                key[0] is mine[0]
-                and key[1] is mine[1]
-                and key[2] is mine[2]
-                and key[3] is mine[3]
-                and key[4] is mine[4]
-            )
-        else:
-            same = len(key) == len(mine) and all(map(operator.is_, key, mine))
-        return same and declarations.get(self.shared.revision.transformation) is self.declaration
+    def matches(self, run: PendingRun, declarations: dict[str, Transformation]) -> bool:
+        """Whether ``run`` shares these parts: its revision key is this one (the same objects),
+        and the declaration the revision was built with is still the sink's latest."""
+        return run.same_revision(self.key) and self.current(declarations)
+
+    def current(self, declarations: dict[str, Transformation]) -> bool:
+        """Whether the declaration the revision was built with is still the sink's latest."""
+        return declarations.get(self.shared.revision.transformation) is self.declaration
 
 
 class SharedParts:

@@ -19,6 +19,7 @@ else:
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -81,6 +82,8 @@ class Dialect:
     # SQL giving a count of nanoseconds ({ns}: a column, >= 0) as seconds, in exact decimal: the
     # text float() reads as the same double as ns / 1e9 (both are the nearest to ns * 10**-9).
     decimal_ns: str = ""
+    # The bound parameters one statement may take, where rows go one placeholder per value.
+    max_parameters: int = 32766
 
     def sql(self, statement: str) -> str:
         """``statement`` (written with ``?`` placeholders) in this dialect."""
@@ -105,6 +108,8 @@ SQLITE = Dialect(
     create_view="CREATE VIEW IF NOT EXISTS",
     any_id="IN (SELECT value FROM json_each(?))",
     id_list=lambda ids: json.dumps(list(ids)),
+    # SQLite's compiled-in default (a build may raise it, as Debian's does); 999 before 3.32.
+    max_parameters=32766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999,
     iso_us="strftime('%Y-%m-%dT%H:%M:%S', {us} / 1000000, 'unixepoch')"
     " || printf('.%06d+00:00', {us} % 1000000)",
     json_string="json_quote({text})",
