@@ -59,10 +59,11 @@ LIMITS = {
         "naming transformations too; networkx returns sets of nodes."
     ),
     "sqlite async ingest": (
-        "per run a few us of SQL (one b-tree, see the sync sink) and ~5 us of Python turning "
-        "pending runs into rows, plus ~2 us on the caller; SQLite serialises the writers, and "
-        "the four processes share two cores: four can reach at most twice one process here "
-        "(each process is one core's worth of work under its GIL)."
+        "per run ~3.5 us of SQL (one b-tree; a batch of known runs is one autocommit INSERT), "
+        "~1.5-2.5 us of Python turning pending runs into rows on the delivery thread and ~3 us "
+        "on the caller. SQLite serialises the writers and the four processes share this "
+        "machine's CPUs: one process keeps about one core busy (its caller and delivery thread "
+        "share a GIL; 'CPU cores busy' rows), so four reach at most min(4, CPUs) times one."
     ),
     "impact / downstream": (
         "impact is one recursive query: the walk downstream, and the declared features among it."
