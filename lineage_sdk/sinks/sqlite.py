@@ -129,7 +129,7 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
 
 def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> None:
     """Run ``statements`` in one write transaction (taken at once: no lock upgrade later)."""
-    if len(statements) == 1:
+    if len(statements) == 1 and not conn.in_transaction:
         # One statement is its own transaction in autocommit (see _insert_run), and then the
         # write lock is held inside that one call only. Between the calls of BEGIN ... COMMIT
         # this thread gives up the GIL and may wait up to a switch interval (5 ms) to get it
