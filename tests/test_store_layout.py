@@ -358,6 +358,16 @@ def _pending_runs(calls: Callable[[], object]) -> list[Any]:
     return [r for r in capture.records if isinstance(r, PendingRun)]
 
 
+def _runs_of_one_job(count: int) -> list[Any]:
+    """``count`` runs of one revision, unbuilt."""
+
+    @log_lineage(inputs=["raw"], outputs=["feature"], name="job")
+    def job(n: int) -> int:
+        return n
+
+    return _pending_runs(lambda: [job(i) for i in range(count)])
+
+
 def test_a_batch_of_known_runs_plans_each_row_as_the_run_alone_would() -> None:
     pending = _pending_runs(_calls_of_every_shape)  # three revisions, interleaved, some failed
     parts = sqlrows.RunParts()
@@ -379,12 +389,8 @@ def test_a_batch_of_known_runs_plans_each_row_as_the_run_alone_would() -> None:
 def test_batches_of_every_size_store_every_run_with_a_few_statement_texts(
     tmp_path: Path,
 ) -> None:
-    @log_lineage(inputs=["raw"], outputs=["feature"], name="job")
-    def job(n: int) -> int:
-        return n
-
     sizes = [1, 2, 3, 5, 63, 64, 65, 700, 2047, 2048]
-    pending = _pending_runs(lambda: [job(i) for i in range(sum(sizes))])
+    pending = _runs_of_one_job(sum(sizes))
     sink = SQLiteSink(tmp_path / "lineage.db")
     texts: set[str] = set()
     start = 0
@@ -409,11 +415,7 @@ def test_batches_of_every_size_store_every_run_with_a_few_statement_texts(
 def test_sqlite_builds_with_a_low_parameter_limit_write_a_batch_in_several_statements(
     tmp_path: Path,
 ) -> None:
-    @log_lineage(inputs=["raw"], outputs=["feature"], name="job")
-    def job(n: int) -> int:
-        return n
-
-    pending = _pending_runs(lambda: [job(i) for i in range(301)])
+    pending = _runs_of_one_job(301)
     sink = SQLiteSink(tmp_path / "lineage.db")
     sink.emit(pending[:1])  # the revision, process and graph rows
     old_sqlite = attrs.evolve(SQLITE, max_parameters=999)  # SQLite before 3.32
