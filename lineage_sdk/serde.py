@@ -247,12 +247,9 @@ class RunLines:
     def pending_line(self, run: PendingRun) -> str:
         """``dumps(run.to_run())``, byte for byte, without building the Run (but the first of
         each revision): the template of the run's revision with its own fields filled in."""
-        key = run.revision_key()
         last_key, templates = self._last_pending
-        # == on tuples compares item by item, identity first: cheap when it is the same revision
-        # as last time, and equal items (an equal git state) mean equal fields.
-        if key != last_key:
-            templates = self._pending_templates(run, key)
+        if not run.same_revision(last_key):  # the same revision as last time: no key to build
+            templates = self._pending_templates(run, run.revision_key())
         started = run.started_ns
         duration = run.duration_ns
         parent_id, parent_transformation = run.parent_ids()
