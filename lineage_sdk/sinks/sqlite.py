@@ -28,6 +28,7 @@ from .._version import DISTRIBUTION
 from ..pending import PendingRun, built
 from ..records import Record, Run
 from .base import BaseSink, check_file_path
+from .sqlinserts import Statement, insert_run_sql
 from .sqlite_files import (
     BUSY_TIMEOUT_MS,
     STORE_VERSION,
@@ -43,8 +44,6 @@ from .sqlmodel import (
     ColumnRow,
     GraphRow,
     GraphRows,
-    Statement,
-    insert_run_sql,
     iter_records,
     merge_stored_declarations,
     plan_batch,

@@ -1,7 +1,8 @@
 """Writing a lineage store: the batches of both SQL stores, planned once for SQLite and PostgreSQL.
 
 The tables and their migrations are :mod:`~lineage_sdk.sinks.sqlschema`, a run's rows
-:mod:`~lineage_sdk.sinks.sqlrows`, retention :mod:`~lineage_sdk.sinks.sqlretention`. Upserts are
+:mod:`~lineage_sdk.sinks.sqlrows`, the statements' texts :mod:`~lineage_sdk.sinks.sqlinserts`,
+retention :mod:`~lineage_sdk.sinks.sqlretention`. Upserts are
 ``INSERT ... ON CONFLICT`` in both databases (SQLite >= 3.24). A declaration's row keeps its
 record's JSON as text, a run's row what no column holds (the run_records view rebuilds the
 rest), so reading back is exact in both stores.
@@ -9,10 +10,11 @@ rest), so reading back is exact in both stores.
 A batch is planned once (:func:`plan_batch`: statements with many rows each) and each store runs
 the plan in one transaction. The common batch, one run of a revision this process wrote before,
 is one row (:func:`~lineage_sdk.sinks.sqlrows.known_run_row`) and one cached statement
-(:func:`insert_run_sql`); a pending run (:mod:`lineage_sdk.pending`) becomes its row without its
-Run being built. Shared rows
-(nodes, transformations, graph rows) are taken in one fixed order, sorted by key: two PostgreSQL
-transactions upserting the same rows in different orders would deadlock.
+(:func:`~lineage_sdk.sinks.sqlinserts.insert_run_sql`); many such runs are their rows alone
+(:func:`plan_known_runs`). A pending run (:mod:`lineage_sdk.pending`) becomes its row without
+its Run being built. Shared rows (nodes, transformations, graph rows) are taken in one fixed
+order, sorted by key: two PostgreSQL transactions upserting the same rows in different orders
+would deadlock.
 """
 
 from __future__ import annotations
@@ -29,6 +31,15 @@ from ..records import DataSource, Declaration, Feature, Record, Run, Transformat
 from ..revisions import Process, Revision
 from ..serde import dumps, from_dict
 from .declarations import declaration_key, take_declaration
+from .sqlinserts import (
+    IGNORE,
+    INSERT_RUNS,
+    REPLACE_RUNNING,
+    Statement,
+    insert_rows,
+    insert_runs,
+    values_sql,
+)
 from .sqlrows import (
     RunParts,
     known_run_row,
@@ -45,8 +56,6 @@ __all__ = [
     "GraphRow",
     "GraphRows",
     "Plan",
-    "Statement",
-    "insert_run_sql",
     "iter_records",
     "merge_stored_declarations",
     "plan_batch",
@@ -66,12 +75,6 @@ GraphRows = tuple[set[GraphRow], set[GraphRow], set[ColumnRow]]
 #: The edges table's rows that a run derived from some columns only (``whole = 0``): a key of
 #: their own in the cache, so that a later whole-source run of the same edge is still written.
 _NARROWED = "edges (narrowed)"
-# Columns that are not text, for typed arrays (PostgreSQL's unnest).
-_COLUMN_TYPES = {"whole": "INTEGER"}
-
-
-def _array_type(column: str) -> str:
-    return "BIGINT" if column.endswith(("_us", "_ns")) else _COLUMN_TYPES.get(column, "TEXT")
 
 
 def iter_records(rows: Iterable[tuple[str]]) -> Iterator[Record]:
@@ -133,20 +136,8 @@ def merge_stored_declarations(
         now = time.time_ns() // 1000
         rows = sorted((d.id, d.kind, now, dumps(d)) for d in revised.values())
         head = "INSERT INTO declarations (id, kind, recorded_us, record)"
-        _insert(plan, dialect, head, rows, tail=_IGNORE)
+        insert_rows(plan, dialect, head, rows, tail=IGNORE)
     return out, plan
-
-
-_IGNORE = "ON CONFLICT DO NOTHING"
-
-
-@attrs.frozen(slots=True)
-class Statement:
-    """One statement of a batch, in its dialect; ``shared`` when other writers touch its rows."""
-
-    sql: str
-    params: list[Any]
-    shared: bool
 
 
 @attrs.frozen(slots=True)
@@ -160,113 +151,6 @@ class Plan:
     def private(self) -> bool:
         """True when no statement touches rows another writer may hold (only this run's)."""
         return not any(s.shared for s in self.statements)
-
-
-_ROWS_PER_STATEMENT = 500  # the statement texts of rarer batches: at most 500 sizes
-
-
-def _insert(
-    plan: list[Statement],
-    dialect: Dialect,
-    head: str,
-    rows: Sequence[Sequence[Any]],
-    *,
-    tail: str = "",
-    shared: bool = True,
-) -> None:
-    """``head VALUES (...), (...) tail``: many rows per statement, one statement per table.
-
-    A database pays per statement (a round trip, parsing), not per row. With ``array_rows`` the
-    rows go as one array per column instead of one placeholder per value.
-    """
-    if dialect.array_rows:
-        sql = _array_sql(dialect, head, tail)
-        if len(rows) == 1:
-            plan.append(Statement(sql, [[value] for value in rows[0]], shared))
-        else:
-            plan.append(
-                Statement(sql, [list(column) for column in zip(*rows, strict=True)], shared)
-            )
-        return
-    if len(rows) == 1:  # the common batch: one run
-        plan.append(
-            Statement(_values_sql(dialect, head, tail, len(rows[0]), 1), list(rows[0]), shared)
-        )
-        return
-    per_statement = max(1, min(_ROWS_PER_STATEMENT, dialect.max_parameters // len(rows[0])))
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        sql = _values_sql(dialect, head, tail, len(chunk[0]), len(chunk))
-        plan.append(Statement(sql, [value for row in chunk for value in row], shared))
-
-
-# Statement texts depend on the table, the dialect and the number of rows only: built once.
-# (Keyed by the dialect's name: hashing a whole Dialect per statement costs more than a lookup.)
-_SQL_TEXTS: dict[tuple[str, str, str, int, int], str] = {}
-
-
-def _insert_runs(plan: list[Statement], dialect: Dialect, rows: Sequence[Sequence[Any]]) -> None:
-    """Run rows (:func:`~lineage_sdk.sinks.sqlrows.run_row`): an async batch of runs (up to
-    2,048) is one statement where the parameter limit allows, which SQLite runs as its own
-    transaction (see ``sqlite._transaction``).
-
-    The statement's rows are the next power of two, padded with rows of NULLs that it leaves
-    out (a run id is never NULL): a few statement texts, so the driver's statement cache holds
-    a few prepared statements (~1 MiB each at 1,024 rows), not one per batch size.
-    """
-    if dialect.array_rows:
-        _insert(plan, dialect, _INSERT_RUNS, rows, tail=_REPLACE_RUNNING, shared=False)
-        return
-    width = len(rows[0])
-    most = max(1, dialect.max_parameters // width)
-    for start in range(0, len(rows), most):
-        chunk = rows[start : start + most]
-        size = min(1 << (len(chunk) - 1).bit_length(), most)
-        params = [value for row in chunk for value in row]
-        if size > len(chunk):
-            params += [None] * (width * (size - len(chunk)))
-        plan.append(Statement(_padded_runs_sql(dialect, width, size), params, False))
-
-
-_PADDED_RUNS_SQL: dict[tuple[str, int, int], str] = {}
-
-
-def _padded_runs_sql(dialect: Dialect, width: int, count: int) -> str:
-    key = (dialect.name, width, count)
-    sql = _PADDED_RUNS_SQL.get(key)
-    if sql is None:
-        group = "(" + ", ".join("?" * width) + ")"
-        rows = ", ".join([group] * count)
-        # SQLite names a VALUES list's columns column1, column2...; the WHERE also keeps the
-        # upsert clause from parsing as part of the SELECT.
-        sql = _PADDED_RUNS_SQL[key] = dialect.sql(
-            f"{_INSERT_RUNS} SELECT * FROM (VALUES {rows}) WHERE column1 IS NOT NULL "
-            f"{_REPLACE_RUNNING}"
-        )
-    return sql
-
-
-def _values_sql(dialect: Dialect, head: str, tail: str, width: int, count: int) -> str:
-    key = (dialect.name, head, tail, width, count)
-    sql = _SQL_TEXTS.get(key)
-    if sql is None:
-        group = "(" + ", ".join("?" * width) + ")"
-        sql = dialect.sql(f"{head} VALUES {', '.join([group] * count)} {tail}".rstrip())
-        if len(_SQL_TEXTS) < 1024:  # a bounded cache: batch sizes vary
-            _SQL_TEXTS[key] = sql
-    return sql
-
-
-def _array_sql(dialect: Dialect, head: str, tail: str) -> str:
-    key = (dialect.name, head, tail, -1, -1)
-    sql = _SQL_TEXTS.get(key)
-    if sql is None:
-        columns = head[head.index("(") + 1 : head.rindex(")")].split(",")
-        arrays = ", ".join(f"?::{_array_type(c.strip())}[]" for c in columns)
-        sql = _SQL_TEXTS[key] = dialect.sql(
-            f"{head} SELECT * FROM unnest({arrays}) {tail}".rstrip()
-        )
-    return sql
 
 
 def _transformation_row(t: Transformation, now: int) -> tuple[Any, ...]:
@@ -348,15 +232,8 @@ def plan_known_runs(dialect: Dialect, records: Sequence[Record], parts: RunParts
     if rows is None:
         return None
     plan: list[Statement] = []
-    _insert_runs(plan, dialect, rows)
+    insert_runs(plan, dialect, rows)
     return Plan(plan, (set(), set(), set()))
-
-
-def insert_run_sql(dialect: Dialect) -> str:
-    """The statement that writes one run row (:func:`run_row`), in ``dialect``."""
-    if dialect.array_rows:
-        return _array_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING)
-    return _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, _RUN_COLUMNS.count(",") + 1, 1)
 
 
 def _known_run_statement(dialect: Dialect, record: Record, parts: RunParts) -> Statement | None:
@@ -364,7 +241,7 @@ def _known_run_statement(dialect: Dialect, record: Record, parts: RunParts) -> S
     if row is None:
         return None
     # One row: plain VALUES, one scalar parameter each (cheaper to adapt than 13 arrays).
-    sql = _values_sql(dialect, _INSERT_RUNS, _REPLACE_RUNNING, len(row), 1)
+    sql = values_sql(dialect, INSERT_RUNS, REPLACE_RUNNING, len(row), 1)
     return Statement(sql, list(row), False)
 
 
@@ -376,7 +253,7 @@ def _plan_declarations(
 ) -> None:
     now = time.time_ns() // 1000
     if nodes:
-        _insert(
+        insert_rows(
             plan,
             dialect,
             "INSERT INTO nodes (id, kind, record, updated_us)",
@@ -385,7 +262,7 @@ def _plan_declarations(
             "record = excluded.record, updated_us = excluded.updated_us",
         )
     if transformations:
-        _insert(
+        insert_rows(
             plan,
             dialect,
             "INSERT INTO transformations (id, version, description, compute_framework, "
@@ -396,23 +273,6 @@ def _plan_declarations(
             "code_reference = excluded.code_reference, record = excluded.record, "
             "updated_us = excluded.updated_us",
         )
-
-
-#: The runs table's columns as run_row fills them: the run's own, then SharedParts.columns.
-_RUN_COLUMNS = (
-    "run_id, parent_run_id, status, started_us, ended_us, duration_ns, record, "
-    "transformation_id, revision_id, process_id"
-)
-_INSERT_RUNS = f"INSERT INTO run_log ({_RUN_COLUMNS})"
-# A long run is written as 'running' first (and again as a heartbeat); its end record replaces
-# that row. A stored end is never replaced, whatever arrives late.
-_REPLACE_RUNNING = (
-    "ON CONFLICT (transformation_id, started_us, run_id) DO UPDATE SET "
-    "status = excluded.status, ended_us = excluded.ended_us, "
-    "duration_ns = excluded.duration_ns, record = excluded.record, "
-    "revision_id = excluded.revision_id, process_id = excluded.process_id "
-    "WHERE run_log.status = 'running'"
-)
 
 
 def _plan_runs(
@@ -452,13 +312,13 @@ def _plan_runs(
         run_rows.append(row)
     # Revisions and processes are shared rows (other writers insert the same ids): key order.
     if revisions:
-        _insert(
+        insert_rows(
             plan,
             dialect,
             "INSERT INTO revisions (id, transformation_id, record, version, source_sha256, "
             "git_commit, git_tag)",
             sorted(revision_row(v) for v in revisions.values()),
-            tail=_IGNORE,
+            tail=IGNORE,
         )
         io_rows = sorted(
             {
@@ -470,18 +330,18 @@ def _plan_runs(
         )
         if io_rows:
             head = "INSERT INTO revision_io (revision_id, direction, node_id)"
-            _insert(plan, dialect, head, io_rows, tail=_IGNORE)
+            insert_rows(plan, dialect, head, io_rows, tail=IGNORE)
         parts.pending_revisions.update(revisions)
     if processes:
-        _insert(
+        insert_rows(
             plan,
             dialect,
             "INSERT INTO processes (id, record)",
             sorted(process_row(p) for p in processes.values()),
-            tail=_IGNORE,
+            tail=IGNORE,
         )
         parts.pending_processes.update(processes)
-    _insert_runs(plan, dialect, run_rows)
+    insert_runs(plan, dialect, run_rows)
     return lineage_runs
 
 
@@ -523,12 +383,12 @@ def _plan_graph_rows(
     for table in sorted({row[0] for row in io}):
         head = f"INSERT INTO {table} (transformation_id, direction, node_id)"
         io_rows = sorted(row[1:] for row in io if row[0] == table)
-        _insert(plan, dialect, head, io_rows, tail=_IGNORE)
+        insert_rows(plan, dialect, head, io_rows, tail=IGNORE)
     for table in sorted({row[0] for row in edges}):
         edge_rows = sorted(row[1:] for row in edges if row[0] == table)
         if table == "failed_edges":
             head = "INSERT INTO failed_edges (src, transformation_id, dst)"
-            _insert(plan, dialect, head, edge_rows, tail=_IGNORE)
+            insert_rows(plan, dialect, head, edge_rows, tail=IGNORE)
             continue
         # An edge once derived from the whole source stays whole: every column counts.
         head = "INSERT INTO edges (src, transformation_id, dst, whole)"
@@ -537,7 +397,7 @@ def _plan_graph_rows(
             "WHERE excluded.whole > edges.whole"
         )
         flag = 0 if table == _NARROWED else 1
-        _insert(plan, dialect, head, [(*row, flag) for row in edge_rows], tail=tail)
+        insert_rows(plan, dialect, head, [(*row, flag) for row in edge_rows], tail=tail)
     if columns:
         head = "INSERT INTO column_edges (src, column_name, transformation_id, dst, kind)"
-        _insert(plan, dialect, head, sorted(columns), tail=_IGNORE)
+        insert_rows(plan, dialect, head, sorted(columns), tail=IGNORE)

@@ -274,7 +274,8 @@ _OPTIONAL_OWN_FIELDS = (
 def known_run_row(record: Record, parts: RunParts) -> tuple[Any, ...] | None:
     """The row of the common batch's run, one (built or pending) whose revision, process and
     graph rows this process wrote before; None for anything else (a declaration, a new
-    revision...). Its statement is :func:`insert_run_sql` alone: no other row to write."""
+    revision...). Its statement is :func:`~lineage_sdk.sinks.sqlinserts.insert_run_sql`
+    alone: no other row to write."""
     if type(record) is not Run:
         if isinstance(record, PendingRun):
             return parts.known_pending_row(record)
