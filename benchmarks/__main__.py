@@ -53,10 +53,12 @@ LIMITS = {
         "the GIL with the loop that makes runs."
     ),
     "in-memory queries": (
-        "on long answers (chains, a fan's downstream) every query is 0.2-0.75x networkx; the "
-        "closest are the few-microsecond queries on the fan (upstream of a deep node: 4 "
-        "ancestors; path), each sample a ~2 ms loop of calls. Our results are sorted lists "
-        "naming transformations too; networkx returns sets of nodes."
+        "chains: 0.45-0.8x networkx; a fan's downstream at 10^5 and 10^6 edges 0.6-0.65x, but at "
+        "10^4 (every node reached, ~5 ms; one call per sample) 1.0-1.65x across runs on this "
+        "VM: both walk each node in Python (array rows here, dicts there, which fit the cache "
+        "at that size). The few-microsecond queries on the fan (upstream of a deep node: 4 "
+        "ancestors; path) are 0.6-0.9x, each sample a ~2 ms loop of calls. Our results are "
+        "sorted lists naming transformations too; networkx returns sets of nodes."
     ),
     "sqlite async ingest": (
         "per run ~3.5 us of SQL (one b-tree; a batch of known runs is one autocommit INSERT), "
