@@ -223,7 +223,7 @@ class Instrumented:
             # (LineageSinkError in strict mode is meant to surface from here.)
             delivery = lean[3]
             one = delivery.lean_one
-            if one is not None:  # submit_run's two lean cases, without its call frame
+            if one is not None:  # delivery's lean paths, here: no call frame per run
                 try:
                     one[0](call)
                 except Exception as sink_exc:

@@ -108,8 +108,7 @@ class Delivery:
     """Delivers batches of records to ``sinks`` under a failure policy, sync or batched."""
 
     #: (buffer, its room, how full it wakes the worker, the wake-up) while batched delivery may
-    #: take a lone run by appending it (see :meth:`submit_run`; the decorator's end() does
-    #: too), else None.
+    #: take a lone run by appending it (the decorator's end() does), else None.
     lean_queue: tuple[collections.deque[Any], int, int, Callable[[], None]] | None
 
     def __init__(
@@ -135,7 +134,7 @@ class Delivery:
             for sink in self.sinks
         )
         # One sink that takes a pending run alone (emit_run): the common configuration, and
-        # the leanest path of all (submit_run).
+        # the leanest path of all (lean_one).
         self._one = None
         if len(self._plan) == 1 and self._plan[0][2]:
             emit_run = _run_emitter(self._plan[0][0])
@@ -159,29 +158,14 @@ class Delivery:
 
     # --- sync path ---------------------------------------------------------------------------
     def submit_run(self, run: PendingRun) -> bool:
-        """:meth:`submit` of one run and nothing else: the decorator's common case, kept lean.
+        """:meth:`submit` of one run and nothing else, where the decorator's end() could not
+        take either lean path itself: calling :attr:`lean_one`, or appending to
+        :attr:`lean_queue` (it does both inline, on the hot path, without a call here).
 
         Returns False, having done nothing, when this delivery is closed: the caller may then
         give the run to the configuration in force instead.
         """
-        one = self.lean_one
-        if one is not None:  # sync, to one sink that takes a run alone: the leanest of all
-            try:
-                one[0](run)
-            except Exception as exc:
-                self.lean_one_failed(exc)
-            else:
-                one[1]()
-            return True
-        queue = self.lean_queue
-        if queue is not None:
-            buffer, room, wake_at, wake = queue
-            if len(buffer) < room:
-                buffer.append(run)  # deque.append is atomic: no lock on the caller's path
-                if len(buffer) >= wake_at:
-                    wake()
-                return True
-        elif self._lean_sync:
+        if self.lean_queue is None and self._lean_sync:
             failures = self._write((run,))  # several sinks: the general path
             if failures and self.on_error == "raise":
                 raise _sink_error(failures)
@@ -218,8 +202,8 @@ class Delivery:
                 raise _sink_error(failures)
             return
         self._ensure_worker()
-        # submit_run (and the decorator's end()) may now append directly, unless a shutdown in
-        # another thread closed this delivery meanwhile
+        # The decorator's end() may now append directly, unless a shutdown in another thread
+        # closed this delivery meanwhile
         queue = (self._buffer, self._queue_size, self._wake_at, self._wake.set)
         self.lean_queue = None if self._closed else queue
         buffer = self._buffer
@@ -400,7 +384,7 @@ class Delivery:
         self.lean_queue = None  # set once the worker runs
         self._lean_sync = not self.async_delivery and bool(self.sinks) and not self._closed
         #: (emit_run, count) of the one sink while sync delivery may call it directly with a
-        #: lone run (see :meth:`submit_run`; the decorator's end() does too), else None.
+        #: lone run (the decorator's end() does), else None.
         self.lean_one = self._one if self._lean_sync else None
         self._held: dict[str, _Held] = {}  # sink name -> batches waiting for it (worker only)
 
@@ -438,7 +422,7 @@ class Delivery:
                         break  # everything before the marker is in this batch
                     if type(item) is list:
                         batch.extend(item)
-                    else:  # one pending run (submit_run)
+                    else:  # one pending run (the decorator appends it alone)
                         batch.append(item)
                 if batch:
                     self._writing = sum(isinstance(r, RUN_TYPES) for r in batch)
