@@ -50,7 +50,7 @@ from .sqlmodel import (
     plan_known_runs,
     stored_runs_query,
 )
-from .sqlrows import RunParts, known_run_row
+from .sqlrows import RunParts
 from .sqlschema import RECORD_TABLES, SQLITE, migration
 
 __all__ = [
@@ -150,11 +150,11 @@ def _transaction(conn: sqlite3.Connection, statements: Sequence[Statement]) -> N
 _INSERT_RUN = insert_run_sql(SQLITE)
 
 
-def _insert_run(conn: sqlite3.Connection | sqlite3.Cursor, row: tuple[Any, ...]) -> None:
+def _insert_run(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> None:
     """One run row in its own write transaction: the INSERT alone, in autocommit. A writing
     statement takes the write lock before it reads anything (as BEGIN IMMEDIATE does: no lock
     upgrade later) and commits, or rolls back whole, when it ends; one call instead of three."""
-    conn.execute(_INSERT_RUN, row)
+    cursor.execute(_INSERT_RUN, row)
 
 
 def connect(path: str | os.PathLike[str], *, create: bool = True) -> sqlite3.Connection:
@@ -233,21 +233,10 @@ class SQLiteSink(BaseSink):
         if not records:
             return
         conn = self._connection()
-        if len(records) == 1:
-            # The common batch: one run of a revision this process wrote before: one INSERT
-            # in its own transaction, and nothing else.
-            row = known_run_row(records[0], self._parts)
-            if row is not None:
-                try:
-                    try:
-                        _insert_run(conn, row)
-                    except sqlite3.OperationalError:  # busy beyond busy_timeout: wait and retry
-                        _retrying(lambda: _insert_run(conn, row))
-                except sqlite3.IntegrityError:  # rolled back; rare: a run emitted twice
-                    self._emit_checked(conn, records, dedupe=True)
-                return
         known = (self._known_io, self._known_edges, self._known_columns)
-        plan = plan_known_runs(SQLITE, records, self._parts)  # the common async batch
+        # The common batch: runs of revisions this process wrote before (one, or an async
+        # batch of them), their rows in one statement, which _transaction runs on its own.
+        plan = plan_known_runs(SQLITE, records, self._parts)
         if plan is None and all(type(r) is Run or isinstance(r, PendingRun) for r in records):
             # Runs only: the plan needs nothing from the store either.
             plan = plan_batch(SQLITE, records, known, (), self._parts)
